@@ -1,0 +1,14 @@
+// The CommonJS entry: the same functions, loading the ES module on first call.
+// Every public function is async (or made so), so no synchronous require of ESM
+// is needed.
+"use strict";
+
+let loaded;
+const load = () => (loaded ??= import("./node.js"));
+
+exports.syncStocks = async (options) => (await load()).syncStocks(options);
+exports.validateOptions = async (options) =>
+  (await load()).validateOptions(options);
+exports.version = async () => (await load()).version();
+exports.isSyncError = (value) =>
+  value instanceof Error && value.name === "KeyCrmSyncError";

@@ -1,0 +1,69 @@
+import type { Database } from "better-sqlite3";
+import type { SiteStock, StockSink } from "./sink.js";
+
+export type { SiteStock, StockChange, StockKey, StockSink } from "./sink.js";
+
+/** Where the stock lives: table and column names (validated as identifiers, then quoted). */
+interface SqliteTableOptions {
+  /** Table holding the stock rows, optionally `schema.table`. Default `"products"`. */
+  table?: string;
+  /** Column holding the SKU, matched exactly. Default `"sku"`. */
+  skuColumn?: string;
+  /** Column holding the stock in units. Default `"stock"`. */
+  stockColumn?: string;
+  /** Column holding the KeyCRM warehouse id; required for (and enables) per-warehouse keys. Default: none. */
+  warehouseColumn?: string;
+}
+
+/** Options of `createSqliteSink`: exactly one of `path` or `database`, plus the table layout. */
+export type SqliteSinkOptions = SqliteTableOptions &
+  (
+    | {
+        /** Path of an existing database file; the sink opens it in WAL mode and `close()` closes it. */
+        path: string;
+        database?: undefined;
+      }
+    | {
+        /** An already-open better-sqlite3 handle; `close()` leaves it open. */
+        database: Database;
+        path?: undefined;
+      }
+  );
+
+/** A StockSink over one SQLite table. */
+export interface SqliteSink extends StockSink {
+  /** Every row whose SKU is not NULL. */
+  readAll(): Promise<SiteStock[]>;
+  /** Closes the database if the sink opened it (from `path`); idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens (or adopts) a SQLite database and returns a sink over one table.
+ * Throws a KeyCrmSyncError with code "INVALID_CONFIG" if an option is invalid,
+ * the file cannot be opened, or the table or a column does not exist.
+ * Its methods reject with "SINK_FAILED" when the database fails.
+ */
+export function createSqliteSink(options: SqliteSinkOptions): SqliteSink;
+
+/** Options of `createSampleDatabase`. */
+export interface SampleDatabaseOptions {
+  /** SKUs to insert (or reset, if already there). */
+  skus: string[];
+  /** Table to create if missing. Default `"products"`. */
+  table?: string;
+  /** Initial stock of every row, in units. Default `0`. */
+  stockValue?: number;
+  /** When given, one row per SKU and warehouse id, in a `(sku, warehouse_id, stock)` table. Default `null`. */
+  warehouseIds?: number[] | null;
+}
+
+/**
+ * Creates (if missing) a sample table `(sku TEXT PRIMARY KEY, name TEXT, stock REAL)`,
+ * or `(sku, warehouse_id, stock)` with `warehouseIds`, in the file at `path`,
+ * and sets each SKU's stock to `stockValue`. For demos and tests.
+ */
+export function createSampleDatabase(
+  path: string,
+  options: SampleDatabaseOptions,
+): void;

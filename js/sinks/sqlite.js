@@ -1,0 +1,365 @@
+// The SQLite sink: stock rows live in one table of a better-sqlite3 database.
+// better-sqlite3 is synchronous; the sink's methods are async only to honour the
+// StockSink contract, so every failure surfaces as a rejection.
+
+import Database from "better-sqlite3";
+import {
+  assertIdentifier,
+  assertTableName,
+  quoteIdentifier,
+} from "./identifiers.js";
+
+// SQLite accepts far more bound parameters than this, but a few hundred keys
+// per statement already amortise the per-statement cost.
+const MAX_PARAMETERS = 500;
+
+const OPTION_NAMES = [
+  "path",
+  "database",
+  "table",
+  "skuColumn",
+  "stockColumn",
+  "warehouseColumn",
+];
+
+/**
+ * Opens (or adopts) a SQLite database and returns a StockSink over one table.
+ * @param {import("./sqlite.js").SqliteSinkOptions} options
+ * @returns {import("./sqlite.js").SqliteSink}
+ */
+export function createSqliteSink(options) {
+  const config = readOptions(options);
+  const ownsDatabase = config.database === undefined;
+  const db = config.database ?? openFile(config.path);
+  try {
+    checkSchema(db, config);
+    // WAL lets the site keep reading while a batch is written. Only for a file
+    // we opened: the journal mode of someone else's handle is theirs to choose.
+    if (ownsDatabase) db.pragma("journal_mode = WAL");
+  } catch (error) {
+    if (ownsDatabase) db.close();
+    throw error instanceof Error && error.name === "KeyCrmSyncError"
+      ? error
+      : sinkFailed(`Could not inspect table "${config.table}"`, error);
+  }
+
+  const perWarehouse = config.warehouseColumn !== undefined;
+  const table = quoteIdentifier(config.table);
+  const stock = quoteIdentifier(config.stockColumn);
+  const warehouse = perWarehouse ? quoteIdentifier(config.warehouseColumn) : "";
+  const skuName = quoteIdentifier(config.skuColumn);
+  // COLLATE BINARY keeps SKU matching exact even on a NOCASE column.
+  const sku = `${skuName} COLLATE BINARY`;
+  const keyMatch = perWarehouse ? `(${sku}, ${warehouse})` : sku;
+  const columns = perWarehouse
+    ? `${skuName} AS sku, ${warehouse} AS warehouseId, ${stock} AS stock`
+    : `${skuName} AS sku, ${stock} AS stock`;
+  const parametersPerKey = perWarehouse ? 2 : 1;
+  const chunkSize = Math.floor(MAX_PARAMETERS / parametersPerKey);
+
+  /** @type {Map<number, import("better-sqlite3").Statement>} */
+  const selects = new Map();
+  function selectFor(size) {
+    let statement = selects.get(size);
+    if (statement === undefined) {
+      const placeholder = perWarehouse ? "(?, ?)" : "(?)";
+      const list = Array(size).fill(placeholder).join(", ");
+      statement = db.prepare(
+        `SELECT ${columns} FROM ${table} WHERE ${keyMatch} IN (VALUES ${list})`,
+      );
+      selects.set(size, statement);
+    }
+    return statement;
+  }
+
+  /** @type {((changes: import("./sink.js").StockChange[]) => void) | undefined} */
+  let writeAll;
+  function prepareWrite() {
+    const where = perWarehouse
+      ? `${sku} = ? AND ${warehouse} = ?`
+      : `${sku} = ?`;
+    const update = db.prepare(
+      `UPDATE ${table} SET ${stock} = ? WHERE ${where}`,
+    );
+    const run = db.transaction((changes) => {
+      for (const change of changes) {
+        update.run(change.stock, ...keyParameters(change));
+      }
+    });
+    // IMMEDIATE takes the write lock up front, so a concurrent writer makes us
+    // wait (busy timeout) instead of failing halfway through upgrading a read lock.
+    return run.immediate;
+  }
+
+  function keyParameters(key) {
+    return perWarehouse ? [key.sku, key.warehouseId] : [key.sku];
+  }
+
+  function checkKeys(keys) {
+    for (const key of keys) {
+      const hasWarehouse =
+        key.warehouseId !== undefined && key.warehouseId !== null;
+      if (hasWarehouse === perWarehouse) continue;
+      throw invalidConfig(
+        perWarehouse
+          ? `The SQLite sink has warehouseColumn "${config.warehouseColumn}", so every key needs a warehouseId; SKU "${key.sku}" has none.`
+          : "Per-warehouse keys need the warehouseColumn option (--warehouse-column) naming the table's warehouse id column.",
+      );
+    }
+  }
+
+  return {
+    async read(keys) {
+      checkKeys(keys);
+      const found = [];
+      try {
+        for (let start = 0; start < keys.length; start += chunkSize) {
+          const chunk = keys.slice(start, start + chunkSize);
+          // Round the statement size up to a power of two, padding with the last
+          // key (a repeat in IN changes nothing), so a handful of cached
+          // statements serves every batch size.
+          const size = Math.min(
+            chunkSize,
+            2 ** Math.ceil(Math.log2(chunk.length)),
+          );
+          while (chunk.length < size) chunk.push(chunk[chunk.length - 1]);
+          for (const row of selectFor(size).all(chunk.flatMap(keyParameters))) {
+            found.push(toSiteStock(row, perWarehouse));
+          }
+        }
+      } catch (cause) {
+        throw sinkFailed(
+          `Could not read stock from table "${config.table}"`,
+          cause,
+        );
+      }
+      return found;
+    },
+
+    async write(changes) {
+      checkKeys(changes);
+      for (const change of changes) {
+        if (!Number.isFinite(change.stock)) {
+          throw sinkFailed(
+            `Stock for SKU "${change.sku}" is not a finite number; nothing was written`,
+          );
+        }
+      }
+      if (changes.length === 0) return;
+      try {
+        writeAll ??= prepareWrite();
+        writeAll(changes);
+      } catch (cause) {
+        throw sinkFailed(
+          `Could not write ${changes.length} stock changes to table "${config.table}"; none of them were written`,
+          cause,
+        );
+      }
+    },
+
+    async readAll() {
+      try {
+        const all = db
+          .prepare(
+            `SELECT ${columns} FROM ${table} WHERE ${skuName} IS NOT NULL`,
+          )
+          .all();
+        return all.map((row) => toSiteStock(row, perWarehouse));
+      } catch (cause) {
+        throw sinkFailed(
+          `Could not read stock from table "${config.table}"`,
+          cause,
+        );
+      }
+    },
+
+    async close() {
+      if (!ownsDatabase || !db.open) return;
+      try {
+        db.close();
+      } catch (cause) {
+        throw sinkFailed("Could not close the SQLite database", cause);
+      }
+    },
+  };
+}
+
+/**
+ * Creates the sample table if missing and sets the given SKUs to `stockValue`
+ * (inserting them, or resetting them if they are already there).
+ * @param {string} path
+ * @param {import("./sqlite.js").SampleDatabaseOptions} options
+ */
+export function createSampleDatabase(
+  path,
+  { skus, table = "products", stockValue = 0, warehouseIds = null },
+) {
+  const name = quoteIdentifier(assertTableName(table));
+  if (!Array.isArray(skus)) {
+    throw invalidConfig("createSampleDatabase needs skus: an array of SKUs.");
+  }
+  const perWarehouse = warehouseIds !== null;
+  const rows = perWarehouse
+    ? skus.flatMap((sku) => warehouseIds.map((id) => [sku, id, stockValue]))
+    : skus.map((sku) => [sku, stockValue]);
+  const db = new Database(path);
+  try {
+    db.pragma("journal_mode = WAL");
+    if (perWarehouse) {
+      db.exec(`CREATE TABLE IF NOT EXISTS ${name}
+        (sku TEXT, warehouse_id INTEGER, stock REAL, PRIMARY KEY (sku, warehouse_id))`);
+    } else {
+      db.exec(
+        `CREATE TABLE IF NOT EXISTS ${name} (sku TEXT PRIMARY KEY, name TEXT, stock REAL)`,
+      );
+    }
+    const upsert = perWarehouse
+      ? db.prepare(`INSERT INTO ${name} (sku, warehouse_id, stock) VALUES (?, ?, ?)
+          ON CONFLICT (sku, warehouse_id) DO UPDATE SET stock = excluded.stock`)
+      : db.prepare(`INSERT INTO ${name} (sku, stock) VALUES (?, ?)
+          ON CONFLICT (sku) DO UPDATE SET stock = excluded.stock`);
+    db.transaction(() => rows.forEach((row) => upsert.run(row)))();
+  } finally {
+    db.close();
+  }
+}
+
+function readOptions(options) {
+  if (options === null || typeof options !== "object") {
+    throw invalidConfig(
+      "The SQLite sink needs an options object with a path or a database.",
+    );
+  }
+  for (const name of Object.keys(options)) {
+    if (!OPTION_NAMES.includes(name)) {
+      throw invalidConfig(
+        `Unknown SQLite sink option "${name}"; known: ${OPTION_NAMES.join(", ")}.`,
+      );
+    }
+  }
+  const { path, database, warehouseColumn } = options;
+  if ((path === undefined) === (database === undefined)) {
+    throw invalidConfig(
+      "Give the SQLite sink exactly one of path (a database file) or database (an open better-sqlite3 handle).",
+    );
+  }
+  if (path !== undefined && (typeof path !== "string" || path === "")) {
+    throw invalidConfig(
+      `The SQLite sink's path must be a file path, not ${JSON.stringify(path)}.`,
+    );
+  }
+  if (database !== undefined && typeof database?.prepare !== "function") {
+    throw invalidConfig(
+      "The SQLite sink's database must be an open better-sqlite3 Database.",
+    );
+  }
+  return {
+    path,
+    database,
+    table: assertTableName(options.table ?? "products", "table"),
+    skuColumn: assertIdentifier(options.skuColumn ?? "sku", "skuColumn"),
+    stockColumn: assertIdentifier(
+      options.stockColumn ?? "stock",
+      "stockColumn",
+    ),
+    warehouseColumn:
+      warehouseColumn === undefined
+        ? undefined
+        : assertIdentifier(warehouseColumn, "warehouseColumn"),
+  };
+}
+
+function openFile(path) {
+  try {
+    // fileMustExist: a mistyped path should fail here, not leave an empty
+    // database behind and then report a missing table.
+    return new Database(path, { fileMustExist: true });
+  } catch (cause) {
+    throw invalidConfig(
+      `Cannot open the SQLite database ${JSON.stringify(path)}: ${cause.message}.`,
+      cause,
+    );
+  }
+}
+
+/** Throws INVALID_CONFIG unless the table and every configured column exist. */
+function checkSchema(db, config) {
+  const [schema, table] = config.table.includes(".")
+    ? config.table.split(".")
+    : ["main", config.table];
+  const schemas = db
+    .prepare("SELECT name FROM pragma_database_list")
+    .pluck()
+    .all();
+  if (!schemas.some((name) => name.toLowerCase() === schema.toLowerCase())) {
+    throw invalidConfig(
+      `No attached database "${schema}" for table "${config.table}" (table, --table); attached: ${schemas.join(", ")}.`,
+    );
+  }
+  const columns = db
+    .prepare("SELECT name FROM pragma_table_info(?, ?)")
+    .pluck()
+    .all(table, schema);
+  if (columns.length === 0) {
+    const tables = db
+      .prepare(
+        `SELECT name FROM ${quoteIdentifier(schema)}.sqlite_master
+         WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name`,
+      )
+      .pluck()
+      .all();
+    throw invalidConfig(
+      `Table "${config.table}" (table, --table) does not exist; tables found: ${tables.join(", ") || "none"}.`,
+    );
+  }
+  const wanted = [
+    ["skuColumn", "--sku-column", config.skuColumn],
+    ["stockColumn", "--stock-column", config.stockColumn],
+    ["warehouseColumn", "--warehouse-column", config.warehouseColumn],
+  ];
+  for (const [option, flag, column] of wanted) {
+    // SQLite resolves names case-insensitively, so the check does too.
+    if (
+      column === undefined ||
+      columns.some((name) => name.toLowerCase() === column.toLowerCase())
+    ) {
+      continue;
+    }
+    throw invalidConfig(
+      `Table "${config.table}" has no column "${column}" (${option}, ${flag}); its columns are: ${columns.join(", ")}.`,
+    );
+  }
+}
+
+function toSiteStock(row, perWarehouse) {
+  const site = { sku: String(row.sku), stock: toStock(row.stock) };
+  return perWarehouse
+    ? { sku: site.sku, warehouseId: Number(row.warehouseId), stock: site.stock }
+    : site;
+}
+
+// A stock column may hold whatever the site put there; anything that is not a
+// number reads as null, so the next write replaces it.
+function toStock(value) {
+  const number =
+    typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof number === "bigint") return Number(number);
+  return typeof number === "number" && Number.isFinite(number) ? number : null;
+}
+
+function invalidConfig(message, cause) {
+  return syncError("INVALID_CONFIG", message, cause);
+}
+
+function sinkFailed(message, cause) {
+  const reason =
+    cause === undefined
+      ? ""
+      : `: ${cause.code ?? cause.name}: ${cause.message}`;
+  return syncError("SINK_FAILED", message + reason, cause);
+}
+
+function syncError(code, message, cause) {
+  const error = new Error(message, cause === undefined ? undefined : { cause });
+  return Object.assign(error, { name: "KeyCrmSyncError", code });
+}

@@ -1,0 +1,51 @@
+// syncStocks(), the same on every runtime: splits the options into what the core
+// decides with and what only the shim may hold (the key, the sink, callbacks), and
+// runs the core with callbacks that do the I/O.
+
+import { redact, redactError, syncError } from "./errors.js";
+import { keycrmFetcher } from "./http.js";
+
+/**
+ * @param {() => typeof import("./wasm/keycrm_stock_sync.js")} core
+ *   returns the initialised wasm module, or throws if it cannot be loaded
+ */
+export function makeSyncStocks(core) {
+  return async function syncStocks(options) {
+    const { apiKey, sink, onProgress, fetch, ...coreOptions } = options ?? {};
+    if (typeof apiKey !== "string" || apiKey.trim() === "") {
+      throw syncError(
+        "INVALID_CONFIG",
+        "apiKey is required (the CLI reads it from KEYCRM_API_KEY)",
+      );
+    }
+    if (
+      sink === null ||
+      typeof sink !== "object" ||
+      typeof sink.read !== "function" ||
+      typeof sink.write !== "function"
+    ) {
+      throw syncError(
+        "INVALID_CONFIG",
+        "sink must be an object with read(keys) and write(changes)",
+      );
+    }
+    if (onProgress !== undefined && typeof onProgress !== "function") {
+      throw syncError("INVALID_CONFIG", "onProgress must be a function");
+    }
+    const wasm = core();
+    const io = {
+      fetch: keycrmFetcher({ apiKey, fetch: fetch ?? globalThis.fetch }),
+      read: (keys) => sink.read(keys),
+      write: (changes) => sink.write(changes),
+      readAll:
+        typeof sink.readAll === "function" ? () => sink.readAll() : undefined,
+      progress: onProgress,
+      seed: Math.random(),
+    };
+    try {
+      return redact(await wasm.runSync(coreOptions, io), apiKey);
+    } catch (error) {
+      throw redactError(error, apiKey);
+    }
+  };
+}

@@ -1,0 +1,173 @@
+//! What the site has against what it should have: only changed rows are written.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::availability::{differs, DesiredStock, StockKey};
+
+/// A stock row as the site's database has it (what a sink's `read` returns).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteStock {
+    /// The row's SKU.
+    pub sku: String,
+    /// The row's warehouse, in per-warehouse mode.
+    #[serde(default)]
+    pub warehouse_id: Option<u64>,
+    /// The stored figure; `None` when the column is NULL.
+    #[serde(default)]
+    pub stock: Option<f64>,
+}
+
+impl SiteStock {
+    /// The row's key.
+    pub fn key(&self) -> StockKey {
+        StockKey {
+            sku: self.sku.clone(),
+            warehouse_id: self.warehouse_id,
+        }
+    }
+}
+
+/// A value to write into an existing site row (what a sink's `write` takes).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StockChange {
+    /// The row's SKU.
+    pub sku: String,
+    /// The row's warehouse, in per-warehouse mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warehouse_id: Option<u64>,
+    /// The new figure; `None` (NULL) only when restoring a row that was NULL.
+    pub stock: Option<f64>,
+}
+
+impl StockChange {
+    /// A change of `key` to `stock`.
+    pub fn new(key: &StockKey, stock: Option<f64>) -> Self {
+        StockChange {
+            sku: key.sku.clone(),
+            warehouse_id: key.warehouse_id,
+            stock,
+        }
+    }
+}
+
+/// The outcome of comparing a batch with the site.
+#[derive(Debug, Default, PartialEq)]
+pub struct Diff {
+    /// Rows to write.
+    pub changes: Vec<StockChange>,
+    /// For each change, the key and the value it replaces (to undo it if the SKU
+    /// later turns out to be ambiguous).
+    pub replaced: Vec<(StockKey, Option<f64>)>,
+    /// Rows already right.
+    pub unchanged: u64,
+    /// Keys the site has no row for.
+    pub not_on_site: Vec<StockKey>,
+}
+
+/// Compares desired figures with the site's rows for the same keys.
+///
+/// A NULL on the site always counts as a change.
+pub fn diff(desired: &[DesiredStock], site: &[SiteStock]) -> Diff {
+    let current: HashMap<StockKey, Option<f64>> =
+        site.iter().map(|row| (row.key(), row.stock)).collect();
+    let mut out = Diff::default();
+    for want in desired {
+        match current.get(&want.key) {
+            None => out.not_on_site.push(want.key.clone()),
+            Some(Some(have)) if !differs(*have, want.stock) => out.unchanged += 1,
+            Some(have) => {
+                out.changes
+                    .push(StockChange::new(&want.key, Some(want.stock)));
+                out.replaced.push((want.key.clone(), *have));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn want(sku: &str, stock: f64) -> DesiredStock {
+        DesiredStock {
+            key: StockKey {
+                sku: sku.into(),
+                warehouse_id: None,
+            },
+            stock,
+        }
+    }
+
+    fn site(sku: &str, stock: Option<f64>) -> SiteStock {
+        SiteStock {
+            sku: sku.into(),
+            warehouse_id: None,
+            stock,
+        }
+    }
+
+    #[test]
+    fn only_changed_rows_are_written() {
+        let d = diff(
+            &[
+                want("a", 5.0),
+                want("b", 0.0),
+                want("c", 2.0),
+                want("d", 1.0),
+            ],
+            &[site("a", Some(5.0)), site("b", Some(3.0)), site("c", None)],
+        );
+        assert_eq!(d.unchanged, 1);
+        assert_eq!(
+            d.changes,
+            [
+                StockChange::new(&want("b", 0.0).key, Some(0.0)),
+                StockChange::new(&want("c", 0.0).key, Some(2.0))
+            ]
+        );
+        assert_eq!(d.replaced[0].1, Some(3.0));
+        assert_eq!(d.replaced[1].1, None);
+        assert_eq!(d.not_on_site, [want("d", 0.0).key]);
+    }
+
+    #[test]
+    fn warehouse_rows_are_distinct_keys() {
+        let key = |w| StockKey {
+            sku: "a".into(),
+            warehouse_id: Some(w),
+        };
+        let d = diff(
+            &[
+                DesiredStock {
+                    key: key(1),
+                    stock: 1.0,
+                },
+                DesiredStock {
+                    key: key(2),
+                    stock: 2.0,
+                },
+            ],
+            &[SiteStock {
+                sku: "a".into(),
+                warehouse_id: Some(2),
+                stock: Some(2.0),
+            }],
+        );
+        assert_eq!(
+            (d.unchanged, d.not_on_site.len(), d.changes.len()),
+            (1, 1, 0)
+        );
+    }
+
+    #[test]
+    fn change_serializes_for_sinks() {
+        let json =
+            serde_json::to_string(&StockChange::new(&want("a", 0.0).key, Some(3.0))).unwrap();
+        assert_eq!(json, r#"{"sku":"a","stock":3.0}"#);
+    }
+}

@@ -1,0 +1,545 @@
+//! The sync engine: a sans-IO state machine that says what to do next.
+//!
+//! The engine never fetches, sleeps, reads a clock or touches a database. A driver
+//! asks it for the next [`Action`] with [`SyncEngine::poll`], performs it, and hands
+//! the result back through one of the `handle_*` methods, then polls again. Time
+//! (`now_ms`, Unix ms) and randomness (the jitter seed) are inputs, so every decision
+//! can be tested with canned answers and a fake clock.
+//!
+//! ```
+//! use keycrm_stock_sync::{Action, HttpResponse, SyncEngine, SyncOptions};
+//!
+//! let options = SyncOptions::from_json(r#"{"apiUrl": "http://127.0.0.1:9/v1"}"#).unwrap();
+//! let mut engine = SyncEngine::new(options, 0, 1);
+//! let Action::Fetch(request) = engine.poll(0) else { panic!() };
+//! assert_eq!(request.url, "http://127.0.0.1:9/v1/offers/stocks?limit=50&page=1");
+//! engine.handle_response(40, HttpResponse {
+//!     status: 200,
+//!     retry_after: None,
+//!     body: r#"{"next_page_url":null,"data":[{"id":1,"sku":"a","quantity":3,"reserve":1}]}"#.into(),
+//! });
+//! let Action::ReadSite(keys) = engine.poll(41) else { panic!() };
+//! assert_eq!(keys[0].sku, "a");
+//! engine.handle_site_stock(vec![]); // the site has no row "a"
+//! let Action::Done(report) = engine.poll(42) else { panic!() };
+//! assert!(report.complete);
+//! assert_eq!(report.not_on_site.count, 1);
+//! ```
+
+use crate::availability::{Availability, DesiredStock, StockKey};
+use crate::diff::{diff, SiteStock, StockChange};
+use crate::error::{ErrorCode, SyncError};
+use crate::ledger::{Admission, SkuLedger};
+use crate::options::SyncOptions;
+use crate::pacing::{Backoff, Jitter, Pacer};
+use crate::page::StockPage;
+use crate::pagination::PagePlan;
+use crate::report::{NotOnSite, Progress, SyncReport};
+use crate::request::{HttpRequest, HttpResponse, OfferFilter, TransportFailure};
+use crate::retry_after::retry_after_ms;
+use crate::warehouses::WarehouseBook;
+
+/// What the driver must do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Make this request, then call [`SyncEngine::handle_response`] or
+    /// [`SyncEngine::handle_transport_failure`].
+    Fetch(HttpRequest),
+    /// Sleep this many ms, then poll again.
+    Sleep(u64),
+    /// Read these keys from the site, then call [`SyncEngine::handle_site_stock`].
+    ReadSite(Vec<StockKey>),
+    /// Write these changes in one transaction, then call
+    /// [`SyncEngine::handle_written`].
+    WriteSite(Vec<StockChange>),
+    /// Read every stock row of the site, then call [`SyncEngine::handle_site_all`].
+    ReadAllSite,
+    /// The run is over. Polling again returns the same report.
+    Done(SyncReport),
+}
+
+/// What the engine is waiting for after handing out an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    Nothing,
+    Response,
+    SiteRead,
+    SiteWrite,
+    SiteAll,
+}
+
+/// A write handed to the driver and not yet confirmed.
+#[derive(Debug, Default)]
+struct Write {
+    changes: Vec<StockChange>,
+    /// For figures from this scan: the key and the value it replaces.
+    replaced: Vec<(StockKey, Option<f64>)>,
+    /// Rows of SKUs KeyCRM lacks, set to 0.
+    zeroed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Zeroing {
+    NotAsked,
+    Asked,
+    Done,
+}
+
+/// One sync run. See the [module docs](self) for how to drive it.
+#[derive(Debug)]
+pub struct SyncEngine {
+    options: SyncOptions,
+    availability: Availability,
+    plan: PagePlan,
+    pacer: Pacer,
+    backoff: Backoff,
+    jitter: Jitter,
+    ledger: SkuLedger,
+    warehouses: WarehouseBook,
+    /// Figures read and not yet compared with the site.
+    pending: Vec<DesiredStock>,
+    /// Undo of writes whose SKU later turned out to be ambiguous.
+    restores: Vec<StockChange>,
+    /// The batch whose site rows were asked for.
+    comparing: Vec<DesiredStock>,
+    /// A write ready to hand out, or handed out and not yet confirmed.
+    write: Option<Write>,
+    zero_queue: Vec<StockChange>,
+    zeroing: Zeroing,
+    waiting: Waiting,
+    attempt: u32,
+    rate_limit_attempt: u32,
+    started_ms: u64,
+    deadline_at: Option<u64>,
+    requests: u64,
+    retries: u64,
+    rate_limited: u64,
+    updated: u64,
+    unchanged: u64,
+    zeroed: u64,
+    not_on_site: NotOnSite,
+    failure: Option<SyncError>,
+    report: Option<SyncReport>,
+}
+
+impl SyncEngine {
+    /// A run with validated options, starting at `now_ms`, with a seed for backoff
+    /// jitter.
+    pub fn new(options: SyncOptions, now_ms: u64, seed: u64) -> Self {
+        let filters = OfferFilter::chunks(&options.offer_ids, &options.skus);
+        SyncEngine {
+            availability: Availability::new(&options),
+            plan: PagePlan::new(filters, options.needs_details()),
+            pacer: Pacer::new(options.request_interval_ms()),
+            backoff: Backoff {
+                base_ms: options.backoff_base_ms,
+                max_ms: options.backoff_max_ms,
+            },
+            jitter: Jitter::new(seed),
+            ledger: SkuLedger::new(),
+            warehouses: WarehouseBook::new(&options.warehouses),
+            pending: Vec::new(),
+            restores: Vec::new(),
+            comparing: Vec::new(),
+            write: None,
+            zero_queue: Vec::new(),
+            zeroing: Zeroing::NotAsked,
+            waiting: Waiting::Nothing,
+            attempt: 0,
+            rate_limit_attempt: 0,
+            started_ms: now_ms,
+            deadline_at: options.deadline_ms.map(|d| now_ms.saturating_add(d)),
+            requests: 0,
+            retries: 0,
+            rate_limited: 0,
+            updated: 0,
+            unchanged: 0,
+            zeroed: 0,
+            not_on_site: NotOnSite::default(),
+            failure: None,
+            report: None,
+            options,
+        }
+    }
+
+    /// The next thing to do.
+    ///
+    /// Polling while an action's result is still owed ends the run with an
+    /// [`ErrorCode::Internal`] error rather than guessing.
+    pub fn poll(&mut self, now_ms: u64) -> Action {
+        if let Some(report) = &self.report {
+            return Action::Done(report.clone());
+        }
+        if self.waiting != Waiting::Nothing {
+            let owed = format!("engine polled while a result was owed ({:?})", self.waiting);
+            self.fail(SyncError::new(ErrorCode::Internal, owed));
+        }
+        if self.failure.is_some() {
+            return self.finish(now_ms);
+        }
+        if let Some(action) = self.next_write() {
+            return action;
+        }
+        let scan_done = self.plan.is_done();
+        let must_wait = self.pacer.wait_ms(now_ms) > 0;
+        if !self.pending.is_empty()
+            && self.warehouses.all_found()
+            && (scan_done || must_wait || self.pending.len() >= self.options.batch_size)
+        {
+            // Comparing during the pacing gap costs the scan nothing.
+            let take = self.pending.len().min(self.options.batch_size);
+            self.comparing = self.pending.drain(..take).collect();
+            self.waiting = Waiting::SiteRead;
+            return Action::ReadSite(self.comparing.iter().map(|d| d.key.clone()).collect());
+        }
+        if !scan_done {
+            return self.next_request(now_ms);
+        }
+        if !self.warehouses.all_found() {
+            self.fail(self.warehouses.missing_error());
+            return self.finish(now_ms);
+        }
+        if self.options.zero_missing && self.zeroing == Zeroing::NotAsked {
+            self.zeroing = Zeroing::Asked;
+            self.waiting = Waiting::SiteAll;
+            return Action::ReadAllSite;
+        }
+        self.finish(now_ms)
+    }
+
+    fn next_write(&mut self) -> Option<Action> {
+        if self.write.is_none() {
+            let write = if !self.restores.is_empty() && !self.plan.is_done() {
+                Write {
+                    changes: std::mem::take(&mut self.restores),
+                    ..Write::default()
+                }
+            } else if !self.zero_queue.is_empty() {
+                let take = self.zero_queue.len().min(self.options.batch_size);
+                let changes: Vec<StockChange> = self.zero_queue.drain(..take).collect();
+                Write {
+                    zeroed: changes.len() as u64,
+                    changes,
+                    ..Write::default()
+                }
+            } else if !self.restores.is_empty() && self.pending.is_empty() {
+                Write {
+                    changes: std::mem::take(&mut self.restores),
+                    ..Write::default()
+                }
+            } else {
+                return None;
+            };
+            self.write = Some(write);
+        }
+        let write = self.write.as_ref()?;
+        if self.options.dry_run {
+            self.handle_written();
+            return self.next_write();
+        }
+        self.waiting = Waiting::SiteWrite;
+        Some(Action::WriteSite(write.changes.clone()))
+    }
+
+    fn next_request(&mut self, now_ms: u64) -> Action {
+        if self
+            .options
+            .max_requests
+            .is_some_and(|max| self.requests >= u64::from(max))
+        {
+            self.fail(SyncError::new(
+                ErrorCode::BudgetExhausted,
+                format!(
+                    "the run's budget of {} requests ran out before the scan ended",
+                    self.requests
+                ),
+            ));
+            return self.finish(now_ms);
+        }
+        let wait = self.pacer.wait_ms(now_ms);
+        let start_at = now_ms + wait;
+        if let Some(deadline) = self.deadline_at {
+            if start_at >= deadline {
+                self.fail(SyncError::new(
+                    ErrorCode::DeadlineExceeded,
+                    "the run's deadline came before the scan ended",
+                ));
+                return self.finish(now_ms);
+            }
+        }
+        if wait > 0 {
+            return Action::Sleep(wait);
+        }
+        let Some(query) = self.plan.query() else {
+            self.fail(SyncError::new(ErrorCode::Internal, "no page to request"));
+            return self.finish(now_ms);
+        };
+        let url = query.url(&self.options.api_url);
+        let timeout_ms = match self.deadline_at {
+            Some(deadline) => self.options.request_timeout_ms.min(deadline - now_ms),
+            None => self.options.request_timeout_ms,
+        };
+        self.pacer.started(now_ms);
+        self.requests += 1;
+        self.waiting = Waiting::Response;
+        Action::Fetch(HttpRequest { url, timeout_ms })
+    }
+
+    /// Takes KeyCRM's answer to the last [`Action::Fetch`].
+    pub fn handle_response(&mut self, now_ms: u64, response: HttpResponse) {
+        if !self.expect(Waiting::Response) {
+            return;
+        }
+        match response.status {
+            200..=299 => match StockPage::from_json(&response.body) {
+                Ok(page) => {
+                    self.attempt = 0;
+                    self.rate_limit_attempt = 0;
+                    self.take_page(&page);
+                }
+                Err(err) => self.retry(now_ms, err),
+            },
+            429 => self.rate_limited(now_ms, response.retry_after.as_deref()),
+            401 | 403 => self.fail(
+                SyncError::new(
+                    ErrorCode::Unauthorized,
+                    format!(
+                        "KeyCRM refused the API key (HTTP {}): check KEYCRM_API_KEY",
+                        response.status
+                    ),
+                )
+                .with_status(response.status),
+            ),
+            408 | 500..=599 => {
+                let err = SyncError::new(
+                    ErrorCode::CrmUnavailable,
+                    format!("KeyCRM answered HTTP {}", response.status),
+                )
+                .with_status(response.status);
+                self.retry(now_ms, err);
+            }
+            status => self.fail(
+                SyncError::new(
+                    ErrorCode::CrmHttp,
+                    format!(
+                        "KeyCRM answered HTTP {status}{}",
+                        message_of(&response.body)
+                    ),
+                )
+                .with_status(status),
+            ),
+        }
+    }
+
+    /// Takes the news that the last [`Action::Fetch`] got no answer.
+    pub fn handle_transport_failure(&mut self, now_ms: u64, failure: TransportFailure) {
+        if !self.expect(Waiting::Response) {
+            return;
+        }
+        let what = match failure {
+            TransportFailure::Timeout => "KeyCRM did not answer in time",
+            TransportFailure::Network => "KeyCRM could not be reached (network error)",
+        };
+        self.retry(now_ms, SyncError::new(ErrorCode::CrmUnavailable, what));
+    }
+
+    /// Takes the site's rows for the keys of the last [`Action::ReadSite`].
+    pub fn handle_site_stock(&mut self, rows: Vec<SiteStock>) {
+        if !self.expect(Waiting::SiteRead) {
+            return;
+        }
+        let batch = std::mem::take(&mut self.comparing);
+        let outcome = diff(&batch, &rows);
+        self.unchanged += outcome.unchanged;
+        for key in &outcome.not_on_site {
+            self.not_on_site.add(&key.sku);
+        }
+        let mut changes = outcome.changes;
+        changes.append(&mut self.restores);
+        if !changes.is_empty() {
+            self.write = Some(Write {
+                changes,
+                replaced: outcome.replaced,
+                zeroed: 0,
+            });
+        }
+    }
+
+    /// Takes the news that the last [`Action::WriteSite`] was committed.
+    pub fn handle_written(&mut self) {
+        if !self.options.dry_run && !self.expect(Waiting::SiteWrite) {
+            return;
+        }
+        let Some(write) = self.write.take() else {
+            return;
+        };
+        self.updated += write.replaced.len() as u64;
+        self.zeroed += write.zeroed;
+        for (key, before) in &write.replaced {
+            self.ledger.record_write(key, *before);
+        }
+    }
+
+    /// Takes every stock row of the site, after [`Action::ReadAllSite`].
+    pub fn handle_site_all(&mut self, rows: Vec<SiteStock>) {
+        if !self.expect(Waiting::SiteAll) {
+            return;
+        }
+        self.zeroing = Zeroing::Done;
+        self.zero_queue = rows
+            .into_iter()
+            .filter(|row| !self.ledger.knows(&row.sku) && row.stock != Some(0.0))
+            .map(|row| StockChange::new(&row.key(), Some(0.0)))
+            .collect();
+    }
+
+    /// Takes the news that the site failed to read or write; the run ends.
+    pub fn handle_site_failure(&mut self, message: &str) {
+        self.waiting = Waiting::Nothing;
+        self.write = None;
+        self.fail(SyncError::new(
+            ErrorCode::SinkFailed,
+            format!("the site database failed: {message}"),
+        ));
+    }
+
+    /// How far the run has got.
+    pub fn progress(&self) -> Progress {
+        let pages_left = self.plan.pages_left();
+        Progress {
+            pages: self.plan.pages_read(),
+            pages_left,
+            offers: self.ledger.offers(),
+            updated: self.updated,
+            requests: self.requests,
+            eta_ms: pages_left * self.pacer.interval_ms(),
+        }
+    }
+
+    fn take_page(&mut self, page: &StockPage) {
+        let mut new_offers = 0;
+        for row in &page.data {
+            self.warehouses.note(row);
+            match self.ledger.admit(row.id, row.sku.as_deref()) {
+                Admission::AlreadyRead => continue,
+                Admission::WithoutSku => {}
+                Admission::Accept => {
+                    let sku = row.sku.as_deref().unwrap_or_default();
+                    match self.availability.figures(row, sku) {
+                        Ok(figures) => self.pending.extend(figures),
+                        Err(err) => return self.fail(err),
+                    }
+                }
+                Admission::Ambiguous { restore } => {
+                    let sku = row.sku.as_deref().unwrap_or_default();
+                    self.pending.retain(|d| d.key.sku != sku);
+                    self.updated = self.updated.saturating_sub(restore.len() as u64);
+                    self.restores.extend(restore);
+                }
+            }
+            new_offers += 1;
+        }
+        if let Err(err) = self.plan.advance(page, new_offers) {
+            self.fail(err);
+        }
+    }
+
+    fn rate_limited(&mut self, now_ms: u64, retry_after: Option<&str>) {
+        self.rate_limited += 1;
+        self.rate_limit_attempt += 1;
+        if self.rate_limit_attempt > self.options.max_rate_limit_retries {
+            return self.fail(
+                SyncError::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "KeyCRM kept answering 429 Too Many Requests ({} times in a row)",
+                        self.rate_limit_attempt
+                    ),
+                )
+                .with_status(429),
+            );
+        }
+        let wait = retry_after
+            .and_then(|v| retry_after_ms(v, now_ms))
+            .map(|ms| ms.min(self.options.max_retry_after_ms))
+            .unwrap_or_else(|| {
+                self.backoff
+                    .delay_ms(self.rate_limit_attempt, self.jitter.next_unit())
+            });
+        self.retries += 1;
+        self.pacer.hold_until(now_ms + wait);
+    }
+
+    fn retry(&mut self, now_ms: u64, err: SyncError) {
+        self.attempt += 1;
+        if self.attempt > self.options.max_retries {
+            let message = format!(
+                "{} (gave up after {} retries)",
+                err.message, self.options.max_retries
+            );
+            return self.fail(SyncError { message, ..err });
+        }
+        self.retries += 1;
+        let wait = self.backoff.delay_ms(self.attempt, self.jitter.next_unit());
+        self.pacer.hold_until(now_ms + wait);
+    }
+
+    fn expect(&mut self, what: Waiting) -> bool {
+        if self.waiting == what {
+            self.waiting = Waiting::Nothing;
+            return true;
+        }
+        let message = format!(
+            "engine got a result for {what:?} while waiting for {:?}",
+            self.waiting
+        );
+        self.waiting = Waiting::Nothing;
+        self.fail(SyncError::new(ErrorCode::Internal, message));
+        false
+    }
+
+    fn fail(&mut self, err: SyncError) {
+        // The first failure is the cause; later ones are consequences.
+        if self.failure.is_none() {
+            self.failure = Some(err);
+        }
+    }
+
+    fn finish(&mut self, now_ms: u64) -> Action {
+        let report = SyncReport {
+            complete: self.failure.is_none(),
+            dry_run: self.options.dry_run,
+            offers: self.ledger.offers(),
+            pages: self.plan.pages_read(),
+            updated: self.updated,
+            unchanged: self.unchanged,
+            zeroed: self.zeroed,
+            not_on_site: self.not_on_site.clone(),
+            without_sku: self.ledger.without_sku(),
+            duplicate_skus: self.ledger.duplicates().to_vec(),
+            warehouses: self.warehouses.seen(),
+            requests: self.requests,
+            retries: self.retries,
+            rate_limited: self.rate_limited,
+            duration_ms: now_ms.saturating_sub(self.started_ms),
+            error: self.failure.clone(),
+        };
+        self.report = Some(report.clone());
+        Action::Done(report)
+    }
+}
+
+/// `": <message>"` from a Laravel error body, shortened; empty if there is none.
+fn message_of(body: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct LaravelError {
+        message: String,
+    }
+    match serde_json::from_str::<LaravelError>(body) {
+        Ok(e) if !e.message.is_empty() => {
+            let short: String = e.message.chars().take(200).collect();
+            format!(": {short}")
+        }
+        _ => String::new(),
+    }
+}

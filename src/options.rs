@@ -1,0 +1,307 @@
+//! What a run is asked to do: the options bag, decoded once and validated.
+
+use serde::Deserialize;
+
+use crate::error::SyncError;
+
+/// The API base used when none is given.
+pub const DEFAULT_API_URL: &str = "https://openapi.keycrm.app/v1";
+
+/// A warehouse chosen by its KeyCRM id or by its name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum WarehouseRef {
+    /// The warehouse's id, as in `warehouse[].id` of the stock list.
+    Id(u64),
+    /// The warehouse's name; matched ignoring case and surrounding spaces.
+    Name(String),
+}
+
+impl WarehouseRef {
+    /// Whether this reference names the warehouse with that id and name.
+    pub fn matches(&self, id: u64, name: &str) -> bool {
+        match self {
+            WarehouseRef::Id(wanted) => *wanted == id,
+            WarehouseRef::Name(wanted) => normalize_name(wanted) == normalize_name(name),
+        }
+    }
+}
+
+impl std::fmt::Display for WarehouseRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WarehouseRef::Id(id) => write!(f, "{id}"),
+            WarehouseRef::Name(name) => write!(f, "\"{name}\""),
+        }
+    }
+}
+
+fn normalize_name(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// The options of one sync run, as the JS caller passes them (camelCase).
+///
+/// Unknown fields are refused so that a typo fails loudly instead of being ignored.
+/// The API key is not among them: it stays in the JS shim, which adds the header.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct SyncOptions {
+    /// KeyCRM API base URL, without a trailing slash. Default [`DEFAULT_API_URL`].
+    pub api_url: String,
+    /// Requests per minute the scan may start. Default 60, KeyCRM's limit.
+    pub rate_limit_per_minute: u32,
+    /// Keep the reserve in the figure (write `quantity`, not `quantity − reserve`).
+    /// Default false.
+    pub keep_reserve: bool,
+    /// Write fractional stock as is instead of flooring to whole units. Default false.
+    pub fractional: bool,
+    /// Warehouses to sum; empty means KeyCRM's totals over all warehouses.
+    pub warehouses: Vec<WarehouseRef>,
+    /// One row per (SKU, warehouse) instead of one per SKU. Default false.
+    pub per_warehouse: bool,
+    /// Only these offer (variant) ids. Default: all offers.
+    pub offer_ids: Vec<u64>,
+    /// Only these SKUs. Default: all offers.
+    pub skus: Vec<String>,
+    /// Set site rows whose SKU KeyCRM does not have to 0, after a complete scan only.
+    /// Default false.
+    pub zero_missing: bool,
+    /// Compute and report everything, write nothing. Default false.
+    pub dry_run: bool,
+    /// Most rows read from or written to the sink in one call. Default 500.
+    pub batch_size: usize,
+    /// Retries of one request after 5xx, timeouts, network errors or malformed
+    /// pages. Default 5.
+    pub max_retries: u32,
+    /// Retries of one request after 429 answers. Default 10.
+    pub max_rate_limit_retries: u32,
+    /// Longest wait a `Retry-After` header may impose, in ms. Default 120 000.
+    pub max_retry_after_ms: u64,
+    /// First backoff delay in ms; doubles per attempt, with jitter. Default 1 000.
+    pub backoff_base_ms: u64,
+    /// Longest backoff delay in ms. Default 30 000.
+    pub backoff_max_ms: u64,
+    /// Abort one request after this many ms. Default 30 000.
+    pub request_timeout_ms: u64,
+    /// Stop the run after this many ms from its start. Default: no deadline.
+    pub deadline_ms: Option<u64>,
+    /// Stop the run after this many requests. Default: no limit.
+    pub max_requests: Option<u32>,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            api_url: DEFAULT_API_URL.to_string(),
+            rate_limit_per_minute: 60,
+            keep_reserve: false,
+            fractional: false,
+            warehouses: Vec::new(),
+            per_warehouse: false,
+            offer_ids: Vec::new(),
+            skus: Vec::new(),
+            zero_missing: false,
+            dry_run: false,
+            batch_size: 500,
+            max_retries: 5,
+            max_rate_limit_retries: 10,
+            max_retry_after_ms: 120_000,
+            backoff_base_ms: 1_000,
+            backoff_max_ms: 30_000,
+            request_timeout_ms: 30_000,
+            deadline_ms: None,
+            max_requests: None,
+        }
+    }
+}
+
+impl SyncOptions {
+    /// Decodes options from JSON text, then validates them.
+    ///
+    /// # Errors
+    /// [`ErrorCode::InvalidConfig`](crate::ErrorCode::InvalidConfig) for malformed JSON,
+    /// an unknown field, a wrong type, or a value [`validate`](Self::validate) refuses.
+    pub fn from_json(text: &str) -> Result<Self, SyncError> {
+        let options: SyncOptions = serde_json::from_str(text)
+            .map_err(|e| SyncError::config(format!("invalid options: {e}")))?;
+        options.validate()
+    }
+
+    /// Checks ranges and combinations, and normalizes the API URL.
+    ///
+    /// # Errors
+    /// [`ErrorCode::InvalidConfig`](crate::ErrorCode::InvalidConfig) naming the option.
+    pub fn validate(mut self) -> Result<Self, SyncError> {
+        let url = self.api_url.trim().trim_end_matches('/');
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
+        if !rest.is_some_and(|host| !host.is_empty() && !host.contains(char::is_whitespace)) {
+            return Err(SyncError::config(
+                "apiUrl must be an http:// or https:// URL, e.g. https://openapi.keycrm.app/v1",
+            ));
+        }
+        if url.contains(['?', '#']) {
+            return Err(SyncError::config(
+                "apiUrl must not carry a query or fragment",
+            ));
+        }
+        self.api_url = url.to_string();
+        check_range(
+            "rateLimitPerMinute",
+            self.rate_limit_per_minute.into(),
+            1,
+            60_000,
+        )?;
+        check_range("batchSize", self.batch_size as u64, 1, 10_000)?;
+        check_range("maxRetries", self.max_retries.into(), 0, 50)?;
+        check_range(
+            "maxRateLimitRetries",
+            self.max_rate_limit_retries.into(),
+            0,
+            100,
+        )?;
+        check_range("maxRetryAfterMs", self.max_retry_after_ms, 0, 3_600_000)?;
+        check_range("backoffBaseMs", self.backoff_base_ms, 1, 600_000)?;
+        check_range(
+            "backoffMaxMs",
+            self.backoff_max_ms,
+            self.backoff_base_ms,
+            3_600_000,
+        )?;
+        check_range("requestTimeoutMs", self.request_timeout_ms, 100, 600_000)?;
+        if let Some(deadline) = self.deadline_ms {
+            check_range("deadlineMs", deadline, 1, u64::from(u32::MAX))?;
+        }
+        if let Some(max) = self.max_requests {
+            check_range("maxRequests", max.into(), 1, u64::from(u32::MAX))?;
+        }
+        if let Some(bad) = self
+            .warehouses
+            .iter()
+            .find(|w| matches!(w, WarehouseRef::Name(name) if name.trim().is_empty()))
+        {
+            return Err(SyncError::config(format!(
+                "warehouses: {bad} is not a warehouse id or name"
+            )));
+        }
+        if self.skus.iter().any(|sku| sku.is_empty()) {
+            return Err(SyncError::config(
+                "skus: an empty SKU cannot be filtered on",
+            ));
+        }
+        if !self.offer_ids.is_empty() && !self.skus.is_empty() {
+            return Err(SyncError::config(
+                "offerIds and skus cannot be combined: choose one filter",
+            ));
+        }
+        if self.zero_missing && self.is_filtered() {
+            return Err(SyncError::config(
+                "zeroMissing needs a scan of the whole catalogue; it cannot be combined with offerIds or skus",
+            ));
+        }
+        Ok(self)
+    }
+
+    /// Whether the scan is limited to some offers.
+    pub fn is_filtered(&self) -> bool {
+        !self.offer_ids.is_empty() || !self.skus.is_empty()
+    }
+
+    /// Whether rows must carry their per-warehouse breakdown.
+    pub fn needs_details(&self) -> bool {
+        self.per_warehouse || !self.warehouses.is_empty()
+    }
+
+    /// Shortest gap between the starts of two requests, in ms.
+    ///
+    /// One percent above `60 000 / limit`: request starts seen by KeyCRM drift by
+    /// network jitter, and without the margin a sliding window could count one
+    /// request too many.
+    pub fn request_interval_ms(&self) -> u64 {
+        let exact = 60_000.0 / f64::from(self.rate_limit_per_minute);
+        (exact * 1.01).ceil() as u64
+    }
+}
+
+fn check_range(name: &str, value: u64, min: u64, max: u64) -> Result<(), SyncError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(SyncError::config(format!(
+            "{name} must be between {min} and {max}, got {value}"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let options = SyncOptions::from_json("{}").unwrap();
+        assert_eq!(options.api_url, DEFAULT_API_URL);
+        assert_eq!(options.rate_limit_per_minute, 60);
+        assert!(!options.keep_reserve && !options.fractional && !options.zero_missing);
+        assert_eq!(options.request_interval_ms(), 1_010);
+    }
+
+    #[test]
+    fn unknown_field_is_refused() {
+        let err = SyncOptions::from_json(r#"{"rateLimit": 30}"#).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidConfig);
+        assert!(err.message.contains("rateLimit"), "{}", err.message);
+    }
+
+    #[test]
+    fn warehouses_mix_ids_and_names() {
+        let options = SyncOptions::from_json(r#"{"warehouses": [2, " київ "]}"#).unwrap();
+        assert!(options.warehouses[0].matches(2, "anything"));
+        assert!(options.warehouses[1].matches(7, "Київ"));
+        assert!(!options.warehouses[1].matches(7, "Львів"));
+        assert!(options.needs_details());
+    }
+
+    #[test]
+    fn url_is_normalized_and_checked() {
+        let options = SyncOptions::from_json(r#"{"apiUrl": "http://127.0.0.1:9/v1/"}"#).unwrap();
+        assert_eq!(options.api_url, "http://127.0.0.1:9/v1");
+        for bad in [
+            "ftp://x",
+            "openapi.keycrm.app",
+            "https://",
+            "https://x/v1?key=1",
+        ] {
+            let json = format!(r#"{{"apiUrl": "{bad}"}}"#);
+            assert_eq!(
+                SyncOptions::from_json(&json).unwrap_err().code,
+                ErrorCode::InvalidConfig,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn ranges_and_combinations_are_checked() {
+        for bad in [
+            r#"{"rateLimitPerMinute": 0}"#,
+            r#"{"batchSize": 0}"#,
+            r#"{"offerIds": [1], "skus": ["a"]}"#,
+            r#"{"skus": ["a"], "zeroMissing": true}"#,
+            r#"{"warehouses": [" "]}"#,
+            r#"{"backoffBaseMs": 5000, "backoffMaxMs": 10}"#,
+        ] {
+            let err = SyncOptions::from_json(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidConfig, "{bad}");
+        }
+    }
+
+    #[test]
+    fn interval_follows_the_limit() {
+        let options = SyncOptions::from_json(r#"{"rateLimitPerMinute": 600}"#).unwrap();
+        assert_eq!(options.request_interval_ms(), 101);
+    }
+}

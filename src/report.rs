@@ -1,0 +1,85 @@
+//! What a run tells its caller: the final report and progress along the way.
+
+use serde::Serialize;
+
+use crate::error::SyncError;
+use crate::warehouses::WarehouseSeen;
+
+/// Most SKUs listed in [`NotOnSite::sample`].
+pub const NOT_ON_SITE_SAMPLE: usize = 20;
+
+/// The outcome of a run. Serialized in camelCase; this is what `--json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncReport {
+    /// Every offer was read and every figure written; false on any error.
+    pub complete: bool,
+    /// Nothing was written; `updated` and `zeroed` say what would have been.
+    pub dry_run: bool,
+    /// Distinct offers (rows) read from KeyCRM.
+    pub offers: u64,
+    /// Stock-list pages read.
+    pub pages: u64,
+    /// Site rows whose figure changed.
+    pub updated: u64,
+    /// Site rows that already had the right figure.
+    pub unchanged: u64,
+    /// Site rows KeyCRM lacks that were set to 0 (`zeroMissing` only).
+    pub zeroed: u64,
+    /// KeyCRM rows the site has no row for.
+    pub not_on_site: NotOnSite,
+    /// Offers skipped because they have no SKU.
+    pub without_sku: u64,
+    /// SKUs found on more than one offer; none of their figures was written.
+    pub duplicate_skus: Vec<String>,
+    /// Warehouses seen in KeyCRM's rows (only when a breakdown was read).
+    pub warehouses: Vec<WarehouseSeen>,
+    /// HTTP requests made, retries included.
+    pub requests: u64,
+    /// Requests repeated after a 429, 5xx, timeout, network error or bad page.
+    pub retries: u64,
+    /// 429 answers seen.
+    pub rate_limited: u64,
+    /// Wall time of the run in ms.
+    pub duration_ms: u64,
+    /// Why the run is not complete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<SyncError>,
+}
+
+/// KeyCRM rows the site has no row for: how many, and a few of them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NotOnSite {
+    /// How many keys.
+    pub count: u64,
+    /// Up to twenty of their SKUs, in the order met.
+    pub sample: Vec<String>,
+}
+
+impl NotOnSite {
+    /// Counts a SKU, keeping it in the sample while there is room.
+    pub fn add(&mut self, sku: &str) {
+        self.count += 1;
+        if self.sample.len() < NOT_ON_SITE_SAMPLE && !self.sample.iter().any(|s| s == sku) {
+            self.sample.push(sku.to_string());
+        }
+    }
+}
+
+/// How far a run has got, for progress bars.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// Pages read.
+    pub pages: u64,
+    /// Pages still to read, as far as KeyCRM has said.
+    pub pages_left: u64,
+    /// Distinct offers read.
+    pub offers: u64,
+    /// Site rows changed so far.
+    pub updated: u64,
+    /// Requests made.
+    pub requests: u64,
+    /// Estimated ms to the end of the scan at the paced rate.
+    pub eta_ms: u64,
+}

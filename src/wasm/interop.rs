@@ -1,0 +1,132 @@
+//! Conversions between the engine's types and JS values, and the `io` callbacks.
+
+use js_sys::{Function, Promise, Reflect};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::error::{ErrorCode, SyncError};
+
+/// The callbacks a run performs its actions through.
+pub struct Io {
+    target: JsValue,
+    fetch: Function,
+    read: Function,
+    write: Function,
+    read_all: Option<Function>,
+    progress: Option<Function>,
+    seed: u64,
+}
+
+impl Io {
+    /// Picks the callbacks out of the `io` object.
+    pub fn from_js(io: &JsValue) -> Result<Io, SyncError> {
+        let required = |name: &str| {
+            function(io, name)
+                .ok_or_else(|| SyncError::config(format!("io.{name} must be a function")))
+        };
+        let seed = Reflect::get(io, &"seed".into())
+            .ok()
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0);
+        Ok(Io {
+            target: io.clone(),
+            fetch: required("fetch")?,
+            read: required("read")?,
+            write: required("write")?,
+            read_all: function(io, "readAll"),
+            progress: function(io, "progress"),
+            seed: (seed.abs() * 9_007_199_254_740_991.0) as u64,
+        })
+    }
+
+    /// The jitter seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Calls `fetch(request)` and awaits it.
+    pub async fn fetch(&self, request: JsValue) -> Result<JsValue, JsValue> {
+        call(&self.target, &self.fetch, &request).await
+    }
+
+    /// Calls `read(keys)` and awaits it.
+    pub async fn read(&self, keys: JsValue) -> Result<JsValue, JsValue> {
+        call(&self.target, &self.read, &keys).await
+    }
+
+    /// Calls `write(changes)` and awaits it.
+    pub async fn write(&self, changes: JsValue) -> Result<JsValue, JsValue> {
+        call(&self.target, &self.write, &changes).await
+    }
+
+    /// Calls `readAll()` and awaits it; an error if the sink has none.
+    pub async fn read_all(&self) -> Result<JsValue, JsValue> {
+        match &self.read_all {
+            Some(f) => call(&self.target, f, &JsValue::UNDEFINED).await,
+            None => Err(JsValue::from_str(
+                "the sink has no readAll(), which zeroMissing needs",
+            )),
+        }
+    }
+
+    /// Calls `progress(value)` if there is one; its errors are ignored, since a
+    /// broken progress display must not stop a sync.
+    pub fn progress(&self, value: &JsValue) {
+        if let Some(f) = &self.progress {
+            let _ = f.call1(&self.target, value);
+        }
+    }
+}
+
+fn function(io: &JsValue, name: &str) -> Option<Function> {
+    Reflect::get(io, &JsValue::from_str(name))
+        .ok()
+        .and_then(|v| v.dyn_into::<Function>().ok())
+}
+
+async fn call(this: &JsValue, f: &Function, arg: &JsValue) -> Result<JsValue, JsValue> {
+    // A callback may throw synchronously, return a value, or return a promise.
+    let returned = f.call1(this, arg)?;
+    JsFuture::from(Promise::resolve(&returned)).await
+}
+
+/// Serializes to plain JS objects (no Maps), `None` as `null`.
+pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, SyncError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| {
+            SyncError::new(
+                ErrorCode::Internal,
+                format!("could not convert a result: {e}"),
+            )
+        })
+}
+
+/// Deserializes a JS value.
+pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
+}
+
+/// The text of a thrown JS value: its `message` if it has one.
+pub fn message_of(thrown: &JsValue) -> String {
+    if let Some(text) = thrown.as_string() {
+        return text;
+    }
+    Reflect::get(thrown, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .unwrap_or_else(|| "unknown error".to_string())
+}
+
+/// A JS `Error` named `KeyCrmSyncError` with `code` (and `status`) set.
+pub fn error_to_js(err: &SyncError) -> JsValue {
+    let error = js_sys::Error::new(&err.message);
+    error.set_name("KeyCrmSyncError");
+    let _ = Reflect::set(&error, &"code".into(), &err.code.as_str().into());
+    if let Some(status) = err.status {
+        let _ = Reflect::set(&error, &"status".into(), &status.into());
+    }
+    error.into()
+}

@@ -1,0 +1,84 @@
+//! WebAssembly bindings: the functions the JS shim calls. Compiled for wasm32 only.
+//!
+//! Everything crossing the boundary is camelCase plain objects. Failures become real
+//! JS `Error`s named `KeyCrmSyncError` with a stable `code` (see [`crate::ErrorCode`]);
+//! nothing here panics on user input.
+
+mod driver;
+mod interop;
+
+use wasm_bindgen::prelude::*;
+
+use crate::engine::SyncEngine;
+use crate::error::SyncError;
+use crate::options::SyncOptions;
+use crate::page::StockPage;
+use interop::{error_to_js, to_js, Io};
+
+/// Runs one sync to its end and resolves with the report.
+///
+/// `options` are the core options (see `SyncOptions`, camelCase); `io` carries the
+/// callbacks: `fetch(request)`, `read(keys)`, `write(changes)`, `readAll()`, an
+/// optional `progress(progress)`, and a numeric `seed` for backoff jitter.
+///
+/// A run that fails midway still resolves, with `complete: false` and an `error`;
+/// only invalid options or a malformed `io` reject, with a `KeyCrmSyncError`.
+#[wasm_bindgen(js_name = runSync)]
+pub async fn run_sync(options: JsValue, io: JsValue) -> Result<JsValue, JsValue> {
+    let options = decode_options(options).map_err(|e| error_to_js(&e))?;
+    let io = Io::from_js(&io).map_err(|e| error_to_js(&e))?;
+    let engine = SyncEngine::new(options, js_sys::Date::now() as u64, io.seed());
+    let report = driver::drive(engine, &io).await;
+    to_js(&report).map_err(|e| error_to_js(&e))
+}
+
+/// Validates options without running, so a caller can fail fast before any I/O.
+///
+/// # Errors
+/// A `KeyCrmSyncError` with code `INVALID_CONFIG`.
+#[wasm_bindgen(js_name = validateOptions)]
+pub fn validate_options(options: JsValue) -> Result<(), JsValue> {
+    decode_options(options)
+        .map(|_| ())
+        .map_err(|e| error_to_js(&e))
+}
+
+/// Parses a stock page from its body text with serde_json; returns its row count.
+/// Exposed for the parsing benchmark.
+#[wasm_bindgen(js_name = parsePageText)]
+pub fn parse_page_text(text: &str) -> Result<u32, JsValue> {
+    StockPage::from_json(text)
+        .map(|page| page.data.len() as u32)
+        .map_err(|e| error_to_js(&e))
+}
+
+/// Parses a stock page already parsed by `JSON.parse`, through serde-wasm-bindgen;
+/// returns its row count. Exposed for the parsing benchmark.
+#[wasm_bindgen(js_name = parsePageValue)]
+pub fn parse_page_value(value: JsValue) -> Result<u32, JsValue> {
+    serde_wasm_bindgen::from_value::<StockPage>(value)
+        .map(|page| page.data.len() as u32)
+        .map_err(|e| {
+            error_to_js(&SyncError::new(
+                crate::ErrorCode::BadPage,
+                format!("stock page is not valid: {e}"),
+            ))
+        })
+}
+
+/// The crate version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+fn decode_options(value: JsValue) -> Result<SyncOptions, SyncError> {
+    let value = if value.is_undefined() || value.is_null() {
+        js_sys::Object::new().into()
+    } else {
+        value
+    };
+    let options: SyncOptions = serde_wasm_bindgen::from_value(value)
+        .map_err(|e| SyncError::config(format!("invalid options: {e}")))?;
+    options.validate()
+}
