@@ -1,0 +1,276 @@
+//! A fake clock, a fake KeyCRM and a fake site database to drive the engine with.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use keycrm_stock_sync::{
+    Action, HttpResponse, SiteStock, StockChange, StockKey, SyncEngine, SyncOptions, SyncReport,
+    TransportFailure,
+};
+use serde_json::{json, Value};
+
+/// What the fake KeyCRM does with one request.
+pub enum Reply {
+    /// 200 with this body.
+    Body(String),
+    /// Any status, with an optional `Retry-After`, and a body.
+    Status(u16, Option<String>, String),
+    /// No answer in time.
+    Timeout,
+    /// Connection refused.
+    Network,
+}
+
+/// Everything a run did.
+pub struct Outcome {
+    pub report: SyncReport,
+    pub site: BTreeMap<StockKey, Option<f64>>,
+    /// (start time, URL) of every request.
+    pub requests: Vec<(u64, String)>,
+    pub writes: Vec<Vec<StockChange>>,
+    pub sleeps: Vec<u64>,
+    pub ended_at: u64,
+}
+
+/// The site before a run, and how its database behaves.
+#[derive(Clone, Default)]
+pub struct Site {
+    pub rows: BTreeMap<StockKey, Option<f64>>,
+    /// The write call (0-based) that fails, if any.
+    pub fail_write: Option<usize>,
+}
+
+impl Site {
+    pub fn with(skus: &[(&str, Option<f64>)]) -> Site {
+        Site {
+            rows: skus.iter().map(|(s, v)| (key(s), *v)).collect(),
+            fail_write: None,
+        }
+    }
+
+    pub fn stock(&self, sku: &str) -> Option<f64> {
+        self.rows.get(&key(sku)).copied().flatten()
+    }
+}
+
+pub fn key(sku: &str) -> StockKey {
+    StockKey {
+        sku: sku.to_string(),
+        warehouse_id: None,
+    }
+}
+
+pub fn options(json: &str) -> SyncOptions {
+    SyncOptions::from_json(json).expect("valid options")
+}
+
+pub fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Runs the engine to its end. Each request takes `latency_ms` of fake time.
+pub fn drive(
+    options: SyncOptions,
+    site: &Site,
+    latency_ms: u64,
+    mut server: impl FnMut(&str, u64) -> Reply,
+) -> Outcome {
+    let start = 1_700_000_000_000;
+    let mut now = start;
+    let mut engine = SyncEngine::new(options, now, 42);
+    let mut rows = site.rows.clone();
+    let mut requests = Vec::new();
+    let mut writes = Vec::new();
+    let mut sleeps = Vec::new();
+    for _ in 0..1_000_000 {
+        match engine.poll(now) {
+            Action::Fetch(request) => {
+                requests.push((now, request.url.clone()));
+                let reply = server(&request.url, now);
+                now += latency_ms;
+                match reply {
+                    Reply::Body(body) => engine.handle_response(now, ok(body)),
+                    Reply::Status(status, retry_after, body) => engine.handle_response(
+                        now,
+                        HttpResponse {
+                            status,
+                            retry_after,
+                            body,
+                        },
+                    ),
+                    Reply::Timeout => {
+                        now += request.timeout_ms;
+                        engine.handle_transport_failure(now, TransportFailure::Timeout)
+                    }
+                    Reply::Network => {
+                        engine.handle_transport_failure(now, TransportFailure::Network)
+                    }
+                }
+            }
+            Action::Sleep(ms) => {
+                assert!(ms > 0, "the engine never asks for an empty sleep");
+                sleeps.push(ms);
+                now += ms;
+            }
+            Action::ReadSite(keys) => {
+                let found = keys
+                    .iter()
+                    .filter_map(|k| {
+                        rows.get(k).map(|stock| SiteStock {
+                            sku: k.sku.clone(),
+                            warehouse_id: k.warehouse_id,
+                            stock: *stock,
+                        })
+                    })
+                    .collect();
+                engine.handle_site_stock(found);
+            }
+            Action::WriteSite(changes) => {
+                if site.fail_write == Some(writes.len()) {
+                    writes.push(changes);
+                    engine.handle_site_failure("disk I/O error");
+                    continue;
+                }
+                for c in &changes {
+                    let k = StockKey {
+                        sku: c.sku.clone(),
+                        warehouse_id: c.warehouse_id,
+                    };
+                    if let Some(slot) = rows.get_mut(&k) {
+                        *slot = c.stock;
+                    }
+                }
+                writes.push(changes);
+                engine.handle_written();
+            }
+            Action::ReadAllSite => {
+                let all = rows
+                    .iter()
+                    .map(|(k, v)| SiteStock {
+                        sku: k.sku.clone(),
+                        warehouse_id: k.warehouse_id,
+                        stock: *v,
+                    })
+                    .collect();
+                engine.handle_site_all(all);
+            }
+            Action::Done(report) => {
+                return Outcome {
+                    report,
+                    site: rows,
+                    requests,
+                    writes,
+                    sleeps,
+                    ended_at: now,
+                }
+            }
+        }
+    }
+    panic!("the run did not end");
+}
+
+pub fn ok(body: String) -> HttpResponse {
+    HttpResponse {
+        status: 200,
+        retry_after: None,
+        body,
+    }
+}
+
+/// The `page` query parameter of a URL.
+pub fn page_of(url: &str) -> u64 {
+    query_param(url, "page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+}
+
+pub fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
+    let query = url.split_once('?')?.1;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// A KeyCRM catalogue served the way Laravel paginates it.
+#[derive(Clone)]
+pub struct Catalogue {
+    pub rows: Vec<Value>,
+    pub per_page: usize,
+    /// Leave `last_page` out of the envelope, as the published description does.
+    pub without_last_page: bool,
+}
+
+impl Catalogue {
+    /// `n` offers with SKUs `s0001`…, quantity `id % 7 + 3`, reserve `id % 3`.
+    pub fn numbered(n: u64) -> Catalogue {
+        Catalogue {
+            rows: (1..=n)
+                .map(|id| {
+                    offer(
+                        id,
+                        &format!("s{id:04}"),
+                        (id % 7 + 3) as f64,
+                        (id % 3) as f64,
+                    )
+                })
+                .collect(),
+            per_page: 50,
+            without_last_page: false,
+        }
+    }
+
+    /// What the site should hold: quantity − reserve, floored, never negative.
+    pub fn expected(&self) -> BTreeMap<String, f64> {
+        self.rows
+            .iter()
+            .map(|r| {
+                let q = r["quantity"].as_f64().unwrap();
+                let res = r["reserve"].as_f64().unwrap();
+                (
+                    r["sku"].as_str().unwrap().to_string(),
+                    (q - res).floor().max(0.0),
+                )
+            })
+            .collect()
+    }
+
+    /// A site with every SKU of the catalogue at stock 0.
+    pub fn empty_site(&self) -> Site {
+        Site {
+            rows: self
+                .rows
+                .iter()
+                .filter_map(|r| r["sku"].as_str().map(|s| (key(s), Some(0.0))))
+                .collect(),
+            fail_write: None,
+        }
+    }
+
+    pub fn answer(&self, url: &str) -> Reply {
+        Reply::Body(self.page(page_of(url)))
+    }
+
+    pub fn page(&self, page: u64) -> String {
+        let total = self.rows.len();
+        let last_page = total.div_ceil(self.per_page).max(1) as u64;
+        let start = ((page - 1) as usize * self.per_page).min(total);
+        let end = (start + self.per_page).min(total);
+        let base = "https://openapi.keycrm.app/v1/offers/stocks";
+        let mut envelope = json!({
+            "current_page": page,
+            "data": &self.rows[start..end],
+            "per_page": self.per_page,
+            "total": total,
+            "next_page_url": if page < last_page { Value::from(format!("{base}?page={}", page + 1)) } else { Value::Null },
+        });
+        if !self.without_last_page {
+            envelope["last_page"] = json!(last_page);
+        }
+        envelope.to_string()
+    }
+}
+
+pub fn offer(id: u64, sku: &str, quantity: f64, reserve: f64) -> Value {
+    json!({"id": id, "sku": sku, "price": 10.0, "purchased_price": 5.0, "quantity": quantity, "reserve": reserve})
+}
