@@ -49,10 +49,10 @@ export function createMemorySink(rows = [], options = {}) {
       }
       // Check everything before changing anything: a write is all or nothing.
       for (const change of changes) {
-        if (!Number.isFinite(change.stock)) {
+        if (change.stock !== null && !Number.isFinite(change.stock)) {
           throw syncError(
             "SINK_FAILED",
-            `Stock for SKU "${change.sku}" is not a finite number; nothing was written`,
+            `Stock for SKU "${change.sku}" is neither a finite number nor null; nothing was written`,
           );
         }
       }

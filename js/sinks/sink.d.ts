@@ -23,8 +23,11 @@ export interface SiteStock extends StockKey {
 
 /** A value to write to an existing row. */
 export interface StockChange extends StockKey {
-  /** New stock in units (may be fractional); always finite. */
-  stock: number;
+  /**
+   * New stock in units (may be fractional), always finite; `null` only when a row
+   * that was NULL is put back (a SKU found on a second offer later in the scan).
+   */
+  stock: number | null;
 }
 
 /** Where stock is read from and written to. */

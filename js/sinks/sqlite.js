@@ -139,9 +139,9 @@ export function createSqliteSink(options) {
     async write(changes) {
       checkKeys(changes);
       for (const change of changes) {
-        if (!Number.isFinite(change.stock)) {
+        if (change.stock !== null && !Number.isFinite(change.stock)) {
           throw sinkFailed(
-            `Stock for SKU "${change.sku}" is not a finite number; nothing was written`,
+            `Stock for SKU "${change.sku}" is neither a finite number nor null; nothing was written`,
           );
         }
       }

@@ -72,13 +72,16 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
+/// Decodes the options bag through JSON text: serde-wasm-bindgen reads a struct by
+/// looking up its known fields, so it would never see an unknown (mistyped) one,
+/// and `deny_unknown_fields` would silently do nothing.
 fn decode_options(value: JsValue) -> Result<SyncOptions, SyncError> {
-    let value = if value.is_undefined() || value.is_null() {
-        js_sys::Object::new().into()
-    } else {
-        value
-    };
-    let options: SyncOptions = serde_wasm_bindgen::from_value(value)
-        .map_err(|e| SyncError::config(format!("invalid options: {e}")))?;
-    options.validate()
+    if value.is_undefined() || value.is_null() {
+        return SyncOptions::from_json("{}");
+    }
+    let text = js_sys::JSON::stringify(&value)
+        .ok()
+        .and_then(|t| t.as_string())
+        .ok_or_else(|| SyncError::config("options must be a plain object"))?;
+    SyncOptions::from_json(&text)
 }

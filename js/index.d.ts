@@ -1,0 +1,173 @@
+// keycrm-stock-sync: keep a website's stock equal to what KeyCRM says can be sold.
+
+import type { StockSink } from "./sinks/sink.js";
+
+export type {
+  SiteStock,
+  StockChange,
+  StockKey,
+  StockSink,
+} from "./sinks/sink.js";
+
+/** A warehouse chosen by its KeyCRM id, or by its name (matched ignoring case and surrounding spaces). */
+export type WarehouseRef = number | string;
+
+/** What the core decides with. Every field is optional; unknown fields are refused (INVALID_CONFIG). */
+export interface CoreOptions {
+  /** KeyCRM API base URL. Default `"https://openapi.keycrm.app/v1"`. */
+  apiUrl?: string;
+  /** Requests per minute the scan may start, measured start-to-start. Default `60` (KeyCRM's limit); 1–60 000. */
+  rateLimitPerMinute?: number;
+  /** Write `quantity` instead of `quantity − reserve`. Default `false`. */
+  keepReserve?: boolean;
+  /** Write fractional stock as is instead of flooring to whole units. Default `false`. */
+  fractional?: boolean;
+  /** Warehouses whose stock is summed. Default `[]`: KeyCRM's totals over all warehouses. */
+  warehouses?: WarehouseRef[];
+  /** One site row per (SKU, warehouse) instead of one per SKU; needs a sink with a warehouse column. Default `false`. */
+  perWarehouse?: boolean;
+  /** Only these offer (variant) ids. Default `[]`: all offers. Not with `skus`. */
+  offerIds?: number[];
+  /** Only these SKUs. Default `[]`: all offers. Not with `offerIds`. */
+  skus?: string[];
+  /** After a complete, unfiltered scan, set site rows whose SKU KeyCRM lacks to 0. Default `false`. */
+  zeroMissing?: boolean;
+  /** Read and compare everything, write nothing. Default `false`. */
+  dryRun?: boolean;
+  /** Most rows per sink call (one transaction each). Default `500`; 1–10 000. */
+  batchSize?: number;
+  /** Retries of one request after 5xx, timeouts, network errors or malformed pages. Default `5`; 0–50. */
+  maxRetries?: number;
+  /** Retries of one request after 429 answers. Default `10`; 0–100. */
+  maxRateLimitRetries?: number;
+  /** Longest wait a `Retry-After` header may impose, in ms. Default `120000`. */
+  maxRetryAfterMs?: number;
+  /** First backoff delay in ms, doubled per attempt, with jitter in [d/2, d]. Default `1000`. */
+  backoffBaseMs?: number;
+  /** Longest backoff delay in ms. Default `30000`. */
+  backoffMaxMs?: number;
+  /** Abort one request after this many ms. Default `30000`. */
+  requestTimeoutMs?: number;
+  /** Stop the run this many ms after its start; nothing sleeps past it. Default: none. */
+  deadlineMs?: number;
+  /** Stop the run after this many requests. Default: none. */
+  maxRequests?: number;
+}
+
+/** Options of {@link syncStocks}: the core options plus what only the shim holds. */
+export interface SyncOptions extends CoreOptions {
+  /** The KeyCRM API key. Required. Sent only in the Authorization header; never in reports, errors or logs. */
+  apiKey: string;
+  /** Where the site's stock is read and written. Required. */
+  sink: StockSink;
+  /** Called after every page with how far the run has got. Default: none. */
+  onProgress?: (progress: Progress) => void;
+  /** The fetch implementation. Default: `globalThis.fetch`. */
+  fetch?: typeof globalThis.fetch;
+}
+
+/** How far a run has got. */
+export interface Progress {
+  /** Pages read. */
+  pages: number;
+  /** Pages still to read, as far as KeyCRM has said. */
+  pagesLeft: number;
+  /** Distinct offers read. */
+  offers: number;
+  /** Site rows changed so far. */
+  updated: number;
+  /** HTTP requests made, retries included. */
+  requests: number;
+  /** Estimated ms to the end of the scan at the paced rate. */
+  etaMs: number;
+}
+
+/** Stable error codes; see the README's error table. */
+export type ErrorCode =
+  | "INVALID_CONFIG"
+  | "UNAUTHORIZED"
+  | "CRM_HTTP"
+  | "CRM_UNAVAILABLE"
+  | "RATE_LIMITED"
+  | "BAD_PAGE"
+  | "UNKNOWN_WAREHOUSE"
+  | "SINK_FAILED"
+  | "DEADLINE_EXCEEDED"
+  | "BUDGET_EXHAUSTED"
+  | "INTERNAL";
+
+/** Why a run is not complete. */
+export interface ReportError {
+  /** Stable machine code. */
+  code: ErrorCode;
+  /** What happened, for people. Never contains the API key. */
+  message: string;
+  /** KeyCRM's HTTP status, when an answer caused the error. */
+  status?: number;
+}
+
+/** The outcome of a run (what the CLI's `--json` prints). */
+export interface SyncReport {
+  /** Every offer was read and every figure written; `false` on any error. */
+  complete: boolean;
+  /** Nothing was written; `updated` and `zeroed` say what would have been. */
+  dryRun: boolean;
+  /** Distinct offers (rows) read from KeyCRM. */
+  offers: number;
+  /** Stock-list pages read. */
+  pages: number;
+  /** Site rows whose stock changed. */
+  updated: number;
+  /** Site rows that already had the right stock. */
+  unchanged: number;
+  /** Site rows KeyCRM lacks that were set to 0 (`zeroMissing` only). */
+  zeroed: number;
+  /** KeyCRM rows the site has no row for. */
+  notOnSite: {
+    /** How many. */
+    count: number;
+    /** Up to 20 of their SKUs. */
+    sample: string[];
+  };
+  /** Offers skipped for having no SKU. */
+  withoutSku: number;
+  /** SKUs found on more than one offer; none of their stock was written. */
+  duplicateSkus: string[];
+  /** Warehouses seen in KeyCRM's rows (only when a per-warehouse breakdown was read). */
+  warehouses: { id: number; name: string }[];
+  /** HTTP requests made, retries included. */
+  requests: number;
+  /** Requests repeated after a 429, 5xx, timeout, network error or malformed page. */
+  retries: number;
+  /** 429 answers seen. */
+  rateLimited: number;
+  /** Wall time of the run, in ms. */
+  durationMs: number;
+  /** Why the run is not complete; absent when it is. */
+  error?: ReportError;
+}
+
+/** The errors this package throws: a real `Error` with a stable `code`. */
+export interface KeyCrmSyncError extends Error {
+  name: "KeyCrmSyncError";
+  /** Stable machine code. */
+  code: ErrorCode;
+  /** KeyCRM's HTTP status, when an answer caused the error. */
+  status?: number;
+}
+
+/**
+ * Pulls every stock from KeyCRM and writes what can be sold into the sink.
+ * Resolves with the report, also when the run fails midway (`complete: false`, `error`);
+ * rejects only for invalid options, with a {@link KeyCrmSyncError} coded `INVALID_CONFIG`.
+ */
+export function syncStocks(options: SyncOptions): Promise<SyncReport>;
+
+/** Throws a {@link KeyCrmSyncError} (`INVALID_CONFIG`) if the core options are invalid. */
+export function validateOptions(options: CoreOptions): void;
+
+/** The package version. */
+export function version(): string;
+
+/** Whether a thrown value is a {@link KeyCrmSyncError}. */
+export function isSyncError(value: unknown): value is KeyCrmSyncError;

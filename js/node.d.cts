@@ -1,0 +1,19 @@
+// Typings of the CommonJS entry: the same API, with every function async because the
+// entry loads the ES module on first call.
+import type {
+  CoreOptions,
+  KeyCrmSyncError,
+  SyncOptions,
+  SyncReport,
+} from "./index.js";
+
+export type * from "./index.js";
+
+/** Pulls every stock from KeyCRM and writes what can be sold into the sink. */
+export function syncStocks(options: SyncOptions): Promise<SyncReport>;
+/** Rejects with a KeyCrmSyncError (`INVALID_CONFIG`) if the core options are invalid. */
+export function validateOptions(options: CoreOptions): Promise<void>;
+/** The package version. */
+export function version(): Promise<string>;
+/** Whether a thrown value is a KeyCrmSyncError. */
+export function isSyncError(value: unknown): value is KeyCrmSyncError;

@@ -1,0 +1,437 @@
+// A local HTTP server that answers like KeyCRM's API, for the parts a stock
+// sync touches. KeyCRM's quirks are kept on purpose: Laravel's paginator
+// envelope without `links`, page URLs that drop every query parameter but
+// `page`, `reserve` on /offers/stocks but `in_reserve` on /offers, a per-key
+// rate limit answered with 429. Tests can make it fail on demand (injectFault)
+// and slow it down (latencyMs).
+
+import { once } from "node:events";
+import { createServer, STATUS_CODES } from "node:http";
+import { generateCatalogue } from "./catalogue.js";
+
+const BASE_PATH = "/v1";
+const RATE_WINDOW_MS = 60_000;
+const DEFAULT_LIMIT = 15;
+const MAX_LIMIT = 50;
+const DEFAULT_UPDATED_AT = "2026-01-01 00:00:00";
+
+const ROUTES = [
+  { pattern: /^\/offers\/stocks$/, answer: listStocks },
+  { pattern: /^\/offers$/, answer: listOffers },
+  { pattern: /^\/order\/([^/]+)$/, answer: showOrder },
+];
+
+/** Starts the emulator and resolves once it listens. */
+export async function startEmulator(options = {}) {
+  const { apiKey = "test-api-key", host = "127.0.0.1", port = 0 } = options;
+  let rateLimitPerMinute =
+    options.rateLimitPerMinute === undefined ? 60 : options.rateLimitPerMinute;
+  let latencyMs = options.latencyMs ?? 0;
+  const arrivalsByKey = new Map(); // key → arrival times (ms) of admitted ones
+  const faults = []; // { fault, remaining }, consumed front to back
+  const timers = new Set(); // delayed answers, cancelled by close()
+  const requests = [];
+
+  const emulator = {
+    url: "",
+    offers: options.offers ?? generateCatalogue(),
+    orders: options.orders ?? [],
+    requests,
+    counts,
+    injectFault,
+    clearFaults,
+    setRateLimit,
+    setLatency,
+    reset,
+    close,
+  };
+
+  const server = createServer((req, res) => {
+    // Split by hand: `new URL` would read a target like "//x/y" as a host name.
+    const [pathname, search = ""] = (req.url ?? "/").split(/\?(.*)/s);
+    const entry = {
+      method: req.method ?? "GET",
+      path: pathname,
+      query: Object.fromEntries(new URLSearchParams(search)),
+      status: null,
+      startedAt: Date.now(),
+    };
+    requests.push(entry);
+    try {
+      handle(req, res, entry);
+    } catch {
+      // A bug in the emulator must look like a server error, not a hang.
+      reply(res, entry, 500, json({ message: "Server Error" }));
+    }
+  });
+
+  function handle(req, res, entry) {
+    const { path: pathname, query, startedAt: arrivedAt } = entry;
+
+    const match = matchRoute(pathname);
+    if (!match) return reply(res, entry, 404, json({ message: "Not found" }));
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      const message = `The ${req.method} method is not supported for this route.`;
+      return reply(res, entry, 405, json({ message }), { Allow: "GET, HEAD" });
+    }
+
+    const key = bearerToken(req.headers.authorization);
+    if (key !== apiKey) {
+      return reply(res, entry, 401, json({ message: "Unauthenticated." }));
+    }
+
+    const { admitted, headers } = admit(key, arrivedAt);
+    if (!admitted) {
+      const body = json({ message: "Too Many Attempts." });
+      return reply(res, entry, 429, body, headers);
+    }
+
+    // Faults come after the rate limiter, like failures behind KeyCRM's front
+    // door: a faulted request has used up a slot of the window, and a request
+    // refused with 429 never consumes a fault.
+    const fault = takeFault(match.path, resolvePage(query.page));
+    const delayMs = fault?.delayMs ?? 0;
+    if (fault?.dropConnection) {
+      return later(delayMs, () => {
+        entry.status = 0;
+        req.socket.destroy();
+      });
+    }
+    if (fault && (fault.status != null || fault.body != null)) {
+      // A faulted answer carries only what the fault asks for, so tests control
+      // the exact headers (e.g. a 429 without Retry-After).
+      const status = fault.status ?? 200;
+      const body = fault.body ?? json({ message: faultMessage(status) });
+      const { retryAfter } = fault;
+      const only =
+        retryAfter === undefined ? {} : { "Retry-After": retryAfter };
+      return reply(res, entry, status, body, only, delayMs);
+    }
+
+    const { params } = match;
+    const answer = match.route.answer({ query, params, emulator });
+    reply(res, entry, answer.status, json(answer.body), headers, delayMs);
+  }
+
+  // Sliding window, per key. Refused requests are not recorded: Laravel's
+  // limiter only counts hits it lets through, so a client hammering through
+  // 429s does not extend its own ban.
+  function admit(key, now) {
+    const limit = rateLimitPerMinute;
+    if (!limit) return { admitted: true, headers: {} };
+    const arrivals = arrivalsByKey.get(key) ?? [];
+    arrivalsByKey.set(key, arrivals);
+    while (arrivals[0] <= now - RATE_WINDOW_MS) arrivals.shift();
+    if (arrivals.length >= limit) {
+      // When the next slot frees; not simply the oldest arrival, because the
+      // limit may have been lowered below the window's size.
+      const freesAt = arrivals[arrivals.length - limit] + RATE_WINDOW_MS;
+      const retryAfter = Math.max(1, Math.ceil((freesAt - now) / 1000));
+      const headers = { "Retry-After": retryAfter, ...limitHeaders(limit, 0) };
+      return { admitted: false, headers };
+    }
+    arrivals.push(now);
+    const headers = limitHeaders(limit, limit - arrivals.length);
+    return { admitted: true, headers };
+  }
+
+  function takeFault(path, page) {
+    const index = faults.findIndex(
+      ({ fault }) =>
+        (fault.path == null || path.startsWith(fault.path)) &&
+        (fault.page == null || fault.page === page),
+    );
+    if (index === -1) return null;
+    const queued = faults[index];
+    queued.remaining -= 1;
+    if (queued.remaining <= 0) faults.splice(index, 1);
+    return queued.fault;
+  }
+
+  function reply(res, entry, status, body, headers = {}, extraDelayMs = 0) {
+    later(extraDelayMs + sampleLatency(latencyMs), () => {
+      if (res.destroyed || res.writableEnded) return;
+      entry.status = status;
+      res.writeHead(status, {
+        "Content-Type": "application/json",
+        "Content-Length": Buffer.byteLength(body),
+        ...headers,
+      });
+      res.end(body);
+    });
+  }
+
+  function later(delayMs, action) {
+    if (delayMs <= 0) return action();
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      action();
+    }, delayMs);
+    timers.add(timer);
+  }
+
+  function counts() {
+    const byStatus = {};
+    const byPath = {};
+    for (const { status, path } of requests) {
+      if (status !== null) byStatus[status] = (byStatus[status] ?? 0) + 1;
+      byPath[path] = (byPath[path] ?? 0) + 1;
+    }
+    return { total: requests.length, byStatus, byPath };
+  }
+
+  function injectFault(fault) {
+    const { status, count = 1, path = "/offers/stocks", page = null } = fault;
+    if (status != null && !(status >= 100 && status <= 599)) {
+      throw new TypeError(`injectFault: ${status} is not an HTTP status`);
+    }
+    if (!(count >= 1)) throw new TypeError("injectFault: count must be ≥ 1");
+    faults.push({ fault: { ...fault, path, page }, remaining: count });
+  }
+
+  function clearFaults() {
+    faults.length = 0;
+  }
+
+  function setRateLimit(perMinute) {
+    rateLimitPerMinute = perMinute;
+  }
+
+  function setLatency(ms) {
+    latencyMs = ms;
+  }
+
+  function reset() {
+    requests.length = 0; // in place: callers may hold the array
+    arrivalsByKey.clear();
+  }
+
+  function close() {
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
+    return new Promise((resolve, reject) => {
+      server.close((error) => (error ? reject(error) : resolve()));
+      // Open sockets (keep-alive, delayed answers) would hold the process.
+      server.closeAllConnections();
+    });
+  }
+
+  server.listen(port, host);
+  await once(server, "listening"); // rejects on "error", e.g. port in use
+  const address = server.address();
+  const urlHost =
+    address.family === "IPv6" ? `[${address.address}]` : address.address;
+  emulator.url = `http://${urlHost}:${address.port}${BASE_PATH}`;
+  return emulator;
+}
+
+function listStocks({ query, emulator }) {
+  const details = isTrue(query["filter[details]"]);
+  const rows = selectOffers(
+    emulator.offers,
+    query["filter[offers_id]"],
+    query["filter[offers_sku]"],
+  );
+  const path = `${emulator.url}/offers/stocks`;
+  return paginate(rows, query, path, (offer) => stockRow(offer, details));
+}
+
+function stockRow(offer, details) {
+  const row = {
+    id: offer.id,
+    sku: offer.sku ?? null,
+    price: offer.price ?? null,
+    purchased_price: offer.purchased_price ?? null,
+    quantity: offer.quantity ?? 0,
+    reserve: offer.reserve ?? 0,
+  };
+  if (!details) return row;
+  const warehouse = (offer.warehouse ?? []).map((w) => ({
+    id: w.id,
+    name: w.name,
+    quantity: w.quantity,
+    reserve: w.reserve,
+  }));
+  return { ...row, warehouse };
+}
+
+function listOffers({ query, emulator }) {
+  const rows = selectOffers(
+    emulator.offers,
+    query["filter[id]"],
+    query["filter[sku]"],
+  );
+  return paginate(rows, query, `${emulator.url}/offers`, offerRow);
+}
+
+function offerRow(offer) {
+  return {
+    id: offer.id,
+    // Catalogue offers have no product of their own: one product per offer.
+    product_id: offer.product_id ?? offer.id,
+    sku: offer.sku ?? null,
+    barcode: offer.barcode ?? null,
+    price: offer.price ?? null,
+    quantity: offer.quantity ?? 0,
+    in_reserve: offer.reserve ?? 0,
+    is_archived: offer.is_archived ?? false,
+    updated_at: offer.updated_at ?? DEFAULT_UPDATED_AT,
+  };
+}
+
+// Offers sorted by id and narrowed by comma-separated id and SKU filters.
+function selectOffers(offers, idFilter, skuFilter) {
+  const ids = listFilter(idFilter);
+  const skus = listFilter(skuFilter);
+  const sorted = sortedById(offers);
+  // No copy for a plain scan: benchmarks page through 100 000-offer catalogues.
+  if (ids === null && skus === null) return sorted;
+  return sorted.filter(
+    (offer) =>
+      (ids === null || ids.has(String(offer.id))) &&
+      (skus === null || skus.has(offer.sku)),
+  );
+}
+
+function showOrder({ query, params, emulator }) {
+  const order = emulator.orders.find(
+    (candidate) => String(candidate.id) === params[0],
+  );
+  if (!order) return { status: 404, body: { message: "Not found" } };
+  const includes = new Set(
+    (query.include ?? "").split(",").map((name) => name.trim()),
+  );
+  const { products, ...rest } = order;
+  if (!includes.has("products") && !includes.has("products.offer")) {
+    return { status: 200, body: rest };
+  }
+  const lines = (products ?? []).map(({ offer, ...line }) => {
+    if (!includes.has("products.offer")) return line;
+    return {
+      ...line,
+      offer: offer ?? offerById(emulator.offers, line.offer_id),
+    };
+  });
+  return { status: 200, body: { ...rest, products: lines } };
+}
+
+function offerById(offers, id) {
+  const offer = offers.find((candidate) => candidate.id === id);
+  return offer ? { id: offer.id, sku: offer.sku ?? null } : null;
+}
+
+// Laravel's LengthAwarePaginator, field for field and in its key order. Its
+// page URLs carry only `page`: a client following next_page_url loses its
+// limit and filters. Only the page's rows go through `toRow`, which keeps big
+// catalogues cheap.
+function paginate(rows, query, path, toRow) {
+  const perPage = resolveLimit(query.limit);
+  if (typeof perPage === "string") {
+    return {
+      status: 422,
+      body: { message: perPage, errors: { limit: [perPage] } },
+    };
+  }
+  const page = resolvePage(query.page);
+  const lastPage = Math.max(1, Math.ceil(rows.length / perPage));
+  const start = (page - 1) * perPage;
+  const data = rows.slice(start, start + perPage).map(toRow);
+  const pageUrl = (n) => `${path}?page=${n}`;
+  const body = {
+    current_page: page,
+    data,
+    first_page_url: pageUrl(1),
+    from: data.length > 0 ? start + 1 : null,
+    last_page: lastPage,
+    last_page_url: pageUrl(lastPage),
+    next_page_url: page < lastPage ? pageUrl(page + 1) : null,
+    path,
+    per_page: perPage,
+    prev_page_url: page > 1 ? pageUrl(page - 1) : null,
+    to: data.length > 0 ? start + data.length : null,
+    total: rows.length,
+  };
+  return { status: 200, body };
+}
+
+// The page size, or the validation message when the value is refused.
+function resolveLimit(raw) {
+  if (raw === undefined || raw === "") return DEFAULT_LIMIT;
+  if (!/^[+-]?\d+$/.test(raw)) return "The limit must be an integer.";
+  const limit = Number(raw);
+  if (limit < 1) return "The limit must be at least 1.";
+  return Math.min(limit, MAX_LIMIT);
+}
+
+// Laravel falls back to page 1 for anything that is not an integer ≥ 1.
+function resolvePage(raw) {
+  if (raw === undefined || !/^\+?\d+$/.test(raw)) return 1;
+  const page = Number(raw);
+  return page >= 1 && Number.isSafeInteger(page) ? page : 1;
+}
+
+function listFilter(raw) {
+  if (raw === undefined || raw.trim() === "") return null;
+  return new Set(raw.split(",").map((value) => value.trim()));
+}
+
+function isTrue(raw) {
+  return raw === "true" || raw === "1";
+}
+
+// Sorted per request: tests push and splice the live array between pages.
+function sortedById(offers) {
+  for (let i = 1; i < offers.length; i += 1) {
+    if (offers[i - 1].id > offers[i].id) {
+      return [...offers].sort((a, b) => a.id - b.id);
+    }
+  }
+  return offers;
+}
+
+function matchRoute(pathname) {
+  if (!pathname.startsWith(`${BASE_PATH}/`)) return null;
+  const path = pathname.slice(BASE_PATH.length);
+  for (const route of ROUTES) {
+    const found = route.pattern.exec(path);
+    if (found) return { route, path, params: found.slice(1) };
+  }
+  return null;
+}
+
+function bearerToken(header) {
+  const found = /^Bearer\s+(.+)$/i.exec(header ?? "");
+  return found ? found[1].trim() : null;
+}
+
+function sampleLatency(latency) {
+  if (Array.isArray(latency)) {
+    const [min, max] = latency;
+    return min + Math.random() * (max - min);
+  }
+  return latency ?? 0;
+}
+
+function limitHeaders(limit, remaining) {
+  return { "X-RateLimit-Limit": limit, "X-RateLimit-Remaining": remaining };
+}
+
+function faultMessage(status) {
+  if (status === 429) return "Too Many Attempts.";
+  if (status >= 500) return "Server Error";
+  return STATUS_CODES[status] ?? "Error";
+}
+
+// Laravel's JsonResponse escapes "/" and all non-ASCII (PHP's json_encode
+// defaults): real pages read `https:\/\/…` and `\u041e…`. Served the same way
+// so that code scanning raw text instead of parsing JSON fails in tests, not on
+// the site. "/" and non-ASCII occur only inside JSON strings, so the global
+// replaces are safe.
+function json(value) {
+  return JSON.stringify(value)
+    .replace(/\//g, "\\/")
+    .replace(
+      /[\u0080-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+}
