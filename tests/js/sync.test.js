@@ -1,0 +1,254 @@
+// The built package end to end on Node: syncStocks over real HTTP against the
+// emulator, into real SQLite files.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createRequire } from "node:module";
+import Database from "better-sqlite3";
+
+import { syncStocks, validateOptions, isSyncError } from "keycrm-stock-sync";
+import { createSqliteSink, createSampleDatabase } from "keycrm-stock-sync/sqlite";
+import {
+  startEmulator,
+  generateCatalogue,
+  expectedAvailability,
+} from "keycrm-stock-sync/testing";
+
+const API_KEY = "sk-live-SECRET-7f3a9c21";
+const FAST = { rateLimitPerMinute: 6000, backoffBaseMs: 5, backoffMaxMs: 20 };
+
+let dir;
+let emulator;
+let offers;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "keycrm-sync-"));
+  offers = generateCatalogue({ offers: 600 });
+  emulator = await startEmulator({
+    apiKey: API_KEY,
+    offers,
+    rateLimitPerMinute: 6000,
+  });
+});
+
+after(async () => {
+  await emulator.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let fileNo = 0;
+function freshDatabase(skus = [...new Set(offers.map((o) => o.sku).filter(Boolean))]) {
+  const path = join(dir, `shop-${++fileNo}.sqlite`);
+  createSampleDatabase(path, { skus, stockValue: 0 });
+  return path;
+}
+
+function stockOf(path) {
+  const db = new Database(path, { readonly: true });
+  const rows = db.prepare("SELECT sku, stock FROM products").all();
+  db.close();
+  return new Map(rows.map((r) => [r.sku, r.stock]));
+}
+
+function assertMatches(path, expected, label = "") {
+  const site = stockOf(path);
+  for (const [sku, stock] of expected) {
+    assert.equal(site.get(sku), stock, `${label}${sku}`);
+  }
+}
+
+async function run(path, extra = {}) {
+  const sink = createSqliteSink({ path });
+  try {
+    return await syncStocks({
+      apiKey: API_KEY,
+      apiUrl: emulator.url,
+      sink,
+      ...FAST,
+      ...extra,
+    });
+  } finally {
+    await sink.close();
+  }
+}
+
+test("a full sync writes what can be sold, and a second writes nothing", async () => {
+  emulator.reset();
+  const path = freshDatabase();
+  const progress = [];
+  const report = await run(path, { onProgress: (p) => progress.push(p) });
+  assert.equal(report.complete, true, JSON.stringify(report.error));
+  assert.equal(report.offers, 600);
+  assert.equal(report.pages, 12);
+  assert.ok(report.withoutSku > 0);
+  assert.ok(report.duplicateSkus.length > 0);
+  assertMatches(path, expectedAvailability(offers));
+  // Duplicate SKUs keep the site's value.
+  for (const sku of report.duplicateSkus) assert.equal(stockOf(path).get(sku), 0);
+  assert.equal(progress.length, 12);
+  assert.equal(progress.at(-1).pagesLeft, 0);
+  assert.ok(emulator.requests.every((r) => r.query.limit === "50"));
+
+  const again = await run(path);
+  assert.equal(again.complete, true);
+  assert.equal(again.updated, 0);
+  assert.equal(again.unchanged, report.updated + report.unchanged);
+});
+
+test("warehouses by name, reserve kept, fractional output", async () => {
+  const path = freshDatabase();
+  const options = { warehouses: ["київ"], keepReserve: true, fractional: true };
+  const report = await run(path, options);
+  assert.equal(report.complete, true, JSON.stringify(report.error));
+  assert.deepEqual(
+    report.warehouses.map((w) => w.name),
+    ["Основний", "Київ"],
+  );
+  assertMatches(path, expectedAvailability(offers, { ...options, warehouses: ["Київ"] }));
+  assert.ok(
+    emulator.requests.at(-1).query["filter[details]"] === "true",
+    "details were asked for",
+  );
+});
+
+test("an unknown warehouse fails the run and writes nothing", async () => {
+  const path = freshDatabase();
+  const report = await run(path, { warehouses: ["Kyiv"] });
+  assert.equal(report.complete, false);
+  assert.equal(report.error.code, "UNKNOWN_WAREHOUSE");
+  assert.match(report.error.message, /1 "Основний", 2 "Київ"/);
+  assert.ok([...stockOf(path).values()].every((v) => v === 0));
+});
+
+test("429 with and without Retry-After, and 5xx, are waited out", async () => {
+  emulator.reset();
+  emulator.injectFault({ status: 429, page: 2, retryAfter: "1" });
+  emulator.injectFault({ status: 429, page: 3 });
+  emulator.injectFault({ status: 503, page: 4, count: 2 });
+  emulator.injectFault({ status: 200, page: 5, body: '{"data": [' });
+  const path = freshDatabase();
+  const started = Date.now();
+  const report = await run(path);
+  assert.equal(report.complete, true, JSON.stringify(report.error));
+  assert.equal(report.rateLimited, 2);
+  assert.equal(report.retries, 5);
+  assert.ok(Date.now() - started >= 1000, "Retry-After: 1 was honoured");
+  assertMatches(path, expectedAvailability(offers));
+});
+
+test("a permanent failure midway leaves unreached rows untouched; the next run finishes", async () => {
+  emulator.reset();
+  emulator.injectFault({ status: 404, page: 4, body: '{"message":"Not found"}' });
+  const path = freshDatabase();
+  const broken = await run(path);
+  assert.equal(broken.complete, false);
+  assert.equal(broken.error.code, "CRM_HTTP");
+  assert.equal(broken.error.status, 404);
+
+  const expected = expectedAvailability(offers);
+  const site = stockOf(path);
+  const reached = new Set(offers.slice(0, 150).map((o) => o.sku));
+  for (const [sku, stock] of expected) {
+    if (reached.has(sku)) assert.equal(site.get(sku), stock, sku);
+    else assert.equal(site.get(sku), 0, `${sku} was not reached and must be untouched`);
+  }
+  const next = await run(path);
+  assert.equal(next.complete, true);
+  assertMatches(path, expected);
+});
+
+test("pacing keeps a matched limit free of 429s", async () => {
+  emulator.reset();
+  emulator.setRateLimit(1200);
+  try {
+    const report = await run(freshDatabase(), { rateLimitPerMinute: 1200 });
+    assert.equal(report.complete, true);
+    assert.equal(report.rateLimited, 0);
+    assert.equal(emulator.counts().byStatus[429] ?? 0, 0);
+    const starts = emulator.requests.map((r) => r.startedAt);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]);
+    // 60 000 / 1 200 = 50 ms, +1 %: allow a few ms of timer and event-loop slack.
+    assert.ok(Math.min(...gaps) >= 45, `gaps ${gaps}`);
+  } finally {
+    emulator.setRateLimit(6000);
+  }
+});
+
+test("dry run writes nothing and says what it would write", async () => {
+  const path = freshDatabase();
+  const report = await run(path, { dryRun: true });
+  assert.equal(report.complete, true);
+  assert.equal(report.dryRun, true);
+  assert.ok(report.updated > 400);
+  assert.ok([...stockOf(path).values()].every((v) => v === 0));
+});
+
+test("the API key appears in no report, error or progress", async () => {
+  emulator.reset();
+  const seen = [];
+  const path = freshDatabase();
+  const reports = [
+    await run(path, { onProgress: (p) => seen.push(p) }),
+    await syncStocks({ apiKey: "wrong-" + API_KEY, apiUrl: emulator.url, sink: createSqliteSink({ path }), ...FAST }),
+    await syncStocks({ apiKey: API_KEY, apiUrl: "http://127.0.0.1:9/v1", sink: createSqliteSink({ path }), ...FAST, maxRetries: 1 }),
+  ];
+  assert.equal(reports[1].error.code, "UNAUTHORIZED");
+  assert.equal(reports[2].error.code, "CRM_UNAVAILABLE");
+  await assert.rejects(
+    syncStocks({ apiKey: API_KEY, apiUrl: emulator.url, sink: createSqliteSink({ path }), [API_KEY]: 1 }),
+    (error) => {
+      assert.equal(error.code, "INVALID_CONFIG");
+      seen.push(error.message, error.stack);
+      return true;
+    },
+  );
+  const text = JSON.stringify([reports, seen]);
+  assert.ok(!text.includes(API_KEY), text.slice(0, 400));
+  assert.ok(!text.includes("SECRET"));
+});
+
+test("bad options reject with a coded error before any request", async () => {
+  emulator.reset();
+  const sink = createSqliteSink({ path: freshDatabase() });
+  for (const [options, pattern] of [
+    [{ rateLimit: 60 }, /rateLimit/],
+    [{ rateLimitPerMinute: 0 }, /rateLimitPerMinute/],
+    [{ offerIds: [1], skus: ["a"] }, /offerIds and skus/],
+  ]) {
+    await assert.rejects(
+      syncStocks({ apiKey: API_KEY, apiUrl: emulator.url, sink, ...options }),
+      (error) => isSyncError(error) && error.code === "INVALID_CONFIG" && pattern.test(error.message),
+    );
+  }
+  await assert.rejects(syncStocks({ sink }), /apiKey is required/);
+  await assert.rejects(syncStocks({ apiKey: API_KEY, sink: {} }), /sink must be/);
+  assert.throws(() => validateOptions({ warehouses: [" "] }), { code: "INVALID_CONFIG" });
+  assert.equal(emulator.requests.length, 0);
+  await sink.close();
+});
+
+test("zeroMissing sets rows KeyCRM lacks to 0 after a complete scan", async () => {
+  const path = freshDatabase([...expectedAvailability(offers).keys(), "retired-1", "retired-2"]);
+  const db = new Database(path);
+  db.prepare("UPDATE products SET stock = 7 WHERE sku LIKE 'retired-%'").run();
+  db.close();
+  const report = await run(path, { zeroMissing: true });
+  assert.equal(report.complete, true);
+  assert.equal(report.zeroed, 2);
+  assert.equal(stockOf(path).get("retired-1"), 0);
+});
+
+test("the CommonJS entry runs the same sync", async () => {
+  const require = createRequire(import.meta.url);
+  const cjs = require("keycrm-stock-sync");
+  const path = freshDatabase();
+  const sink = createSqliteSink({ path });
+  const report = await cjs.syncStocks({ apiKey: API_KEY, apiUrl: emulator.url, sink, ...FAST });
+  await sink.close();
+  assert.equal(report.complete, true);
+  assertMatches(path, expectedAvailability(offers));
+  assert.match(await cjs.version(), /^\d+\.\d+\.\d+$/);
+});
