@@ -16,7 +16,7 @@ cargo clippy --all-targets --quiet --target wasm32-unknown-unknown -- -D warning
 step "cargo test (unit, engine over recorded pages, doc examples)"
 cargo test --quiet
 step "wasm-pack test --node (the wasm boundary)"
-wasm-pack --quiet test --node -- --test wasm
+wasm-pack test --node -- --test wasm
 step "tsc --noEmit (typings)"
 tsc -p tests/types --noEmit
 step "node --test (package end to end)"

@@ -6,7 +6,6 @@
 use js_sys::{Array, Function, Object, Reflect};
 use keycrm_stock_sync::wasm::{parse_page_text, parse_page_value, run_sync, validate_options};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 fn get(value: &JsValue, key: &str) -> JsValue {
@@ -20,7 +19,10 @@ fn js(source: &str) -> JsValue {
 }
 
 fn assert_coded_error(err: &JsValue, code: &str) {
-    assert!(err.is_instance_of::<js_sys::Error>(), "a real Error, not a string");
+    assert!(
+        err.is_instance_of::<js_sys::Error>(),
+        "a real Error, not a string"
+    );
     assert_eq!(get(err, "name").as_string().unwrap(), "KeyCrmSyncError");
     assert_eq!(get(err, "code").as_string().unwrap(), code);
 }
@@ -53,9 +55,15 @@ fn wrong_types_and_ranges_are_refused() {
 fn pages_parse_from_text_and_from_values() {
     let body = r#"{"data":[{"id":1,"sku":"a","quantity":2,"reserve":1}],"next_page_url":null}"#;
     assert_eq!(parse_page_text(body).unwrap(), 1);
-    assert_eq!(parse_page_value(js_sys::JSON::parse(body).unwrap()).unwrap(), 1);
+    assert_eq!(
+        parse_page_value(js_sys::JSON::parse(body).unwrap()).unwrap(),
+        1
+    );
     assert_coded_error(&parse_page_text("{").unwrap_err(), "BAD_PAGE");
-    assert_coded_error(&parse_page_value(js("{ data: 5 }")).unwrap_err(), "BAD_PAGE");
+    assert_coded_error(
+        &parse_page_value(js("{ data: 5 }")).unwrap_err(),
+        "BAD_PAGE",
+    );
 }
 
 /// An `io` whose KeyCRM serves two pages (the second after a 429 with
@@ -95,7 +103,10 @@ async fn a_whole_run_through_js_callbacks() {
     let options = js("{ apiUrl: 'http://127.0.0.1:1/v1', rateLimitPerMinute: 6000 }");
     let report = run_sync(options, io(&log)).await.unwrap();
 
-    assert!(!report.is_instance_of::<js_sys::Map>(), "plain objects, not Maps");
+    assert!(
+        !report.is_instance_of::<js_sys::Map>(),
+        "plain objects, not Maps"
+    );
     assert_eq!(get(&report, "complete"), JsValue::TRUE);
     assert_eq!(get(&report, "updated").as_f64(), Some(2.0));
     assert_eq!(get(&report, "rateLimited").as_f64(), Some(1.0));
@@ -104,7 +115,10 @@ async fn a_whole_run_through_js_callbacks() {
     assert!(get(&get(&report, "notOnSite"), "sample").is_instance_of::<Array>());
 
     let lines: Vec<String> = log.iter().map(|v| v.as_string().unwrap()).collect();
-    assert_eq!(lines[0], "fetch http://127.0.0.1:1/v1/offers/stocks?limit=50&page=1 30000");
+    assert_eq!(
+        lines[0],
+        "fetch http://127.0.0.1:1/v1/offers/stocks?limit=50&page=1 30000"
+    );
     assert!(lines.contains(&"write a=4".to_string()), "{lines:?}");
     assert!(lines.contains(&"write b=0".to_string()), "{lines:?}");
     assert!(lines.iter().any(|l| l.starts_with("progress")));
@@ -118,11 +132,16 @@ async fn callback_failures_become_report_errors() {
         read: async () => [{ sku: "a", stock: 0 }],
         write: async () => { throw new Error("database is locked"); },
     }"#);
-    let report = run_sync(js("{ apiUrl: 'http://127.0.0.1:1/v1' }"), io).await.unwrap();
+    let report = run_sync(js("{ apiUrl: 'http://127.0.0.1:1/v1' }"), io)
+        .await
+        .unwrap();
     assert_eq!(get(&report, "complete"), JsValue::FALSE);
     let error = get(&report, "error");
     assert_eq!(get(&error, "code").as_string().unwrap(), "SINK_FAILED");
-    assert!(get(&error, "message").as_string().unwrap().contains("database is locked"));
+    assert!(get(&error, "message")
+        .as_string()
+        .unwrap()
+        .contains("database is locked"));
 }
 
 #[wasm_bindgen_test]
@@ -142,15 +161,22 @@ async fn a_throwing_fetch_is_a_network_failure_that_is_retried() {
 
 #[wasm_bindgen_test]
 async fn malformed_io_rejects_with_a_coded_error() {
-    let err = run_sync(JsValue::UNDEFINED, Object::new().into()).await.unwrap_err();
+    let err = run_sync(JsValue::UNDEFINED, Object::new().into())
+        .await
+        .unwrap_err();
     assert_coded_error(&err, "INVALID_CONFIG");
     let read_rows_of_wrong_shape = js(r#"{
         fetch: async () => ({ status: 200, body: JSON.stringify({ next_page_url: null, data: [{ id: 1, sku: "a" }] }) }),
         read: async () => [{ stock: "lots" }],
         write: async () => {},
     }"#);
-    let report = run_sync(JsValue::UNDEFINED, read_rows_of_wrong_shape).await.unwrap();
-    assert_eq!(get(&get(&report, "error"), "code").as_string().unwrap(), "SINK_FAILED");
+    let report = run_sync(JsValue::UNDEFINED, read_rows_of_wrong_shape)
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&get(&report, "error"), "code").as_string().unwrap(),
+        "SINK_FAILED"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -165,9 +191,9 @@ async fn timers_really_sleep() {
         write: async () => {},
     }"#);
     let started = js_sys::Date::now();
-    let promise = js_sys::Promise::resolve(&JsValue::NULL);
-    JsFuture::from(promise).await.unwrap();
-    let report = run_sync(js("{ rateLimitPerMinute: 6000 }"), io).await.unwrap();
+    let report = run_sync(js("{ rateLimitPerMinute: 6000 }"), io)
+        .await
+        .unwrap();
     assert_eq!(get(&report, "pages").as_f64(), Some(3.0));
     assert!(js_sys::Date::now() - started >= 20.0);
 }

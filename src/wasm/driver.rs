@@ -42,9 +42,7 @@ pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
                         engine.handle_transport_failure(now, TransportFailure::Network)
                     }
                 }
-                if let Ok(progress) = to_js(&engine.progress()) {
-                    io.progress(&progress);
-                }
+                report_progress(&engine, io);
             }
             Action::Sleep(ms) => {
                 // gloo traps above u32::MAX ms; the engine never asks for that long,
@@ -61,7 +59,10 @@ pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
                 Err(message) => engine.handle_site_failure(&message),
             },
             Action::WriteSite(changes) => match send(io, Call::Write, to_js(&changes)).await {
-                Ok(_) => engine.handle_written(),
+                Ok(_) => {
+                    engine.handle_written();
+                    report_progress(&engine, io);
+                }
                 Err(message) => engine.handle_site_failure(&message),
             },
             Action::ReadAllSite => match io.read_all().await {
@@ -94,6 +95,14 @@ async fn send(
         Call::Write => io.write(arg).await,
     };
     result.map_err(|thrown| message_of(&thrown))
+}
+
+/// Progress goes out after every page and every write, so the last call agrees
+/// with the report.
+fn report_progress(engine: &SyncEngine, io: &Io) {
+    if let Ok(progress) = to_js(&engine.progress()) {
+        io.progress(&progress);
+    }
 }
 
 fn now_ms() -> u64 {

@@ -1,0 +1,319 @@
+// The command line's grammar: which commands exist, which flags each takes, how a
+// flag's text becomes a value, and the help generated from the same table, so
+// `--help` cannot forget a flag the parser accepts.
+
+import { parseArgs } from "node:util";
+
+export const PROGRAM = "keycrm-stock-sync";
+
+/** Exit statuses, as `sync --help` documents them. */
+export const EXIT = Object.freeze({ OK: 0, FAILED: 1, USAGE: 2 });
+
+/** A mistake in the command line itself; the CLI exits 2 with `hint`. */
+export class UsageError extends Error {
+  constructor(message, command) {
+    super(message);
+    this.name = "UsageError";
+    this.hint = `see ${PROGRAM} ${command ? `${command} ` : ""}--help`;
+  }
+}
+
+const HELP_FLAG = { type: "boolean", short: "h", help: "show this help" };
+
+const SYNC_FLAGS = {
+  db: {
+    type: "string",
+    value: "FILE",
+    help: "SQLite database file of the site (required). postgres:// and mysql:// URLs are not supported yet",
+  },
+  "api-url": {
+    type: "string",
+    value: "URL",
+    help: "KeyCRM API base. Default: $KEYCRM_API_URL, else https://openapi.keycrm.app/v1",
+  },
+  table: {
+    type: "string",
+    value: "NAME",
+    help: "table holding the stock, or schema.table. Default: products",
+  },
+  "sku-column": {
+    type: "string",
+    value: "NAME",
+    help: "column matched against KeyCRM's SKU. Default: sku",
+  },
+  "stock-column": {
+    type: "string",
+    value: "NAME",
+    help: "column the stock is written to. Default: stock",
+  },
+  "warehouse-column": {
+    type: "string",
+    value: "NAME",
+    help: "column holding the KeyCRM warehouse id; needed with --per-warehouse",
+  },
+  warehouses: {
+    type: "string",
+    value: "LIST",
+    parse: warehouseList,
+    help: "sum only these warehouses: comma-separated ids (digits only) or names. Default: all",
+  },
+  "per-warehouse": {
+    type: "boolean",
+    help: "write one row per SKU and warehouse instead of one per SKU",
+  },
+  "keep-reserve": {
+    type: "boolean",
+    help: "count reserved units as available (write quantity, not quantity - reserve)",
+  },
+  fractional: {
+    type: "boolean",
+    help: "keep fractional stock (goods sold by weight) instead of whole units",
+  },
+  "zero-missing": {
+    type: "boolean",
+    help: "set to 0 the site rows whose SKU KeyCRM does not have (after a complete scan only)",
+  },
+  "rate-limit": {
+    type: "string",
+    value: "N",
+    parse: positiveInteger,
+    help: "requests per minute to KeyCRM. Default: 60, KeyCRM's own limit",
+  },
+  deadline: {
+    type: "string",
+    value: "SECONDS",
+    parse: positiveSeconds,
+    help: "stop the run after this many seconds. Default: none",
+  },
+  "max-requests": {
+    type: "string",
+    value: "N",
+    parse: positiveInteger,
+    help: "stop the run after this many requests. Default: none",
+  },
+  "dry-run": {
+    type: "boolean",
+    help: "read and compare everything, write nothing; the report says what would change",
+  },
+  json: {
+    type: "boolean",
+    help: "print the report as JSON on stdout, and nothing else there",
+  },
+  quiet: {
+    type: "boolean",
+    help: "no progress on stderr (errors are still printed)",
+  },
+  help: HELP_FLAG,
+};
+
+const DEMO_FLAGS = {
+  offers: {
+    type: "string",
+    value: "N",
+    parse: positiveInteger,
+    help: "offers in the sample catalogue. Default: 2000",
+  },
+  db: {
+    type: "string",
+    value: "FILE",
+    help: "SQLite file to create; replaced only if an earlier demo made it. Default: ./keycrm-demo.sqlite",
+  },
+  "rate-limit": {
+    type: "string",
+    value: "N",
+    parse: positiveInteger,
+    help: "requests per minute, for the emulator and the sync alike. Default: 600",
+  },
+  json: {
+    type: "boolean",
+    help: "print both reports and the verification as one JSON document on stdout",
+  },
+  help: HELP_FLAG,
+};
+
+const COMMANDS = {
+  sync: {
+    flags: SYNC_FLAGS,
+    usage: `${PROGRAM} sync --db FILE [options]`,
+    summary: "pull every stock from KeyCRM and write it to the site database",
+    notes: [
+      "Environment:",
+      "  KEYCRM_API_KEY   your KeyCRM API key (required). It is read from the",
+      "                   environment only, never from a flag: flags end up in",
+      "                   shell history and in process lists. It is never printed.",
+      "  KEYCRM_API_URL   KeyCRM API base, when --api-url is not given",
+      "",
+      "Exit status:",
+      "  0  the run completed: every offer was read and every figure written",
+      "  1  the run failed midway (the reason is printed as `error CODE: message`)",
+      "  2  the command line or the configuration is wrong",
+      "",
+      "Example:",
+      `  KEYCRM_API_KEY=... ${PROGRAM} sync --db shop.sqlite --warehouses 1,Київ`,
+    ],
+  },
+  demo: {
+    flags: DEMO_FLAGS,
+    usage: `${PROGRAM} demo [options]`,
+    summary:
+      "sync a sample catalogue from a local KeyCRM emulator into a SQLite file; no account needed",
+    notes: [
+      "The demo syncs twice: once from scratch, then after simulating a few sales,",
+      "and checks that the database ends up equal to what KeyCRM says can be sold.",
+    ],
+  },
+  help: {
+    flags: { help: HELP_FLAG },
+    usage: `${PROGRAM} help [COMMAND]`,
+    summary: "show help for the program or for one command",
+    notes: [],
+    positionals: true,
+  },
+};
+
+/**
+ * Reads the command line (without `node` and the script).
+ * @param {string[]} argv
+ * @returns {{ command: string, options: Record<string, unknown>,
+ *   positionals: string[], help: boolean, version?: boolean }}
+ * @throws {UsageError}
+ */
+export function parseCommandLine(argv) {
+  const [first, ...rest] = argv;
+  if (first === "--version" || first === "-v") {
+    if (rest.length > 0) throw new UsageError("--version takes no arguments");
+    return { command: "version", options: {}, positionals: [], help: false };
+  }
+  if (first === undefined || first === "--help" || first === "-h") {
+    return { command: "help", options: {}, positionals: [], help: true };
+  }
+  const spec = COMMANDS[first];
+  if (spec === undefined) {
+    const what = first.startsWith("-") ? "option" : "command";
+    throw new UsageError(
+      `unknown ${what} ${first}; commands: ${Object.keys(COMMANDS).join(", ")}`,
+    );
+  }
+  const { values, positionals } = readFlags(first, spec, rest);
+  const { help = false, ...flags } = values;
+  const options = {};
+  if (!help) {
+    for (const [flag, raw] of Object.entries(flags)) {
+      const { parse } = spec.flags[flag];
+      options[camelCase(flag)] = parse ? parse(raw, `--${flag}`, first) : raw;
+    }
+  }
+  return { command: first, options, positionals, help };
+}
+
+function readFlags(command, spec, args) {
+  const options = {};
+  for (const [flag, { type, short }] of Object.entries(spec.flags)) {
+    options[flag] = short ? { type, short } : { type };
+  }
+  try {
+    return parseArgs({
+      args,
+      options,
+      strict: true,
+      allowPositionals: Boolean(spec.positionals),
+    });
+  } catch (error) {
+    // Node's messages are good but several lines long; the first says it all.
+    let message = String(error.message).split("\n")[0].replace(/\.$/, "");
+    if (/^Unknown option '--?(api-?key|key|token)/i.test(message)) {
+      message +=
+        "; the API key is read from the KEYCRM_API_KEY environment variable only";
+    }
+    throw new UsageError(lowerFirst(message), command);
+  }
+}
+
+/** The program's help, or a command's. */
+export function helpText(command) {
+  const spec = COMMANDS[command];
+  if (spec === undefined) {
+    const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+    return [
+      `${PROGRAM}: keep a website's stock equal to what KeyCRM says can be sold.`,
+      "",
+      "Usage:",
+      `  ${PROGRAM} COMMAND [options]`,
+      `  ${PROGRAM} --version`,
+      "",
+      "Commands:",
+      ...Object.entries(COMMANDS).map(
+        ([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`,
+      ),
+      "",
+      `Run \`${PROGRAM} COMMAND --help\` for a command's options.`,
+      "",
+    ].join("\n");
+  }
+  const rows = Object.entries(spec.flags).map(([flag, f]) => [
+    `${f.short ? `-${f.short}, ` : "    "}--${flag}${f.value ? ` ${f.value}` : ""}`,
+    f.help,
+  ]);
+  const width = Math.max(...rows.map(([left]) => left.length));
+  return [
+    `Usage: ${spec.usage}`,
+    "",
+    `${spec.summary[0].toUpperCase()}${spec.summary.slice(1)}.`,
+    "",
+    "Options:",
+    ...rows.map(([left, help]) => `  ${left.padEnd(width)}  ${help}`),
+    ...(spec.notes.length > 0 ? ["", ...spec.notes] : []),
+    "",
+  ].join("\n");
+}
+
+/** Whether `name` is a command (for `help COMMAND`). */
+export function isCommand(name) {
+  return Object.hasOwn(COMMANDS, name);
+}
+
+function positiveInteger(raw, flag, command) {
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || !Number.isSafeInteger(+raw)) {
+    throw new UsageError(
+      `${flag} needs a whole number of at least 1, got ${JSON.stringify(raw)}`,
+      command,
+    );
+  }
+  return Number(raw);
+}
+
+function positiveSeconds(raw, flag, command) {
+  if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) <= 0) {
+    throw new UsageError(
+      `${flag} needs a number of seconds above 0, got ${JSON.stringify(raw)}`,
+      command,
+    );
+  }
+  return Number(raw);
+}
+
+// "1, Київ" → [1, "Київ"]: an item of digits only is an id, anything else a name.
+function warehouseList(raw, flag, command) {
+  const items = raw.split(",").map((item) => item.trim());
+  if (items.some((item) => item === "")) {
+    throw new UsageError(
+      `${flag} needs comma-separated warehouse ids or names, got ${JSON.stringify(raw)}`,
+      command,
+    );
+  }
+  return items.map((item) => {
+    if (!/^\d+$/.test(item)) return item;
+    if (!Number.isSafeInteger(Number(item))) {
+      throw new UsageError(`${flag}: ${item} is too large for an id`, command);
+    }
+    return Number(item);
+  });
+}
+
+function camelCase(flag) {
+  return flag.replace(/-([a-z])/g, (_, letter) => letter.toUpperCase());
+}
+
+function lowerFirst(text) {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}

@@ -1,0 +1,369 @@
+// The command line as a user types it: `node js/cli.js …` in a child process,
+// against the emulator over real HTTP and real SQLite files.
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { createSampleDatabase } from "../../js/sinks/sqlite.js";
+import {
+  expectedAvailability,
+  generateCatalogue,
+  startEmulator,
+} from "../../js/testing/index.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const SECRET = "sk-live-SECRET-123456";
+const WRONG_KEY = "sk-live-WRONG-654321";
+const FAST = ["--rate-limit", "6000"];
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keycrm-cli-"));
+const offers = generateCatalogue({ offers: 300 });
+const skus = [...new Set(offers.map((o) => o.sku).filter(Boolean))];
+let emulator;
+
+before(async () => {
+  emulator = await startEmulator({
+    apiKey: SECRET,
+    offers,
+    rateLimitPerMinute: 6000,
+  });
+});
+
+after(async () => {
+  await emulator?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Environment of a user who exported the key and the emulator's URL. */
+function userEnv(extra = {}) {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (name.startsWith("KEYCRM_")) delete env[name];
+  }
+  return {
+    ...env,
+    KEYCRM_API_KEY: SECRET,
+    KEYCRM_API_URL: emulator.url,
+    ...extra,
+  };
+}
+
+/**
+ * Runs the CLI and checks, for every run, that no API key leaks into its output.
+ * @returns {Promise<{ code: number, stdout: string, stderr: string }>}
+ */
+function cli(args, env = userEnv()) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["js/cli.js", ...args], {
+      cwd: ROOT,
+      env,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (text) => (stdout += text));
+    child.stderr.setEncoding("utf8").on("data", (text) => (stderr += text));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      for (const key of [SECRET, WRONG_KEY]) {
+        assert.ok(!stdout.includes(key), `API key on stdout:\n${stdout}`);
+        assert.ok(!stderr.includes(key), `API key on stderr:\n${stderr}`);
+      }
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let files = 0;
+/** A fresh site database: every catalogue SKU at stock 0, plus one KeyCRM lacks. */
+function siteDatabase(options = {}) {
+  files += 1;
+  const file = path.join(dir, `shop-${files}.sqlite`);
+  createSampleDatabase(file, { skus: [...skus, "not-in-keycrm"], ...options });
+  return file;
+}
+
+function stockOf(file) {
+  const db = new Database(file, { readonly: true });
+  try {
+    const rows = db.prepare("SELECT sku, stock FROM products").all();
+    return new Map(rows.map((row) => [row.sku, row.stock]));
+  } finally {
+    db.close();
+  }
+}
+
+/** Asserts every row holds the expected figure; rows not expected stay at 0. */
+function assertStock(file, expected) {
+  const stock = stockOf(file);
+  for (const [sku, value] of stock) {
+    assert.equal(value, expected.get(sku) ?? 0, `stock of ${sku}`);
+  }
+  assert.equal(stock.size, skus.length + 1);
+}
+
+test("sync writes the stock KeyCRM can sell, then finds nothing to change", async () => {
+  const db = siteDatabase();
+  const first = await cli(["sync", "--db", db, ...FAST]);
+  assert.equal(first.code, 0, first.stderr);
+  assertStock(db, expectedAvailability(offers));
+  assert.match(first.stdout, /result\s+complete/);
+  assert.match(first.stdout, /duplicate SKUs\s+1\s+e\.g\. sku-000210/);
+
+  const second = await cli(["sync", "--db", db, "--json", ...FAST]);
+  assert.equal(second.code, 0, second.stderr);
+  const report = JSON.parse(second.stdout);
+  assert.equal(report.updated, 0);
+  assert.equal(report.complete, true);
+  assert.equal(report.unchanged, expectedAvailability(offers).size);
+});
+
+test("--json prints only the report on stdout", async () => {
+  const db = siteDatabase();
+  const { code, stdout, stderr } = await cli([
+    "sync",
+    "--db",
+    db,
+    "--json",
+    ...FAST,
+  ]);
+  assert.equal(code, 0, stderr);
+  const report = JSON.parse(stdout);
+  for (const field of [
+    "complete",
+    "dryRun",
+    "offers",
+    "updated",
+    "unchanged",
+    "notOnSite",
+    "withoutSku",
+    "duplicateSkus",
+    "requests",
+    "retries",
+    "rateLimited",
+    "durationMs",
+  ]) {
+    assert.ok(field in report, `report has ${field}`);
+  }
+  assert.equal(report.offers, offers.length);
+  assert.equal(report.withoutSku, offers.filter((o) => !o.sku).length);
+  assert.deepEqual(report.duplicateSkus, ["sku-000210"]);
+  assert.equal(report.error, undefined);
+});
+
+test("--dry-run reports the changes and writes nothing", async () => {
+  const db = siteDatabase();
+  const before = fs.readFileSync(db);
+  const { code, stdout, stderr } = await cli([
+    "sync",
+    "--db",
+    db,
+    "--dry-run",
+    "--json",
+    ...FAST,
+  ]);
+  assert.equal(code, 0, stderr);
+  const report = JSON.parse(stdout);
+  assert.equal(report.dryRun, true);
+  assert.ok(report.updated > 0);
+  for (const value of stockOf(db).values()) assert.equal(value, 0);
+  assert.deepEqual(fs.readFileSync(db), before);
+});
+
+test("--warehouses by name writes that warehouse's stock", async () => {
+  const db = siteDatabase();
+  const { code, stderr } = await cli([
+    "sync",
+    "--db",
+    db,
+    "--warehouses",
+    "Київ",
+    ...FAST,
+  ]);
+  assert.equal(code, 0, stderr);
+  const kyiv = expectedAvailability(offers, { warehouses: ["Київ"] });
+  assert.notDeepEqual(kyiv, expectedAvailability(offers));
+  assertStock(db, kyiv);
+});
+
+test("--per-warehouse writes one row per warehouse", async () => {
+  const db = siteDatabase({ warehouseIds: [1, 2] });
+  const { code, stderr } = await cli([
+    "sync",
+    "--db",
+    db,
+    "--per-warehouse",
+    "--warehouse-column",
+    "warehouse_id",
+    ...FAST,
+  ]);
+  assert.equal(code, 0, stderr);
+  const site = new Database(db, { readonly: true });
+  try {
+    for (const id of [1, 2]) {
+      const expected = expectedAvailability(offers, { warehouses: [id] });
+      const rows = site
+        .prepare("SELECT sku, stock FROM products WHERE warehouse_id = ?")
+        .all(id);
+      assert.equal(rows.length, skus.length + 1);
+      for (const row of rows) {
+        assert.equal(row.stock, expected.get(row.sku) ?? 0, row.sku);
+      }
+    }
+  } finally {
+    site.close();
+  }
+});
+
+test("an unknown warehouse fails the run and lists the ones KeyCRM has", async () => {
+  const db = siteDatabase();
+  const { code, stderr } = await cli([
+    "sync",
+    "--db",
+    db,
+    "--warehouses",
+    "1,Харків",
+    ...FAST,
+  ]);
+  assert.equal(code, 1);
+  assert.match(stderr, /^error UNKNOWN_WAREHOUSE: .*Харків/m);
+  assert.match(stderr, /Основний/);
+  assert.match(stderr, /Київ/);
+  for (const value of stockOf(db).values()) assert.equal(value, 0);
+});
+
+test("a wrong API key exits 1 with UNAUTHORIZED", async () => {
+  const db = siteDatabase();
+  const { code, stderr } = await cli(
+    ["sync", "--db", db, ...FAST],
+    userEnv({ KEYCRM_API_KEY: WRONG_KEY }),
+  );
+  assert.equal(code, 1);
+  assert.match(stderr, /^error UNAUTHORIZED: /m);
+});
+
+test("a run failing midway exits 1, and --json still reports it", async () => {
+  emulator.injectFault({ status: 404, page: 3, count: Infinity });
+  try {
+    const db = siteDatabase();
+    const { code, stdout, stderr } = await cli([
+      "sync",
+      "--db",
+      db,
+      "--json",
+      ...FAST,
+    ]);
+    assert.equal(code, 1);
+    const report = JSON.parse(stdout);
+    assert.equal(report.complete, false);
+    assert.equal(typeof report.error.code, "string");
+    assert.match(stderr, new RegExp(`^error ${report.error.code}: `, "m"));
+  } finally {
+    emulator.clearFaults();
+  }
+});
+
+test("the API key comes from KEYCRM_API_KEY only", async () => {
+  const db = siteDatabase();
+  const env = userEnv();
+  delete env.KEYCRM_API_KEY;
+  const missing = await cli(["sync", "--db", db, ...FAST], env);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /KEYCRM_API_KEY is not set/);
+
+  const flag = await cli(["sync", "--db", db, `--api-key=${SECRET}`], env);
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr, /--api-key.*KEYCRM_API_KEY/);
+});
+
+test("mistakes in the command line exit 2 with a pointer to --help", async () => {
+  const db = siteDatabase();
+  const cases = [
+    [["sync", "--db", db, "--frobnicate"], /unknown option '--frobnicate'/],
+    [["sync", ...FAST], /--db is required/],
+    [["sync", "--db", db, "--rate-limit", "fast"], /--rate-limit needs/],
+    [["sync", "--db", db, "--per-warehouse"], /--warehouse-column/],
+    [["sync", "--db", "postgres://shop@db/shop"], /not supported yet/],
+    [["sync", "--db", "mysql://shop@db/shop"], /not supported yet/],
+  ];
+  for (const [args, reason] of cases) {
+    const { code, stdout, stderr } = await cli(args);
+    assert.equal(code, 2, args.join(" "));
+    assert.match(stderr, reason);
+    assert.match(stderr, /see keycrm-stock-sync sync --help/);
+    assert.equal(stderr.trim().split("\n").length, 1, stderr);
+    assert.equal(stdout, "");
+  }
+});
+
+test("a table name that is not an identifier is refused before any request", async () => {
+  const db = siteDatabase();
+  emulator.reset();
+  const { code, stderr } = await cli([
+    "sync",
+    "--db",
+    db,
+    "--table",
+    "x; drop",
+    ...FAST,
+  ]);
+  assert.equal(code, 2);
+  assert.match(stderr, /^error INVALID_CONFIG: /m);
+  assert.equal(emulator.counts().total, 0);
+});
+
+test("sync --help lists every flag and says where the key comes from", async () => {
+  const { code, stdout } = await cli(["sync", "--help"]);
+  assert.equal(code, 0);
+  for (const flag of [
+    "--db",
+    "--api-url",
+    "--table",
+    "--sku-column",
+    "--stock-column",
+    "--warehouse-column",
+    "--warehouses",
+    "--per-warehouse",
+    "--keep-reserve",
+    "--fractional",
+    "--zero-missing",
+    "--rate-limit",
+    "--deadline",
+    "--max-requests",
+    "--dry-run",
+    "--json",
+    "--quiet",
+    "--help",
+  ]) {
+    assert.match(stdout, new RegExp(`^\\s+(-h, )?${flag}\\b`, "m"), flag);
+  }
+  assert.match(stdout, /KEYCRM_API_KEY/);
+  assert.match(stdout, /shell history/);
+});
+
+test("demo syncs a sample catalogue twice and verifies the database", async () => {
+  const db = path.join(dir, "demo.sqlite");
+  const { code, stdout, stderr } = await cli(
+    ["demo", "--offers", "300", "--db", db, ...FAST],
+    userEnv({ KEYCRM_API_KEY: "" }),
+  );
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^Verified: /m);
+  assert.match(stdout, /only the 20 changed/);
+  assert.match(stdout, /KEYCRM_API_KEY=\.\.\. keycrm-stock-sync sync --db/);
+  assert.ok(fs.existsSync(db));
+
+  // Run again over its own file: replaced, not refused.
+  const again = await cli(["demo", "--offers", "300", "--db", db, ...FAST]);
+  assert.equal(again.code, 0, again.stderr);
+
+  // Never over a file it did not make.
+  const site = siteDatabase();
+  const refused = await cli(["demo", "--db", site, ...FAST]);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /not made by the demo/);
+});
