@@ -3,12 +3,13 @@
 // decides about retries and nothing here throws.
 
 /**
- * @param {{ apiKey: string, fetch: typeof globalThis.fetch }} options
+ * @param {{ apiKey: string, fetch: typeof globalThis.fetch, signal: AbortSignal }} options
+ *   `signal` aborts every request still in flight when the run ends.
  * @returns {(request: { url: string, timeoutMs: number }) => Promise<
  *   { status: number, retryAfter: string | null, body: string } | { failure: "timeout" | "network" }
  * >}
  */
-export function keycrmFetcher({ apiKey, fetch }) {
+export function keycrmFetcher({ apiKey, fetch, signal }) {
   const headers = {
     Authorization: `Bearer ${apiKey}`,
     Accept: "application/json",
@@ -18,7 +19,7 @@ export function keycrmFetcher({ apiKey, fetch }) {
       // The signal covers reading the body too, so a stalled body times out.
       const response = await fetch(url, {
         headers,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
       });
       const body = await response.text();
       return {

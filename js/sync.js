@@ -33,8 +33,15 @@ export function makeSyncStocks(core) {
       throw syncError("INVALID_CONFIG", "onProgress must be a function");
     }
     const wasm = core();
+    // Requests the core started ahead and no longer needs are aborted at the end,
+    // so they cannot keep the process alive.
+    const run = new AbortController();
     const io = {
-      fetch: keycrmFetcher({ apiKey, fetch: fetch ?? globalThis.fetch }),
+      fetch: keycrmFetcher({
+        apiKey,
+        fetch: fetch ?? globalThis.fetch,
+        signal: run.signal,
+      }),
       read: (keys) => sink.read(keys),
       write: (changes) => sink.write(changes),
       readAll:
@@ -46,6 +53,8 @@ export function makeSyncStocks(core) {
       return redact(await wasm.runSync(coreOptions, io), apiKey);
     } catch (error) {
       throw redactError(error, apiKey);
+    } finally {
+      run.abort();
     }
   };
 }

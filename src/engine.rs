@@ -6,6 +6,10 @@
 //! (`now_ms`, Unix ms) and randomness (the jitter seed) are inputs, so every decision
 //! can be tested with canned answers and a fake clock.
 //!
+//! Requests may overlap: a [`Action::Fetch`] is started and the driver polls again
+//! at once, handing the answer back whenever it comes. Database actions are done one
+//! at a time, each before the next poll.
+//!
 //! ```
 //! use keycrm_stock_sync::{Action, HttpResponse, SyncEngine, SyncOptions};
 //!
@@ -13,7 +17,9 @@
 //! let mut engine = SyncEngine::new(options, 0, 1);
 //! let Action::Fetch(request) = engine.poll(0) else { panic!() };
 //! assert_eq!(request.url, "http://127.0.0.1:9/v1/offers/stocks?limit=50&page=1");
-//! engine.handle_response(40, HttpResponse {
+//! // Page 2 may start on its pacing slot, 1 010 ms after page 1, answered or not.
+//! assert_eq!(engine.poll(1), Action::Sleep(1_009));
+//! engine.handle_response(request.id, 40, HttpResponse {
 //!     status: 200,
 //!     retry_after: None,
 //!     body: r#"{"next_page_url":null,"data":[{"id":1,"sku":"a","quantity":3,"reserve":1}]}"#.into(),
@@ -25,6 +31,8 @@
 //! assert!(report.complete);
 //! assert_eq!(report.not_on_site.count, 1);
 //! ```
+
+use std::collections::BTreeMap;
 
 use crate::availability::{Availability, DesiredStock, StockKey};
 use crate::diff::{diff, SiteStock, StockChange};
@@ -42,11 +50,15 @@ use crate::warehouses::WarehouseBook;
 /// What the driver must do next.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Make this request, then call [`SyncEngine::handle_response`] or
-    /// [`SyncEngine::handle_transport_failure`].
+    /// Start this request and poll again at once; when it ends, call
+    /// [`SyncEngine::handle_response`] or [`SyncEngine::handle_transport_failure`]
+    /// with its id.
     Fetch(HttpRequest),
-    /// Sleep this many ms, then poll again.
+    /// Wait this many ms, or less if an answer arrives first (hand it back), then
+    /// poll again.
     Sleep(u64),
+    /// Wait for any request in flight to end, hand its answer back, poll again.
+    AwaitResponse,
     /// Read these keys from the site, then call [`SyncEngine::handle_site_stock`].
     ReadSite(Vec<StockKey>),
     /// Write these changes in one transaction, then call
@@ -58,14 +70,22 @@ pub enum Action {
     Done(SyncReport),
 }
 
-/// What the engine is waiting for after handing out an action.
+/// The database action whose result the engine is waiting for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Waiting {
     Nothing,
-    Response,
     SiteRead,
     SiteWrite,
     SiteAll,
+}
+
+/// A request started and not yet answered.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    id: u64,
+    page: u64,
+    /// The plan's epoch when it started; answers from an older epoch are dropped.
+    epoch: u64,
 }
 
 /// A write handed to the driver and not yet confirmed.
@@ -107,7 +127,12 @@ pub struct SyncEngine {
     zero_queue: Vec<StockChange>,
     zeroing: Zeroing,
     waiting: Waiting,
-    attempt: u32,
+    in_flight: Vec<InFlight>,
+    /// Pages answered ahead of their turn.
+    arrived: BTreeMap<u64, StockPage>,
+    /// Failed attempts of pages of the current epoch.
+    page_attempts: BTreeMap<u64, u32>,
+    next_id: u64,
     rate_limit_attempt: u32,
     started_ms: u64,
     deadline_at: Option<u64>,
@@ -145,7 +170,10 @@ impl SyncEngine {
             zero_queue: Vec::new(),
             zeroing: Zeroing::NotAsked,
             waiting: Waiting::Nothing,
-            attempt: 0,
+            in_flight: Vec::new(),
+            arrived: BTreeMap::new(),
+            page_attempts: BTreeMap::new(),
+            next_id: 1,
             rate_limit_attempt: 0,
             started_ms: now_ms,
             deadline_at: options.deadline_ms.map(|d| now_ms.saturating_add(d)),
@@ -181,19 +209,20 @@ impl SyncEngine {
             return action;
         }
         let scan_done = self.plan.is_done();
-        let must_wait = self.pacer.wait_ms(now_ms) > 0;
+        let next_page = self.next_page_to_request();
+        let can_start = next_page.is_some() && self.pacer.wait_ms(now_ms) == 0;
         if !self.pending.is_empty()
             && self.warehouses.all_found()
-            && (scan_done || must_wait || self.pending.len() >= self.options.batch_size)
+            && (scan_done || !can_start || self.pending.len() >= self.options.batch_size)
         {
-            // Comparing during the pacing gap costs the scan nothing.
+            // Comparing while no request can start costs the scan nothing.
             let take = self.pending.len().min(self.options.batch_size);
             self.comparing = self.pending.drain(..take).collect();
             self.waiting = Waiting::SiteRead;
             return Action::ReadSite(self.comparing.iter().map(|d| d.key.clone()).collect());
         }
         if !scan_done {
-            return self.next_request(now_ms);
+            return self.next_request(now_ms, next_page);
         }
         if !self.warehouses.all_found() {
             self.fail(self.warehouses.missing_error());
@@ -241,36 +270,70 @@ impl SyncEngine {
         Some(Action::WriteSite(write.changes.clone()))
     }
 
-    fn next_request(&mut self, now_ms: u64) -> Action {
-        if self
-            .options
-            .max_requests
-            .is_some_and(|max| self.requests >= u64::from(max))
-        {
-            self.fail(SyncError::new(
-                ErrorCode::BudgetExhausted,
-                format!(
-                    "the run's budget of {} requests ran out before the scan ended",
-                    self.requests
-                ),
-            ));
-            return self.finish(now_ms);
+    /// The first page of the look-ahead window that is neither in flight nor
+    /// answered, if a request may be started at all.
+    fn next_page_to_request(&self) -> Option<u64> {
+        if self.in_flight.len() >= self.options.max_concurrent_requests as usize {
+            return None;
         }
-        let wait = self.pacer.wait_ms(now_ms);
-        let start_at = now_ms + wait;
-        if let Some(deadline) = self.deadline_at {
-            if start_at >= deadline {
-                self.fail(SyncError::new(
-                    ErrorCode::DeadlineExceeded,
-                    "the run's deadline came before the scan ended",
-                ));
+        let first = self.plan.current_page()?;
+        let window = u64::from(self.options.max_concurrent_requests) - 1;
+        let last = self
+            .plan
+            .requestable_until()
+            .min(first.saturating_add(window));
+        let epoch = self.plan.epoch();
+        (first..=last).find(|page| {
+            !self.arrived.contains_key(page)
+                && !self
+                    .in_flight
+                    .iter()
+                    .any(|f| f.epoch == epoch && f.page == *page)
+        })
+    }
+
+    fn next_request(&mut self, now_ms: u64, page: Option<u64>) -> Action {
+        let Some(page) = page else {
+            if self.in_flight.is_empty() {
+                self.fail(SyncError::new(ErrorCode::Internal, "no page to request"));
                 return self.finish(now_ms);
             }
+            return Action::AwaitResponse;
+        };
+        let start_at = now_ms + self.pacer.wait_ms(now_ms);
+        let out_of_budget = self
+            .options
+            .max_requests
+            .is_some_and(|max| self.requests >= u64::from(max));
+        let past_deadline = self
+            .deadline_at
+            .is_some_and(|deadline| start_at >= deadline);
+        if out_of_budget || past_deadline {
+            // Answers already on their way are still worth taking; their timeouts
+            // end before the deadline.
+            if !self.in_flight.is_empty() {
+                return Action::AwaitResponse;
+            }
+            self.fail(if out_of_budget {
+                SyncError::new(
+                    ErrorCode::BudgetExhausted,
+                    format!(
+                        "the run's budget of {} requests ran out before the scan ended",
+                        self.requests
+                    ),
+                )
+            } else {
+                SyncError::new(
+                    ErrorCode::DeadlineExceeded,
+                    "the run's deadline came before the scan ended",
+                )
+            });
+            return self.finish(now_ms);
         }
-        if wait > 0 {
-            return Action::Sleep(wait);
+        if start_at > now_ms {
+            return Action::Sleep(start_at - now_ms);
         }
-        let Some(query) = self.plan.query() else {
+        let Some(query) = self.plan.query_for(page) else {
             self.fail(SyncError::new(ErrorCode::Internal, "no page to request"));
             return self.finish(now_ms);
         };
@@ -279,25 +342,35 @@ impl SyncEngine {
             Some(deadline) => self.options.request_timeout_ms.min(deadline - now_ms),
             None => self.options.request_timeout_ms,
         };
+        let id = self.next_id;
+        self.next_id += 1;
+        self.in_flight.push(InFlight {
+            id,
+            page,
+            epoch: self.plan.epoch(),
+        });
         self.pacer.started(now_ms);
         self.requests += 1;
-        self.waiting = Waiting::Response;
-        Action::Fetch(HttpRequest { url, timeout_ms })
+        Action::Fetch(HttpRequest {
+            id,
+            url,
+            timeout_ms,
+        })
     }
 
-    /// Takes KeyCRM's answer to the last [`Action::Fetch`].
-    pub fn handle_response(&mut self, now_ms: u64, response: HttpResponse) {
-        if !self.expect(Waiting::Response) {
+    /// Takes KeyCRM's answer to the [`Action::Fetch`] with this id.
+    pub fn handle_response(&mut self, id: u64, now_ms: u64, response: HttpResponse) {
+        let Some(flight) = self.land(id) else {
             return;
-        }
+        };
         match response.status {
             200..=299 => match StockPage::from_json(&response.body) {
                 Ok(page) => {
-                    self.attempt = 0;
                     self.rate_limit_attempt = 0;
-                    self.take_page(&page);
+                    self.arrived.insert(flight.page, page);
+                    self.take_arrived();
                 }
-                Err(err) => self.retry(now_ms, err),
+                Err(err) => self.retry(now_ms, flight.page, err),
             },
             429 => self.rate_limited(now_ms, response.retry_after.as_deref()),
             401 | 403 => self.fail(
@@ -316,7 +389,7 @@ impl SyncEngine {
                     format!("KeyCRM answered HTTP {}", response.status),
                 )
                 .with_status(response.status);
-                self.retry(now_ms, err);
+                self.retry(now_ms, flight.page, err);
             }
             status => self.fail(
                 SyncError::new(
@@ -331,16 +404,55 @@ impl SyncEngine {
         }
     }
 
-    /// Takes the news that the last [`Action::Fetch`] got no answer.
-    pub fn handle_transport_failure(&mut self, now_ms: u64, failure: TransportFailure) {
-        if !self.expect(Waiting::Response) {
+    /// Takes the news that the [`Action::Fetch`] with this id got no answer.
+    pub fn handle_transport_failure(&mut self, id: u64, now_ms: u64, failure: TransportFailure) {
+        let Some(flight) = self.land(id) else {
             return;
-        }
+        };
         let what = match failure {
             TransportFailure::Timeout => "KeyCRM did not answer in time",
             TransportFailure::Network => "KeyCRM could not be reached (network error)",
         };
-        self.retry(now_ms, SyncError::new(ErrorCode::CrmUnavailable, what));
+        self.retry(
+            now_ms,
+            flight.page,
+            SyncError::new(ErrorCode::CrmUnavailable, what),
+        );
+    }
+
+    /// Takes a request out of flight; `None` for an answer that no longer matters
+    /// (the run is over, or the plan stepped back since it started).
+    fn land(&mut self, id: u64) -> Option<InFlight> {
+        let Some(index) = self.in_flight.iter().position(|f| f.id == id) else {
+            if self.report.is_none() {
+                let message = format!("answer to request {id}, which is not in flight");
+                self.fail(SyncError::new(ErrorCode::Internal, message));
+            }
+            return None;
+        };
+        let flight = self.in_flight.swap_remove(index);
+        (self.report.is_none() && self.failure.is_none() && flight.epoch == self.plan.epoch())
+            .then_some(flight)
+    }
+
+    /// Processes answered pages in page order, as far as they reach.
+    fn take_arrived(&mut self) {
+        while let Some(current) = self.plan.current_page() {
+            let Some(page) = self.arrived.remove(&current) else {
+                break;
+            };
+            self.page_attempts.remove(&current);
+            let epoch = self.plan.epoch();
+            self.take_page(&page);
+            if self.failure.is_some() {
+                break;
+            }
+            if self.plan.epoch() != epoch {
+                // Pages answered ahead belong to the old position or segment.
+                self.arrived.clear();
+                self.page_attempts.clear();
+            }
+        }
     }
 
     /// Takes the site's rows for the keys of the last [`Action::ReadSite`].
@@ -401,6 +513,11 @@ impl SyncEngine {
             ErrorCode::SinkFailed,
             format!("the site database failed: {message}"),
         ));
+    }
+
+    /// Ends the run because the driver itself went wrong (a bug, never user input).
+    pub fn handle_driver_failure(&mut self, message: &str) {
+        self.fail(SyncError::new(ErrorCode::Internal, message));
     }
 
     /// How far the run has got.
@@ -470,9 +587,11 @@ impl SyncEngine {
         self.pacer.hold_until(now_ms + wait);
     }
 
-    fn retry(&mut self, now_ms: u64, err: SyncError) {
-        self.attempt += 1;
-        if self.attempt > self.options.max_retries {
+    fn retry(&mut self, now_ms: u64, page: u64, err: SyncError) {
+        let attempt = self.page_attempts.entry(page).or_insert(0);
+        *attempt += 1;
+        let attempt = *attempt;
+        if attempt > self.options.max_retries {
             let message = format!(
                 "{} (gave up after {} retries)",
                 err.message, self.options.max_retries
@@ -480,7 +599,7 @@ impl SyncEngine {
             return self.fail(SyncError { message, ..err });
         }
         self.retries += 1;
-        let wait = self.backoff.delay_ms(self.attempt, self.jitter.next_unit());
+        let wait = self.backoff.delay_ms(attempt, self.jitter.next_unit());
         self.pacer.hold_until(now_ms + wait);
     }
 

@@ -15,13 +15,15 @@
 //! let mut now = 1_000;
 //! let report = loop {
 //!     match engine.poll(now) {
-//!         Action::Fetch(_request) => engine.handle_response(now, HttpResponse {
+//!         // This driver answers at once; a real one starts the request and polls on.
+//!         Action::Fetch(request) => engine.handle_response(request.id, now, HttpResponse {
 //!             status: 200,
 //!             retry_after: None,
 //!             body: r#"{"total":1,"last_page":1,"next_page_url":null,
 //!                       "data":[{"id":5,"sku":"mug-red","quantity":12,"reserve":2}]}"#.into(),
 //!         }),
 //!         Action::Sleep(ms) => now += ms,
+//!         Action::AwaitResponse => unreachable!("nothing is left in flight"),
 //!         Action::ReadSite(_keys) => engine.handle_site_stock(vec![SiteStock {
 //!             sku: "mug-red".into(), warehouse_id: None, stock: Some(4.0),
 //!         }]),

@@ -51,6 +51,10 @@ pub struct SyncOptions {
     pub api_url: String,
     /// Requests per minute the scan may start. Default 60, KeyCRM's limit.
     pub rate_limit_per_minute: u32,
+    /// Most requests in flight at once. Starts stay paced whatever this is; more
+    /// than one lets slow answers overlap, so latency above the pacing interval
+    /// does not slow the scan. Default 4.
+    pub max_concurrent_requests: u32,
     /// Keep the reserve in the figure (write `quantity`, not `quantity − reserve`).
     /// Default false.
     pub keep_reserve: bool,
@@ -95,6 +99,7 @@ impl Default for SyncOptions {
         SyncOptions {
             api_url: DEFAULT_API_URL.to_string(),
             rate_limit_per_minute: 60,
+            max_concurrent_requests: 4,
             keep_reserve: false,
             fractional: false,
             warehouses: Vec::new(),
@@ -153,6 +158,12 @@ impl SyncOptions {
             self.rate_limit_per_minute.into(),
             1,
             60_000,
+        )?;
+        check_range(
+            "maxConcurrentRequests",
+            self.max_concurrent_requests.into(),
+            1,
+            16,
         )?;
         check_range("batchSize", self.batch_size as u64, 1, 10_000)?;
         check_range("maxRetries", self.max_retries.into(), 0, 50)?;

@@ -5,6 +5,11 @@
 //! `total`: when it drops by `d`, up to `d` unread offers may have moved back, so it
 //! steps back `ceil(d / per_page)` pages and reads forward again. Offers read twice
 //! are dropped by the engine, which knows their ids.
+//!
+//! Pages are *processed* strictly in order, but once KeyCRM has announced how many
+//! there are, later ones may be *requested* ahead ([`PagePlan::requestable_until`]),
+//! so that slow answers overlap. Every step back and every new segment starts a new
+//! [`epoch`](PagePlan::epoch); answers to requests of an older epoch are dropped.
 
 use crate::error::{ErrorCode, SyncError};
 use crate::page::StockPage;
@@ -28,6 +33,7 @@ pub struct PagePlan {
     pages_in_segment: u64,
     stale_pages: u32,
     pages_read: u64,
+    epoch: u64,
 }
 
 /// Where a page left the plan.
@@ -60,17 +66,52 @@ impl PagePlan {
             pages_in_segment: 0,
             stale_pages: 0,
             pages_read: 0,
+            epoch: 0,
         }
     }
 
-    /// The page to request next, or `None` when the scan is over.
-    pub fn query(&self) -> Option<StockQuery<'_>> {
+    /// The page to process next in the current segment, or `None` when the scan is
+    /// over.
+    pub fn current_page(&self) -> Option<u64> {
+        (!self.is_done()).then_some(self.page)
+    }
+
+    /// The last page that may be requested ahead: the last page KeyCRM announced,
+    /// or just the current one while the segment's size is unknown.
+    ///
+    /// One exception: before the first answer of a whole-catalogue scan, the plan
+    /// assumes more pages follow (the caller bounds how many are requested ahead).
+    /// A catalogue worth syncing has many pages, and when the first answer is
+    /// slower than the pacing interval this saves its latency; at worst a tiny
+    /// catalogue costs a few requests more.
+    pub fn requestable_until(&self) -> u64 {
+        if self.pages_in_segment > 0 && self.known_pages > 0 {
+            self.known_pages.max(self.page)
+        } else if self.pages_in_segment == 0 && self.segments == [None] {
+            u64::MAX
+        } else {
+            self.page
+        }
+    }
+
+    /// Changes whenever the plan steps back or moves to a new segment.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The query for `page` of the current segment, or `None` when the scan is over.
+    pub fn query_for(&self, page: u64) -> Option<StockQuery<'_>> {
         let filter = self.segments.get(self.segment)?;
         Some(StockQuery {
-            page: self.page,
+            page,
             details: self.details,
             filter: filter.as_ref(),
         })
+    }
+
+    /// The query for the current page, or `None` when the scan is over.
+    pub fn query(&self) -> Option<StockQuery<'_>> {
+        self.query_for(self.page)
     }
 
     /// Whether every segment has ended.
@@ -140,6 +181,7 @@ impl PagePlan {
         self.last_total = page.total.or(self.last_total);
         if shrunk_by > 0 && read > 1 {
             self.page = read.saturating_sub(shrunk_by.div_ceil(per_page)).max(1);
+            self.epoch += 1;
             return Ok(PageStep::Rewound);
         }
 
@@ -154,6 +196,7 @@ impl PagePlan {
             self.known_pages = 0;
             self.pages_in_segment = 0;
             self.stale_pages = 0;
+            self.epoch += 1;
             Ok(PageStep::SegmentDone)
         } else {
             self.page = read + 1;
@@ -288,6 +331,51 @@ mod tests {
         assert_eq!(plan.query().unwrap().page, 1);
         plan.advance(&last, 10).unwrap();
         assert!(plan.is_done());
+    }
+
+    #[test]
+    fn look_ahead_opens_once_the_size_is_announced() {
+        let filters = OfferFilter::chunks(&[1, 2, 3], &[]);
+        let filtered = PagePlan::new(filters, false);
+        assert_eq!(
+            filtered.requestable_until(),
+            1,
+            "filtered: one page at a time"
+        );
+        let mut plan = PagePlan::new(vec![], false);
+        assert_eq!(
+            plan.requestable_until(),
+            u64::MAX,
+            "whole catalogue: ahead at once"
+        );
+        let first = page(&format!(
+            r#"{{"total":260,"last_page":6,"next_page_url":"x","data":[{}]}}"#,
+            rows(50)
+        ));
+        plan.advance(&first, 50).unwrap();
+        assert_eq!(
+            (plan.current_page(), plan.requestable_until()),
+            (Some(2), 6)
+        );
+        let epoch = plan.epoch();
+        let shrunk = page(&format!(
+            r#"{{"total":200,"last_page":4,"next_page_url":"x","data":[{}]}}"#,
+            rows(50)
+        ));
+        assert_eq!(plan.advance(&shrunk, 50).unwrap(), PageStep::Rewound);
+        assert_ne!(plan.epoch(), epoch);
+        assert_eq!(
+            (plan.current_page(), plan.requestable_until()),
+            (Some(1), 6)
+        );
+    }
+
+    #[test]
+    fn no_look_ahead_without_an_announced_size() {
+        let mut plan = PagePlan::new(vec![], false);
+        let bare = page(&format!(r#"{{"next_page_url":"x","data":[{}]}}"#, rows(50)));
+        plan.advance(&bare, 50).unwrap();
+        assert_eq!(plan.requestable_until(), 2);
     }
 
     #[test]

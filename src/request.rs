@@ -95,6 +95,9 @@ impl StockQuery<'_> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpRequest {
+    /// Identifies the request when its answer is handed back; several may be in
+    /// flight at once.
+    pub id: u64,
     /// The full URL, query included. Never carries the API key.
     pub url: String,
     /// Abort the request after this many ms and report a timeout.

@@ -368,3 +368,95 @@ fn engine_driven_out_of_order_reports_internal_error() {
     };
     assert_eq!(report.error.unwrap().code, ErrorCode::Internal);
 }
+
+#[test]
+fn latency_above_the_interval_is_overlapped() {
+    let catalogue = Catalogue::numbered(1_000); // 20 pages
+    let out = drive(options("{}"), &catalogue.empty_site(), 2_500, |url, _| {
+        catalogue.answer(url)
+    });
+    assert!(out.report.complete);
+    let starts: Vec<u64> = out.requests.iter().map(|(t, _)| *t).collect();
+    // Every start on its slot, overlapping the slow answers; the scan ends one
+    // latency after the last start.
+    assert!(
+        starts.windows(2).all(|w| w[1] - w[0] == 1_010),
+        "{starts:?}"
+    );
+    assert_eq!(out.ended_at - 1_700_000_000_000, 19 * 1_010 + 2_500);
+    for (sku, want) in catalogue.expected() {
+        assert_eq!(out.site[&key(&sku)], Some(want));
+    }
+
+    let one_at_a_time = options(r#"{"maxConcurrentRequests": 1}"#);
+    let out = drive(one_at_a_time, &catalogue.empty_site(), 2_500, |url, _| {
+        catalogue.answer(url)
+    });
+    let starts: Vec<u64> = out.requests.iter().map(|(t, _)| *t).collect();
+    assert!(starts.windows(2).all(|w| w[1] - w[0] == 2_500));
+}
+
+#[test]
+fn pages_answered_out_of_order_are_taken_in_order() {
+    let catalogue = Catalogue::numbered(300);
+    let out = drive(options("{}"), &catalogue.empty_site(), 2_000, |url, _| {
+        let reply = catalogue.answer(url);
+        match page_of(url) {
+            2 => Reply::After(6_000, Box::new(reply)),
+            _ => reply,
+        }
+    });
+    assert!(out.report.complete);
+    for (sku, want) in catalogue.expected() {
+        assert_eq!(out.site[&key(&sku)], Some(want));
+    }
+}
+
+#[test]
+fn pages_answered_ahead_of_a_failed_one_are_not_written() {
+    let catalogue = Catalogue::numbered(300);
+    let out = drive(
+        options("{}"),
+        &catalogue.empty_site(),
+        2_000,
+        |url, _| match page_of(url) {
+            2 => Reply::After(6_000, Box::new(Reply::Status(404, None, String::new()))),
+            _ => catalogue.answer(url),
+        },
+    );
+    assert_eq!(out.report.error.unwrap().code, ErrorCode::CrmHttp);
+    assert!(
+        out.requests.len() >= 4,
+        "pages 3 and 4 were fetched meanwhile"
+    );
+    assert_eq!(out.site[&key("s0001")], Some(catalogue.expected()["s0001"]));
+    for id in 51..=300u64 {
+        assert_eq!(
+            out.site[&key(&format!("s{id:04}"))],
+            Some(0.0),
+            "offer {id}"
+        );
+    }
+}
+
+#[test]
+fn deletions_are_caught_with_requests_in_flight() {
+    let mut catalogue = Catalogue::numbered(600);
+    let site = catalogue.empty_site();
+    let expected = catalogue.expected();
+    let out = drive(options("{}"), &site, 3_000, |url, _| {
+        if page_of(url) == 6 && catalogue.rows.len() == 600 {
+            catalogue.rows.drain(100..175);
+        }
+        catalogue.answer(url)
+    });
+    assert!(out.report.complete);
+    for id in (1..=100u64).chain(176..=600) {
+        let sku = format!("s{id:04}");
+        assert_eq!(
+            out.site[&key(&sku)],
+            Some(expected[&sku]),
+            "{sku} was skipped"
+        );
+    }
+}

@@ -1,5 +1,10 @@
 //! Runs the engine's actions through the JS callbacks until the report is ready.
+//!
+//! Requests run concurrently (as the engine allows); database calls run one at a
+//! time. While the engine sleeps, an answer that arrives ends the sleep early.
 
+use futures_util::future::{self, Either, LocalBoxFuture};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use gloo_timers::future::TimeoutFuture;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -8,7 +13,7 @@ use super::interop::{from_js, message_of, to_js, Io};
 use crate::diff::SiteStock;
 use crate::engine::{Action, SyncEngine};
 use crate::report::SyncReport;
-use crate::request::{HttpResponse, TransportFailure};
+use crate::request::{HttpRequest, HttpResponse, TransportFailure};
 
 /// What the shim's `fetch` resolves to: an answer, or why there was none.
 #[derive(Deserialize)]
@@ -18,37 +23,33 @@ enum FetchOutcome {
     Answered(HttpResponse),
 }
 
+/// A request's id and how it ended.
+type Landing = (u64, Result<FetchOutcome, ()>);
+
 /// Drives `engine` to its end.
 pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
+    let mut in_flight: FuturesUnordered<LocalBoxFuture<'_, Landing>> = FuturesUnordered::new();
     loop {
-        let action = engine.poll(now_ms());
-        match action {
-            Action::Fetch(request) => {
-                let outcome = match to_js(&request) {
-                    Ok(request) => io.fetch(request).await,
-                    Err(e) => Err(JsValue::from_str(&e.message)),
-                };
-                let now = now_ms();
-                match outcome.map(from_js::<FetchOutcome>) {
-                    Ok(Ok(FetchOutcome::Answered(response))) => {
-                        engine.handle_response(now, response)
-                    }
-                    Ok(Ok(FetchOutcome::Failed { failure })) => {
-                        engine.handle_transport_failure(now, failure)
-                    }
-                    // A fetch callback that throws or answers nonsense is a network
-                    // failure as far as the scan can tell: retried, then reported.
-                    Ok(Err(_)) | Err(_) => {
-                        engine.handle_transport_failure(now, TransportFailure::Network)
-                    }
-                }
-                report_progress(&engine, io);
-            }
+        match engine.poll(now_ms()) {
+            Action::Fetch(request) => in_flight.push(Box::pin(fetch(io, request))),
             Action::Sleep(ms) => {
                 // gloo traps above u32::MAX ms; the engine never asks for that long,
                 // but clamping costs nothing.
-                TimeoutFuture::new(ms.min(u64::from(u32::MAX)) as u32).await;
+                let timer = TimeoutFuture::new(ms.min(u64::from(u32::MAX)) as u32);
+                if in_flight.is_empty() {
+                    timer.await;
+                } else if let Either::Left((Some(landing), _)) =
+                    future::select(in_flight.next(), timer).await
+                {
+                    land(&mut engine, io, landing);
+                }
             }
+            Action::AwaitResponse => match in_flight.next().await {
+                Some(landing) => land(&mut engine, io, landing),
+                None => {
+                    engine.handle_driver_failure("an answer was awaited with no request in flight")
+                }
+            },
             Action::ReadSite(keys) => match send(io, Call::Read, to_js(&keys)).await {
                 Ok(rows) => match from_js::<Vec<SiteStock>>(rows) {
                     Ok(rows) => engine.handle_site_stock(rows),
@@ -74,9 +75,35 @@ pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
                 },
                 Err(thrown) => engine.handle_site_failure(&message_of(&thrown)),
             },
+            // Requests still in flight are dropped with `in_flight`; the shim aborts
+            // them when the run's promise settles.
             Action::Done(report) => return report,
         }
     }
+}
+
+async fn fetch(io: &Io, request: HttpRequest) -> Landing {
+    let id = request.id;
+    let outcome = match to_js(&request) {
+        Ok(request) => io.fetch(request).await.map_err(|_| ()),
+        Err(_) => Err(()),
+    };
+    (
+        id,
+        outcome.and_then(|v| from_js::<FetchOutcome>(v).map_err(|_| ())),
+    )
+}
+
+fn land(engine: &mut SyncEngine, io: &Io, (id, outcome): Landing) {
+    let now = now_ms();
+    match outcome {
+        Ok(FetchOutcome::Answered(response)) => engine.handle_response(id, now, response),
+        Ok(FetchOutcome::Failed { failure }) => engine.handle_transport_failure(id, now, failure),
+        // A fetch callback that throws or answers nonsense is a network failure as
+        // far as the scan can tell: retried, then reported.
+        Err(()) => engine.handle_transport_failure(id, now, TransportFailure::Network),
+    }
+    report_progress(engine, io);
 }
 
 enum Call {
@@ -97,7 +124,7 @@ async fn send(
     result.map_err(|thrown| message_of(&thrown))
 }
 
-/// Progress goes out after every page and every write, so the last call agrees
+/// Progress goes out after every answer and every write, so the last call agrees
 /// with the report.
 fn report_progress(engine: &SyncEngine, io: &Io) {
     if let Ok(progress) = to_js(&engine.progress()) {

@@ -19,6 +19,8 @@ pub enum Reply {
     Timeout,
     /// Connection refused.
     Network,
+    /// This reply, after this many ms instead of the run's latency.
+    After(u64, Box<Reply>),
 }
 
 /// Everything a run did.
@@ -69,7 +71,9 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// Runs the engine to its end. Each request takes `latency_ms` of fake time.
+/// Runs the engine to its end on a fake clock. Each request takes `latency_ms`;
+/// the fake KeyCRM answers at the moment a request starts, and requests overlap
+/// when the engine starts them while others are in flight.
 pub fn drive(
     options: SyncOptions,
     site: &Site,
@@ -83,36 +87,54 @@ pub fn drive(
     let mut requests = Vec::new();
     let mut writes = Vec::new();
     let mut sleeps = Vec::new();
+    // (ends at, request id, reply)
+    let mut in_flight: Vec<(u64, u64, Reply)> = Vec::new();
+    let deliver = |engine: &mut SyncEngine,
+                   in_flight: &mut Vec<(u64, u64, Reply)>,
+                   now: &mut u64| {
+        let first = (0..in_flight.len())
+            .min_by_key(|&i| (in_flight[i].0, in_flight[i].1))
+            .expect("a request in flight");
+        let (at, id, reply) = in_flight.remove(first);
+        *now = (*now).max(at);
+        match reply {
+            Reply::Body(body) => engine.handle_response(id, *now, ok(body)),
+            Reply::Status(status, retry_after, body) => engine.handle_response(
+                id,
+                *now,
+                HttpResponse {
+                    status,
+                    retry_after,
+                    body,
+                },
+            ),
+            Reply::Timeout => engine.handle_transport_failure(id, *now, TransportFailure::Timeout),
+            Reply::Network => engine.handle_transport_failure(id, *now, TransportFailure::Network),
+            Reply::After(..) => unreachable!("unwrapped when the request started"),
+        }
+    };
     for _ in 0..1_000_000 {
         match engine.poll(now) {
             Action::Fetch(request) => {
                 requests.push((now, request.url.clone()));
-                let reply = server(&request.url, now);
-                now += latency_ms;
-                match reply {
-                    Reply::Body(body) => engine.handle_response(now, ok(body)),
-                    Reply::Status(status, retry_after, body) => engine.handle_response(
-                        now,
-                        HttpResponse {
-                            status,
-                            retry_after,
-                            body,
-                        },
-                    ),
-                    Reply::Timeout => {
-                        now += request.timeout_ms;
-                        engine.handle_transport_failure(now, TransportFailure::Timeout)
-                    }
-                    Reply::Network => {
-                        engine.handle_transport_failure(now, TransportFailure::Network)
-                    }
-                }
+                let (took, reply) = match server(&request.url, now) {
+                    Reply::Timeout => (request.timeout_ms, Reply::Timeout),
+                    Reply::After(ms, reply) => (ms, *reply),
+                    reply => (latency_ms, reply),
+                };
+                in_flight.push((now + took, request.id, reply));
             }
             Action::Sleep(ms) => {
                 assert!(ms > 0, "the engine never asks for an empty sleep");
                 sleeps.push(ms);
-                now += ms;
+                let wake = now + ms;
+                if in_flight.iter().any(|(at, _, _)| *at <= wake) {
+                    deliver(&mut engine, &mut in_flight, &mut now);
+                } else {
+                    now = wake;
+                }
             }
+            Action::AwaitResponse => deliver(&mut engine, &mut in_flight, &mut now),
             Action::ReadSite(keys) => {
                 let found = keys
                     .iter()
