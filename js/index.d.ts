@@ -18,6 +18,8 @@ export interface CoreOptions {
   apiUrl?: string;
   /** Requests per minute the scan may start, measured start-to-start. Default `60` (KeyCRM's limit); 1–60 000. */
   rateLimitPerMinute?: number;
+  /** Most requests in flight at once; starts stay paced, more only lets slow answers overlap. Default `4`; 1–16. */
+  maxConcurrentRequests?: number;
   /** Write `quantity` instead of `quantity − reserve`. Default `false`. */
   keepReserve?: boolean;
   /** Write fractional stock as is instead of flooring to whole units. Default `false`. */
