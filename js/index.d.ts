@@ -12,6 +12,14 @@ export type {
 /** A warehouse chosen by its KeyCRM id, or by its name (matched ignoring case and surrounding spaces). */
 export type WarehouseRef = number | string;
 
+/** Where an unfinished whole-catalogue scan stopped. */
+export interface ScanCursor {
+  /** The first page not yet applied (1-based). */
+  page: number;
+  /** KeyCRM's `total` when the scan stopped, to notice offers deleted meanwhile. */
+  total?: number | null;
+}
+
 /** What the core decides with. Every field is optional; unknown fields are refused (INVALID_CONFIG). */
 export interface CoreOptions {
   /** KeyCRM API base URL. Default `"https://openapi.keycrm.app/v1"`. */
@@ -54,7 +62,16 @@ export interface CoreOptions {
   deadlineMs?: number;
   /** Stop the run after this many requests. Default: none. */
   maxRequests?: number;
+  /**
+   * Budget of HTTP requests plus sink calls (each read/write/readAll is one), as Cloudflare Workers count
+   * subrequests. The run stops starting pages while it can still write what it read, ends with
+   * `BUDGET_EXHAUSTED` and a `cursor`, and batches sink calls by `batchSize` rows. Default: none; at least 3.
+   */
+  maxSubrequests?: number;
+  /** Resume an unfinished whole-catalogue scan from a previous report's `cursor`. Default: start at page 1. */
+  resumeFrom?: ScanCursor;
 }
+
 
 /** Options of {@link syncStocks}: the core options plus what only the shim holds. */
 export interface SyncOptions extends CoreOptions {
@@ -143,10 +160,14 @@ export interface SyncReport {
   retries: number;
   /** 429 answers seen. */
   rateLimited: number;
+  /** Requests plus sink calls, the unit of `maxSubrequests`. */
+  subrequests: number;
   /** Wall time of the run, in ms. */
   durationMs: number;
   /** Why the run is not complete; absent when it is. */
   error?: ReportError;
+  /** Where an unfinished whole-catalogue scan can resume (pass as `resumeFrom`); absent after a complete scan. */
+  cursor?: ScanCursor;
 }
 
 /** The errors this package throws: a real `Error` with a stable `code`. */

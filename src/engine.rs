@@ -43,7 +43,7 @@ use crate::pacing::{Backoff, Jitter, Pacer};
 use crate::page::StockPage;
 use crate::pagination::PagePlan;
 use crate::report::{NotOnSite, Progress, SyncReport};
-use crate::request::{HttpRequest, HttpResponse, OfferFilter, TransportFailure};
+use crate::request::{HttpRequest, HttpResponse, OfferFilter, TransportFailure, PAGE_LIMIT};
 use crate::retry_after::retry_after_ms;
 use crate::warehouses::WarehouseBook;
 
@@ -137,6 +137,7 @@ pub struct SyncEngine {
     started_ms: u64,
     deadline_at: Option<u64>,
     requests: u64,
+    site_calls: u64,
     retries: u64,
     rate_limited: u64,
     updated: u64,
@@ -151,10 +152,16 @@ impl SyncEngine {
     /// A run with validated options, starting at `now_ms`, with a seed for backoff
     /// jitter.
     pub fn new(options: SyncOptions, now_ms: u64, seed: u64) -> Self {
-        let filters = OfferFilter::chunks(&options.offer_ids, &options.skus);
+        let plan = match options.resume_from {
+            Some(cursor) => PagePlan::resume(cursor, options.needs_details()),
+            None => PagePlan::new(
+                OfferFilter::chunks(&options.offer_ids, &options.skus),
+                options.needs_details(),
+            ),
+        };
         SyncEngine {
             availability: Availability::new(&options),
-            plan: PagePlan::new(filters, options.needs_details()),
+            plan,
             pacer: Pacer::new(options.request_interval_ms()),
             backoff: Backoff {
                 base_ms: options.backoff_base_ms,
@@ -178,6 +185,7 @@ impl SyncEngine {
             started_ms: now_ms,
             deadline_at: options.deadline_ms.map(|d| now_ms.saturating_add(d)),
             requests: 0,
+            site_calls: 0,
             retries: 0,
             rate_limited: 0,
             updated: 0,
@@ -202,24 +210,38 @@ impl SyncEngine {
             let owed = format!("engine polled while a result was owed ({:?})", self.waiting);
             self.fail(SyncError::new(ErrorCode::Internal, owed));
         }
-        if self.failure.is_some() {
+        let stopping = self.failure.is_some();
+        if stopping && !self.may_write_after_failure() {
             return self.finish(now_ms);
         }
         if let Some(action) = self.next_write() {
             return action;
         }
         let scan_done = self.plan.is_done();
-        let next_page = self.next_page_to_request();
+        let next_page = if stopping {
+            None
+        } else {
+            self.next_page_to_request()
+        };
         let can_start = next_page.is_some() && self.pacer.wait_ms(now_ms) == 0;
+        // Without a subrequest budget, comparing while no request can start costs
+        // the scan nothing; with one, sink calls are saved up for full batches.
+        let eager = self.options.max_subrequests.is_none();
         if !self.pending.is_empty()
             && self.warehouses.all_found()
-            && (scan_done || !can_start || self.pending.len() >= self.options.batch_size)
+            && (scan_done
+                || stopping
+                || self.pending.len() >= self.options.batch_size
+                || (eager && !can_start))
         {
-            // Comparing while no request can start costs the scan nothing.
             let take = self.pending.len().min(self.options.batch_size);
             self.comparing = self.pending.drain(..take).collect();
             self.waiting = Waiting::SiteRead;
+            self.site_calls += 1;
             return Action::ReadSite(self.comparing.iter().map(|d| d.key.clone()).collect());
+        }
+        if stopping {
+            return self.finish(now_ms);
         }
         if !scan_done {
             return self.next_request(now_ms, next_page);
@@ -228,9 +250,19 @@ impl SyncEngine {
             self.fail(self.warehouses.missing_error());
             return self.finish(now_ms);
         }
-        if self.options.zero_missing && self.zeroing == Zeroing::NotAsked {
+        // A resumed run has not seen the offers of earlier runs, so it cannot tell
+        // which site rows KeyCRM lacks.
+        if self.options.zero_missing
+            && self.options.resume_from.is_none()
+            && self.zeroing == Zeroing::NotAsked
+        {
+            if !self.can_afford(1) {
+                self.fail(self.out_of_budget());
+                return self.finish(now_ms);
+            }
             self.zeroing = Zeroing::Asked;
             self.waiting = Waiting::SiteAll;
+            self.site_calls += 1;
             return Action::ReadAllSite;
         }
         self.finish(now_ms)
@@ -238,12 +270,12 @@ impl SyncEngine {
 
     fn next_write(&mut self) -> Option<Action> {
         if self.write.is_none() {
-            let write = if !self.restores.is_empty() && !self.plan.is_done() {
-                Write {
-                    changes: std::mem::take(&mut self.restores),
-                    ..Write::default()
+            let write = if !self.zero_queue.is_empty() {
+                if !self.can_afford(1) {
+                    self.zero_queue.clear();
+                    self.fail(self.out_of_budget());
+                    return None;
                 }
-            } else if !self.zero_queue.is_empty() {
                 let take = self.zero_queue.len().min(self.options.batch_size);
                 let changes: Vec<StockChange> = self.zero_queue.drain(..take).collect();
                 Write {
@@ -267,7 +299,47 @@ impl SyncEngine {
             return self.next_write();
         }
         self.waiting = Waiting::SiteWrite;
+        self.site_calls += 1;
         Some(Action::WriteSite(write.changes.clone()))
+    }
+
+    /// Whether rows already read may still be written after the run failed: yes,
+    /// unless the database itself failed, the chosen warehouses are in doubt, or
+    /// the engine is confused.
+    fn may_write_after_failure(&self) -> bool {
+        let code = self.failure.as_ref().map(|f| f.code);
+        !matches!(
+            code,
+            Some(ErrorCode::SinkFailed | ErrorCode::Internal | ErrorCode::UnknownWarehouse)
+        ) && self.warehouses.all_found()
+    }
+
+    /// Whether `extra` more subrequests, plus the sink calls needed to write every
+    /// row read or on its way, stay within `maxSubrequests`.
+    fn can_afford(&self, extra: u64) -> bool {
+        let Some(max) = self.options.max_subrequests else {
+            return true;
+        };
+        let keys_per_offer = if self.options.per_warehouse {
+            self.warehouses.seen().len().max(1) as u64
+        } else {
+            1
+        };
+        let unread_pages = (self.in_flight.len() + self.arrived.len()) as u64;
+        let rows = self.pending.len() as u64 + unread_pages * PAGE_LIMIT * keys_per_offer;
+        let flush_calls = 2 * rows.div_ceil(self.options.batch_size as u64)
+            + u64::from(!self.restores.is_empty());
+        self.requests + self.site_calls + extra + flush_calls <= u64::from(max)
+    }
+
+    fn out_of_budget(&self) -> SyncError {
+        SyncError::new(
+            ErrorCode::BudgetExhausted,
+            format!(
+                "the run's budget of {} subrequests ran out before the scan ended",
+                self.options.max_subrequests.unwrap_or_default()
+            ),
+        )
     }
 
     /// The first page of the look-ahead window that is neither in flight nor
@@ -292,6 +364,34 @@ impl SyncEngine {
         })
     }
 
+    /// Why no further request may start at `start_at`, if so: the request budget,
+    /// the subrequest budget, or the deadline.
+    fn reason_to_stop(&self, start_at: u64) -> Option<SyncError> {
+        if let Some(max) = self.options.max_requests {
+            if self.requests >= u64::from(max) {
+                return Some(SyncError::new(
+                    ErrorCode::BudgetExhausted,
+                    format!("the run's budget of {max} requests ran out before the scan ended"),
+                ));
+            }
+        }
+        // `can_afford` counts the rows already on their way; this page's rows may
+        // need one more read and write.
+        if !self.can_afford(1 + 2 * PAGE_LIMIT.div_ceil(self.options.batch_size as u64)) {
+            return Some(self.out_of_budget());
+        }
+        if self
+            .deadline_at
+            .is_some_and(|deadline| start_at >= deadline)
+        {
+            return Some(SyncError::new(
+                ErrorCode::DeadlineExceeded,
+                "the run's deadline came before the scan ended",
+            ));
+        }
+        None
+    }
+
     fn next_request(&mut self, now_ms: u64, page: Option<u64>) -> Action {
         let Some(page) = page else {
             if self.in_flight.is_empty() {
@@ -301,34 +401,15 @@ impl SyncEngine {
             return Action::AwaitResponse;
         };
         let start_at = now_ms + self.pacer.wait_ms(now_ms);
-        let out_of_budget = self
-            .options
-            .max_requests
-            .is_some_and(|max| self.requests >= u64::from(max));
-        let past_deadline = self
-            .deadline_at
-            .is_some_and(|deadline| start_at >= deadline);
-        if out_of_budget || past_deadline {
+        if let Some(err) = self.reason_to_stop(start_at) {
             // Answers already on their way are still worth taking; their timeouts
             // end before the deadline.
             if !self.in_flight.is_empty() {
                 return Action::AwaitResponse;
             }
-            self.fail(if out_of_budget {
-                SyncError::new(
-                    ErrorCode::BudgetExhausted,
-                    format!(
-                        "the run's budget of {} requests ran out before the scan ended",
-                        self.requests
-                    ),
-                )
-            } else {
-                SyncError::new(
-                    ErrorCode::DeadlineExceeded,
-                    "the run's deadline came before the scan ended",
-                )
-            });
-            return self.finish(now_ms);
+            // What was read is still written before the run ends.
+            self.fail(err);
+            return self.poll(now_ms);
         }
         if start_at > now_ms {
             return Action::Sleep(start_at - now_ms);
@@ -640,8 +721,16 @@ impl SyncEngine {
             requests: self.requests,
             retries: self.retries,
             rate_limited: self.rate_limited,
+            subrequests: self.requests + self.site_calls,
             duration_ms: now_ms.saturating_sub(self.started_ms),
             error: self.failure.clone(),
+            // Resuming is only safe when every row read before the cursor was written.
+            cursor: self.plan.cursor().filter(|_| {
+                self.may_write_after_failure()
+                    && self.pending.is_empty()
+                    && self.comparing.is_empty()
+                    && self.write.is_none()
+            }),
         };
         self.report = Some(report.clone());
         Action::Done(report)

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use crate::error::SyncError;
+use crate::pagination::ScanCursor;
 
 /// The API base used when none is given.
 pub const DEFAULT_API_URL: &str = "https://openapi.keycrm.app/v1";
@@ -92,6 +93,13 @@ pub struct SyncOptions {
     pub deadline_ms: Option<u64>,
     /// Stop the run after this many requests. Default: no limit.
     pub max_requests: Option<u32>,
+    /// A budget of HTTP requests plus sink calls (each read, write or readAll is
+    /// one), for platforms that count both (Cloudflare Workers). The run stops
+    /// starting pages while it can still write what it has read, and sink calls are
+    /// batched by `batch_size` rows instead of per page. Default: no budget.
+    pub max_subrequests: Option<u32>,
+    /// Resume an unfinished whole-catalogue scan from a report's `cursor`.
+    pub resume_from: Option<ScanCursor>,
 }
 
 impl Default for SyncOptions {
@@ -117,6 +125,8 @@ impl Default for SyncOptions {
             request_timeout_ms: 30_000,
             deadline_ms: None,
             max_requests: None,
+            max_subrequests: None,
+            resume_from: None,
         }
     }
 }
@@ -197,6 +207,13 @@ impl SyncOptions {
                 "warehouses: {bad} is not a warehouse id or name"
             )));
         }
+        if let Some(max) = self.max_subrequests {
+            // One page needs a request, a read and a write.
+            check_range("maxSubrequests", max.into(), 3, u64::from(u32::MAX))?;
+        }
+        if let Some(cursor) = self.resume_from {
+            check_range("resumeFrom.page", cursor.page, 1, u64::from(u32::MAX))?;
+        }
         if self.skus.iter().any(|sku| sku.is_empty()) {
             return Err(SyncError::config(
                 "skus: an empty SKU cannot be filtered on",
@@ -205,6 +222,11 @@ impl SyncOptions {
         if !self.offer_ids.is_empty() && !self.skus.is_empty() {
             return Err(SyncError::config(
                 "offerIds and skus cannot be combined: choose one filter",
+            ));
+        }
+        if self.resume_from.is_some() && self.is_filtered() {
+            return Err(SyncError::config(
+                "resumeFrom continues a whole-catalogue scan; it cannot be combined with offerIds or skus",
             ));
         }
         if self.zero_missing && self.is_filtered() {
@@ -303,6 +325,10 @@ mod tests {
             r#"{"offerIds": [1], "skus": ["a"]}"#,
             r#"{"skus": ["a"], "zeroMissing": true}"#,
             r#"{"warehouses": [" "]}"#,
+            r#"{"maxSubrequests": 2}"#,
+            r#"{"resumeFrom": {"page": 0}}"#,
+            r#"{"resumeFrom": {"page": 3, "totl": 5}}"#,
+            r#"{"resumeFrom": {"page": 3}, "skus": ["a"]}"#,
             r#"{"backoffBaseMs": 5000, "backoffMaxMs": 10}"#,
         ] {
             let err = SyncOptions::from_json(bad).unwrap_err();

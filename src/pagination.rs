@@ -11,6 +11,8 @@
 //! so that slow answers overlap. Every step back and every new segment starts a new
 //! [`epoch`](PagePlan::epoch); answers to requests of an older epoch are dropped.
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{ErrorCode, SyncError};
 use crate::page::StockPage;
 use crate::request::{OfferFilter, StockQuery, PAGE_LIMIT};
@@ -18,6 +20,17 @@ use crate::request::{OfferFilter, StockQuery, PAGE_LIMIT};
 /// Pages in a row that may hold only offers already read before the scan calls the
 /// pagination broken (an API that ignores `page` would otherwise loop forever).
 const MAX_STALE_PAGES: u32 = 3;
+
+/// Where an unfinished whole-catalogue scan stopped, to resume from in a later run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScanCursor {
+    /// The first page not yet applied.
+    pub page: u64,
+    /// KeyCRM's `total` when the scan stopped, to notice offers deleted meanwhile.
+    #[serde(default)]
+    pub total: Option<u64>,
+}
 
 /// The pagination state of one scan: a list of segments (one per filter chunk, or a
 /// single unfiltered one), each paged until its stop rule.
@@ -68,6 +81,27 @@ impl PagePlan {
             pages_read: 0,
             epoch: 0,
         }
+    }
+
+    /// A whole-catalogue plan that resumes where `cursor` stopped.
+    ///
+    /// It re-reads one page before the cursor: offers deleted meanwhile in front of
+    /// the cursor move the rest back, and one page of overlap catches a move of up
+    /// to a page even when additions kept `total` unchanged. A larger drop in
+    /// `total` steps back further, as within a scan.
+    pub fn resume(cursor: ScanCursor, details: bool) -> Self {
+        let mut plan = PagePlan::new(Vec::new(), details);
+        plan.page = cursor.page.saturating_sub(1).max(1);
+        plan.last_total = cursor.total;
+        plan
+    }
+
+    /// Where to resume, if this is an unfinished whole-catalogue scan.
+    pub fn cursor(&self) -> Option<ScanCursor> {
+        (!self.is_done() && self.segments == [None]).then_some(ScanCursor {
+            page: self.page,
+            total: self.last_total,
+        })
     }
 
     /// The page to process next in the current segment, or `None` when the scan is
@@ -376,6 +410,57 @@ mod tests {
         let bare = page(&format!(r#"{{"next_page_url":"x","data":[{}]}}"#, rows(50)));
         plan.advance(&bare, 50).unwrap();
         assert_eq!(plan.requestable_until(), 2);
+    }
+
+    #[test]
+    fn resume_overlaps_one_page_and_notices_deletions() {
+        let cursor = ScanCursor {
+            page: 7,
+            total: Some(500),
+        };
+        let mut plan = PagePlan::resume(cursor, false);
+        assert_eq!(plan.current_page(), Some(6));
+        let shrunk = page(&format!(
+            r#"{{"total":380,"last_page":8,"next_page_url":"x","data":[{}]}}"#,
+            rows(50)
+        ));
+        assert_eq!(plan.advance(&shrunk, 50).unwrap(), PageStep::Rewound);
+        assert_eq!(plan.current_page(), Some(3), "120 gone: three pages back");
+        assert_eq!(
+            plan.cursor(),
+            Some(ScanCursor {
+                page: 3,
+                total: Some(380)
+            })
+        );
+        assert_eq!(
+            PagePlan::resume(
+                ScanCursor {
+                    page: 1,
+                    total: None
+                },
+                false
+            )
+            .current_page(),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn only_unfinished_whole_scans_have_a_cursor() {
+        let filtered = PagePlan::new(OfferFilter::chunks(&[1], &[]), false);
+        assert_eq!(filtered.cursor(), None);
+        let mut plan = PagePlan::new(vec![], false);
+        assert_eq!(
+            plan.cursor(),
+            Some(ScanCursor {
+                page: 1,
+                total: None
+            })
+        );
+        plan.advance(&page(r#"{"next_page_url":null,"data":[]}"#), 0)
+            .unwrap();
+        assert_eq!(plan.cursor(), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::error::SyncError;
+use crate::pagination::ScanCursor;
 use crate::warehouses::WarehouseSeen;
 
 /// Most SKUs listed in [`NotOnSite::sample`].
@@ -40,11 +41,17 @@ pub struct SyncReport {
     pub retries: u64,
     /// 429 answers seen.
     pub rate_limited: u64,
+    /// Requests plus sink calls, the unit of `maxSubrequests`.
+    pub subrequests: u64,
     /// Wall time of the run in ms.
     pub duration_ms: u64,
     /// Why the run is not complete.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<SyncError>,
+    /// Where an unfinished whole-catalogue scan can resume (`resumeFrom`); absent
+    /// after a complete scan, so the next run starts afresh.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<ScanCursor>,
 }
 
 /// KeyCRM rows the site has no row for: how many, and a few of them.

@@ -30,6 +30,8 @@ pub struct Outcome {
     /// (start time, URL) of every request.
     pub requests: Vec<(u64, String)>,
     pub writes: Vec<Vec<StockChange>>,
+    /// Sink calls of every kind: reads, writes, read-alls.
+    pub site_calls: usize,
     pub sleeps: Vec<u64>,
     pub ended_at: u64,
 }
@@ -87,6 +89,7 @@ pub fn drive(
     let mut requests = Vec::new();
     let mut writes = Vec::new();
     let mut sleeps = Vec::new();
+    let mut site_calls = 0;
     // (ends at, request id, reply)
     let mut in_flight: Vec<(u64, u64, Reply)> = Vec::new();
     let deliver = |engine: &mut SyncEngine,
@@ -136,6 +139,7 @@ pub fn drive(
             }
             Action::AwaitResponse => deliver(&mut engine, &mut in_flight, &mut now),
             Action::ReadSite(keys) => {
+                site_calls += 1;
                 let found = keys
                     .iter()
                     .filter_map(|k| {
@@ -149,6 +153,7 @@ pub fn drive(
                 engine.handle_site_stock(found);
             }
             Action::WriteSite(changes) => {
+                site_calls += 1;
                 if site.fail_write == Some(writes.len()) {
                     writes.push(changes);
                     engine.handle_site_failure("disk I/O error");
@@ -167,6 +172,7 @@ pub fn drive(
                 engine.handle_written();
             }
             Action::ReadAllSite => {
+                site_calls += 1;
                 let all = rows
                     .iter()
                     .map(|(k, v)| SiteStock {
@@ -183,6 +189,7 @@ pub fn drive(
                     site: rows,
                     requests,
                     writes,
+                    site_calls,
                     sleeps,
                     ended_at: now,
                 }
