@@ -1,0 +1,342 @@
+//! The sync engine: a sans-IO state machine that says what to do next.
+//!
+//! The engine never fetches, sleeps, reads a clock or touches a database. A driver
+//! asks it for the next [`Action`] with [`SyncEngine::poll`], performs it, and hands
+//! the result back through one of the `handle_*` methods, then polls again. Time
+//! (`now_ms`, Unix ms) and randomness (the jitter seed) are inputs, so every decision
+//! can be tested with canned answers and a fake clock.
+//!
+//! Requests may overlap: a [`Action::Fetch`] is started and the driver polls again
+//! at once, handing the answer back whenever it comes. Database actions are done one
+//! at a time, each before the next poll.
+//!
+//! ```
+//! use keycrm_stock_sync::{Action, HttpResponse, SyncEngine, SyncOptions};
+//!
+//! let options = SyncOptions::from_json(r#"{"apiUrl": "http://127.0.0.1:9/v1"}"#).unwrap();
+//! let mut engine = SyncEngine::new(options, 0, 1);
+//! let Action::Fetch(request) = engine.poll(0) else { panic!() };
+//! assert_eq!(request.url, "http://127.0.0.1:9/v1/offers/stocks?limit=50&page=1");
+//! // Page 2 may start on its pacing slot, 1 010 ms after page 1, answered or not.
+//! assert_eq!(engine.poll(1), Action::Sleep(1_009));
+//! engine.handle_response(request.id, 40, HttpResponse {
+//!     status: 200,
+//!     retry_after: None,
+//!     body: r#"{"next_page_url":null,"data":[{"id":1,"sku":"a","quantity":3,"reserve":1}]}"#.into(),
+//! });
+//! let Action::ReadSite(keys) = engine.poll(41) else { panic!() };
+//! assert_eq!(keys[0].sku, "a");
+//! engine.handle_site_stock(vec![]); // the site has no row "a"
+//! let Action::Done(report) = engine.poll(42) else { panic!() };
+//! assert!(report.complete);
+//! assert_eq!(report.not_on_site.count, 1);
+//! ```
+
+mod requests;
+mod writes;
+
+use std::collections::BTreeMap;
+
+use crate::availability::{Availability, DesiredStock, StockKey};
+use crate::diff::StockChange;
+use crate::error::{ErrorCode, SyncError};
+use crate::ledger::SkuLedger;
+use crate::options::SyncOptions;
+use crate::pacing::{Backoff, Jitter, Pacer};
+use crate::page::StockPage;
+use crate::pagination::PagePlan;
+use crate::report::{NotOnSite, Progress, SyncReport};
+use crate::request::{HttpRequest, OfferFilter};
+use crate::warehouses::WarehouseBook;
+
+/// What the driver must do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Start this request and poll again at once; when it ends, call
+    /// [`SyncEngine::handle_response`] or [`SyncEngine::handle_transport_failure`]
+    /// with its id.
+    Fetch(HttpRequest),
+    /// Wait this many ms, or less if an answer arrives first (hand it back), then
+    /// poll again.
+    Sleep(u64),
+    /// Wait for any request in flight to end, hand its answer back, poll again.
+    AwaitResponse,
+    /// Read these keys from the site, then call [`SyncEngine::handle_site_stock`].
+    ReadSite(Vec<StockKey>),
+    /// Write these changes in one transaction, then call
+    /// [`SyncEngine::handle_written`].
+    WriteSite(Vec<StockChange>),
+    /// Read every stock row of the site, then call [`SyncEngine::handle_site_all`].
+    ReadAllSite,
+    /// The run is over. Polling again returns the same report.
+    Done(SyncReport),
+}
+
+/// The database action whose result the engine is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Waiting {
+    Nothing,
+    SiteRead,
+    SiteWrite,
+    SiteAll,
+}
+
+/// A request started and not yet answered.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    id: u64,
+    page: u64,
+    /// The plan's epoch when it started; answers from an older epoch are dropped.
+    epoch: u64,
+}
+
+/// A write handed to the driver and not yet confirmed.
+#[derive(Debug, Default)]
+struct Write {
+    changes: Vec<StockChange>,
+    /// For figures from this scan: the key and the value it replaces.
+    replaced: Vec<(StockKey, Option<f64>)>,
+    /// Rows of SKUs KeyCRM lacks, set to 0.
+    zeroed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Zeroing {
+    NotAsked,
+    Asked,
+    Done,
+}
+
+/// One sync run. See the [module docs](self) for how to drive it.
+#[derive(Debug)]
+pub struct SyncEngine {
+    options: SyncOptions,
+    availability: Availability,
+    plan: PagePlan,
+    pacer: Pacer,
+    backoff: Backoff,
+    jitter: Jitter,
+    ledger: SkuLedger,
+    warehouses: WarehouseBook,
+    /// Figures read and not yet compared with the site.
+    pending: Vec<DesiredStock>,
+    /// Undo of writes whose SKU later turned out to be ambiguous.
+    restores: Vec<StockChange>,
+    /// The batch whose site rows were asked for.
+    comparing: Vec<DesiredStock>,
+    /// A write ready to hand out, or handed out and not yet confirmed.
+    write: Option<Write>,
+    zero_queue: Vec<StockChange>,
+    zeroing: Zeroing,
+    waiting: Waiting,
+    in_flight: Vec<InFlight>,
+    /// Pages answered ahead of their turn.
+    arrived: BTreeMap<u64, StockPage>,
+    /// Failed attempts of pages of the current epoch.
+    page_attempts: BTreeMap<u64, u32>,
+    next_id: u64,
+    rate_limit_attempt: u32,
+    started_ms: u64,
+    deadline_at: Option<u64>,
+    requests: u64,
+    site_calls: u64,
+    retries: u64,
+    rate_limited: u64,
+    updated: u64,
+    unchanged: u64,
+    zeroed: u64,
+    not_on_site: NotOnSite,
+    failure: Option<SyncError>,
+    report: Option<SyncReport>,
+}
+
+impl SyncEngine {
+    /// A run with validated options, starting at `now_ms`, with a seed for backoff
+    /// jitter.
+    pub fn new(options: SyncOptions, now_ms: u64, seed: u64) -> Self {
+        let plan = match options.resume_from {
+            Some(cursor) => PagePlan::resume(cursor, options.needs_details()),
+            None => PagePlan::new(
+                OfferFilter::chunks(&options.offer_ids, &options.skus),
+                options.needs_details(),
+            ),
+        };
+        SyncEngine {
+            availability: Availability::new(&options),
+            plan,
+            pacer: Pacer::new(options.request_interval_ms()),
+            backoff: Backoff {
+                base_ms: options.backoff_base_ms,
+                max_ms: options.backoff_max_ms,
+            },
+            jitter: Jitter::new(seed),
+            ledger: SkuLedger::new(),
+            warehouses: WarehouseBook::new(&options.warehouses),
+            pending: Vec::new(),
+            restores: Vec::new(),
+            comparing: Vec::new(),
+            write: None,
+            zero_queue: Vec::new(),
+            zeroing: Zeroing::NotAsked,
+            waiting: Waiting::Nothing,
+            in_flight: Vec::new(),
+            arrived: BTreeMap::new(),
+            page_attempts: BTreeMap::new(),
+            next_id: 1,
+            rate_limit_attempt: 0,
+            started_ms: now_ms,
+            deadline_at: options.deadline_ms.map(|d| now_ms.saturating_add(d)),
+            requests: 0,
+            site_calls: 0,
+            retries: 0,
+            rate_limited: 0,
+            updated: 0,
+            unchanged: 0,
+            zeroed: 0,
+            not_on_site: NotOnSite::default(),
+            failure: None,
+            report: None,
+            options,
+        }
+    }
+
+    /// The next thing to do.
+    ///
+    /// Polling while an action's result is still owed ends the run with an
+    /// [`ErrorCode::Internal`] error rather than guessing.
+    pub fn poll(&mut self, now_ms: u64) -> Action {
+        if let Some(report) = &self.report {
+            return Action::Done(report.clone());
+        }
+        if self.waiting != Waiting::Nothing {
+            let owed = format!("engine polled while a result was owed ({:?})", self.waiting);
+            self.fail(SyncError::new(ErrorCode::Internal, owed));
+        }
+        let stopping = self.failure.is_some();
+        if stopping && !self.may_write_after_failure() {
+            return self.finish(now_ms);
+        }
+        if let Some(action) = self.next_write() {
+            return action;
+        }
+        let scan_done = self.plan.is_done();
+        let next_page = if stopping {
+            None
+        } else {
+            self.next_page_to_request()
+        };
+        let can_start = next_page.is_some() && self.pacer.wait_ms(now_ms) == 0;
+        // Without a subrequest budget, comparing while no request can start costs
+        // the scan nothing; with one, sink calls are saved up for full batches.
+        let eager = self.options.max_subrequests.is_none();
+        if !self.pending.is_empty()
+            && self.warehouses.all_found()
+            && (scan_done
+                || stopping
+                || self.pending.len() >= self.options.batch_size
+                || (eager && !can_start))
+        {
+            let take = self.pending.len().min(self.options.batch_size);
+            self.comparing = self.pending.drain(..take).collect();
+            self.waiting = Waiting::SiteRead;
+            self.site_calls += 1;
+            return Action::ReadSite(self.comparing.iter().map(|d| d.key.clone()).collect());
+        }
+        if stopping {
+            return self.finish(now_ms);
+        }
+        if !scan_done {
+            return self.next_request(now_ms, next_page);
+        }
+        if !self.warehouses.all_found() {
+            self.fail(self.warehouses.missing_error());
+            return self.finish(now_ms);
+        }
+        // A resumed run has not seen the offers of earlier runs, so it cannot tell
+        // which site rows KeyCRM lacks.
+        if self.options.zero_missing
+            && self.options.resume_from.is_none()
+            && self.zeroing == Zeroing::NotAsked
+        {
+            if !self.can_afford(1) {
+                self.fail(self.out_of_budget());
+                return self.finish(now_ms);
+            }
+            self.zeroing = Zeroing::Asked;
+            self.waiting = Waiting::SiteAll;
+            self.site_calls += 1;
+            return Action::ReadAllSite;
+        }
+        self.finish(now_ms)
+    }
+
+    /// Ends the run because the driver itself went wrong (a bug, never user input).
+    pub fn handle_driver_failure(&mut self, message: &str) {
+        self.fail(SyncError::new(ErrorCode::Internal, message));
+    }
+
+    /// How far the run has got.
+    pub fn progress(&self) -> Progress {
+        let pages_left = self.plan.pages_left();
+        Progress {
+            pages: self.plan.pages_read(),
+            pages_left,
+            offers: self.ledger.offers(),
+            updated: self.updated,
+            requests: self.requests,
+            eta_ms: pages_left * self.pacer.interval_ms(),
+        }
+    }
+
+    fn expect(&mut self, what: Waiting) -> bool {
+        if self.waiting == what {
+            self.waiting = Waiting::Nothing;
+            return true;
+        }
+        let message = format!(
+            "engine got a result for {what:?} while waiting for {:?}",
+            self.waiting
+        );
+        self.waiting = Waiting::Nothing;
+        self.fail(SyncError::new(ErrorCode::Internal, message));
+        false
+    }
+
+    fn fail(&mut self, err: SyncError) {
+        // The first failure is the cause; later ones are consequences.
+        if self.failure.is_none() {
+            self.failure = Some(err);
+        }
+    }
+
+    fn finish(&mut self, now_ms: u64) -> Action {
+        let report = SyncReport {
+            complete: self.failure.is_none(),
+            dry_run: self.options.dry_run,
+            offers: self.ledger.offers(),
+            pages: self.plan.pages_read(),
+            updated: self.updated,
+            unchanged: self.unchanged,
+            zeroed: self.zeroed,
+            not_on_site: self.not_on_site.clone(),
+            without_sku: self.ledger.without_sku(),
+            duplicate_skus: self.ledger.duplicates().to_vec(),
+            warehouses: self.warehouses.seen(),
+            requests: self.requests,
+            retries: self.retries,
+            rate_limited: self.rate_limited,
+            subrequests: self.requests + self.site_calls,
+            duration_ms: now_ms.saturating_sub(self.started_ms),
+            error: self.failure.clone(),
+            // Resuming is only safe when every row read before the cursor was written.
+            cursor: self.plan.cursor().filter(|_| {
+                self.may_write_after_failure()
+                    && self.pending.is_empty()
+                    && self.comparing.is_empty()
+                    && self.write.is_none()
+            }),
+        };
+        self.report = Some(report.clone());
+        Action::Done(report)
+    }
+}

@@ -1,0 +1,319 @@
+//! Requests: which page to ask for next, within which budget, and what to do with
+//! each answer.
+
+use super::{InFlight, SyncEngine};
+use crate::engine::Action;
+use crate::error::{ErrorCode, SyncError};
+use crate::ledger::Admission;
+use crate::page::StockPage;
+use crate::request::{HttpRequest, HttpResponse, TransportFailure, PAGE_LIMIT};
+use crate::retry_after::retry_after_ms;
+
+impl SyncEngine {
+    /// Whether `extra` more subrequests, plus the sink calls needed to write every
+    /// row read or on its way, stay within `maxSubrequests`.
+    pub(super) fn can_afford(&self, extra: u64) -> bool {
+        let Some(max) = self.options.max_subrequests else {
+            return true;
+        };
+        let keys_per_offer = if self.options.per_warehouse {
+            self.warehouses.seen().len().max(1) as u64
+        } else {
+            1
+        };
+        let unread_pages = (self.in_flight.len() + self.arrived.len()) as u64;
+        let rows = self.pending.len() as u64 + unread_pages * PAGE_LIMIT * keys_per_offer;
+        let flush_calls = 2 * rows.div_ceil(self.options.batch_size as u64)
+            + u64::from(!self.restores.is_empty());
+        self.requests + self.site_calls + extra + flush_calls <= u64::from(max)
+    }
+
+    pub(super) fn out_of_budget(&self) -> SyncError {
+        SyncError::new(
+            ErrorCode::BudgetExhausted,
+            format!(
+                "the run's budget of {} subrequests ran out before the scan ended",
+                self.options.max_subrequests.unwrap_or_default()
+            ),
+        )
+    }
+
+    /// The first page of the look-ahead window that is neither in flight nor
+    /// answered, if a request may be started at all.
+    pub(super) fn next_page_to_request(&self) -> Option<u64> {
+        if self.in_flight.len() >= self.options.max_concurrent_requests as usize {
+            return None;
+        }
+        let first = self.plan.current_page()?;
+        let window = u64::from(self.options.max_concurrent_requests) - 1;
+        let last = self
+            .plan
+            .requestable_until()
+            .min(first.saturating_add(window));
+        let epoch = self.plan.epoch();
+        (first..=last).find(|page| {
+            !self.arrived.contains_key(page)
+                && !self
+                    .in_flight
+                    .iter()
+                    .any(|f| f.epoch == epoch && f.page == *page)
+        })
+    }
+
+    /// Why no further request may start at `start_at`, if so: the request budget,
+    /// the subrequest budget, or the deadline.
+    pub(super) fn reason_to_stop(&self, start_at: u64) -> Option<SyncError> {
+        if let Some(max) = self.options.max_requests {
+            if self.requests >= u64::from(max) {
+                return Some(SyncError::new(
+                    ErrorCode::BudgetExhausted,
+                    format!("the run's budget of {max} requests ran out before the scan ended"),
+                ));
+            }
+        }
+        // `can_afford` counts the rows already on their way; this page's rows may
+        // need one more read and write.
+        if !self.can_afford(1 + 2 * PAGE_LIMIT.div_ceil(self.options.batch_size as u64)) {
+            return Some(self.out_of_budget());
+        }
+        if self
+            .deadline_at
+            .is_some_and(|deadline| start_at >= deadline)
+        {
+            return Some(SyncError::new(
+                ErrorCode::DeadlineExceeded,
+                "the run's deadline came before the scan ended",
+            ));
+        }
+        None
+    }
+
+    pub(super) fn next_request(&mut self, now_ms: u64, page: Option<u64>) -> Action {
+        let Some(page) = page else {
+            if self.in_flight.is_empty() {
+                self.fail(SyncError::new(ErrorCode::Internal, "no page to request"));
+                return self.finish(now_ms);
+            }
+            return Action::AwaitResponse;
+        };
+        let start_at = now_ms + self.pacer.wait_ms(now_ms);
+        if let Some(err) = self.reason_to_stop(start_at) {
+            // Answers already on their way are still worth taking; their timeouts
+            // end before the deadline.
+            if !self.in_flight.is_empty() {
+                return Action::AwaitResponse;
+            }
+            // What was read is still written before the run ends.
+            self.fail(err);
+            return self.poll(now_ms);
+        }
+        if start_at > now_ms {
+            return Action::Sleep(start_at - now_ms);
+        }
+        let Some(query) = self.plan.query_for(page) else {
+            self.fail(SyncError::new(ErrorCode::Internal, "no page to request"));
+            return self.finish(now_ms);
+        };
+        let url = query.url(&self.options.api_url);
+        let timeout_ms = match self.deadline_at {
+            Some(deadline) => self.options.request_timeout_ms.min(deadline - now_ms),
+            None => self.options.request_timeout_ms,
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        self.in_flight.push(InFlight {
+            id,
+            page,
+            epoch: self.plan.epoch(),
+        });
+        self.pacer.started(now_ms);
+        self.requests += 1;
+        Action::Fetch(HttpRequest {
+            id,
+            url,
+            timeout_ms,
+        })
+    }
+
+    /// Takes KeyCRM's answer to the [`Action::Fetch`] with this id.
+    pub fn handle_response(&mut self, id: u64, now_ms: u64, response: HttpResponse) {
+        let Some(flight) = self.land(id) else {
+            return;
+        };
+        match response.status {
+            200..=299 => match StockPage::from_json(&response.body) {
+                Ok(page) => {
+                    self.rate_limit_attempt = 0;
+                    self.arrived.insert(flight.page, page);
+                    self.take_arrived();
+                }
+                Err(err) => self.retry(now_ms, flight.page, err),
+            },
+            429 => self.rate_limited(now_ms, response.retry_after.as_deref()),
+            401 | 403 => self.fail(
+                SyncError::new(
+                    ErrorCode::Unauthorized,
+                    format!(
+                        "KeyCRM refused the API key (HTTP {}): check KEYCRM_API_KEY",
+                        response.status
+                    ),
+                )
+                .with_status(response.status),
+            ),
+            408 | 500..=599 => {
+                let err = SyncError::new(
+                    ErrorCode::CrmUnavailable,
+                    format!("KeyCRM answered HTTP {}", response.status),
+                )
+                .with_status(response.status);
+                self.retry(now_ms, flight.page, err);
+            }
+            status => self.fail(
+                SyncError::new(
+                    ErrorCode::CrmHttp,
+                    format!(
+                        "KeyCRM answered HTTP {status}{}",
+                        message_of(&response.body)
+                    ),
+                )
+                .with_status(status),
+            ),
+        }
+    }
+
+    /// Takes the news that the [`Action::Fetch`] with this id got no answer.
+    pub fn handle_transport_failure(&mut self, id: u64, now_ms: u64, failure: TransportFailure) {
+        let Some(flight) = self.land(id) else {
+            return;
+        };
+        let what = match failure {
+            TransportFailure::Timeout => "KeyCRM did not answer in time",
+            TransportFailure::Network => "KeyCRM could not be reached (network error)",
+        };
+        self.retry(
+            now_ms,
+            flight.page,
+            SyncError::new(ErrorCode::CrmUnavailable, what),
+        );
+    }
+
+    /// Takes a request out of flight; `None` for an answer that no longer matters
+    /// (the run is over, or the plan stepped back since it started).
+    pub(super) fn land(&mut self, id: u64) -> Option<InFlight> {
+        let Some(index) = self.in_flight.iter().position(|f| f.id == id) else {
+            if self.report.is_none() {
+                let message = format!("answer to request {id}, which is not in flight");
+                self.fail(SyncError::new(ErrorCode::Internal, message));
+            }
+            return None;
+        };
+        let flight = self.in_flight.swap_remove(index);
+        (self.report.is_none() && self.failure.is_none() && flight.epoch == self.plan.epoch())
+            .then_some(flight)
+    }
+
+    /// Processes answered pages in page order, as far as they reach.
+    pub(super) fn take_arrived(&mut self) {
+        while let Some(current) = self.plan.current_page() {
+            let Some(page) = self.arrived.remove(&current) else {
+                break;
+            };
+            self.page_attempts.remove(&current);
+            let epoch = self.plan.epoch();
+            self.take_page(&page);
+            if self.failure.is_some() {
+                break;
+            }
+            if self.plan.epoch() != epoch {
+                // Pages answered ahead belong to the old position or segment.
+                self.arrived.clear();
+                self.page_attempts.clear();
+            }
+        }
+    }
+
+    pub(super) fn take_page(&mut self, page: &StockPage) {
+        let mut new_offers = 0;
+        for row in &page.data {
+            self.warehouses.note(row);
+            match self.ledger.admit(row.id, row.sku.as_deref()) {
+                Admission::AlreadyRead => continue,
+                Admission::WithoutSku => {}
+                Admission::Accept => {
+                    let sku = row.sku.as_deref().unwrap_or_default();
+                    match self.availability.figures(row, sku) {
+                        Ok(figures) => self.pending.extend(figures),
+                        Err(err) => return self.fail(err),
+                    }
+                }
+                Admission::Ambiguous { restore } => {
+                    let sku = row.sku.as_deref().unwrap_or_default();
+                    self.pending.retain(|d| d.key.sku != sku);
+                    self.updated = self.updated.saturating_sub(restore.len() as u64);
+                    self.restores.extend(restore);
+                }
+            }
+            new_offers += 1;
+        }
+        if let Err(err) = self.plan.advance(page, new_offers) {
+            self.fail(err);
+        }
+    }
+
+    pub(super) fn rate_limited(&mut self, now_ms: u64, retry_after: Option<&str>) {
+        self.rate_limited += 1;
+        self.rate_limit_attempt += 1;
+        if self.rate_limit_attempt > self.options.max_rate_limit_retries {
+            return self.fail(
+                SyncError::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "KeyCRM kept answering 429 Too Many Requests ({} times in a row)",
+                        self.rate_limit_attempt
+                    ),
+                )
+                .with_status(429),
+            );
+        }
+        let wait = retry_after
+            .and_then(|v| retry_after_ms(v, now_ms))
+            .map(|ms| ms.min(self.options.max_retry_after_ms))
+            .unwrap_or_else(|| {
+                self.backoff
+                    .delay_ms(self.rate_limit_attempt, self.jitter.next_unit())
+            });
+        self.retries += 1;
+        self.pacer.hold_until(now_ms + wait);
+    }
+
+    pub(super) fn retry(&mut self, now_ms: u64, page: u64, err: SyncError) {
+        let attempt = self.page_attempts.entry(page).or_insert(0);
+        *attempt += 1;
+        let attempt = *attempt;
+        if attempt > self.options.max_retries {
+            let message = format!(
+                "{} (gave up after {} retries)",
+                err.message, self.options.max_retries
+            );
+            return self.fail(SyncError { message, ..err });
+        }
+        self.retries += 1;
+        let wait = self.backoff.delay_ms(attempt, self.jitter.next_unit());
+        self.pacer.hold_until(now_ms + wait);
+    }
+}
+
+/// `": <message>"` from a Laravel error body, shortened; empty if there is none.
+fn message_of(body: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct LaravelError {
+        message: String,
+    }
+    match serde_json::from_str::<LaravelError>(body) {
+        Ok(e) if !e.message.is_empty() => {
+            let short: String = e.message.chars().take(200).collect();
+            format!(": {short}")
+        }
+        _ => String::new(),
+    }
+}
