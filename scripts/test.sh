@@ -3,6 +3,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
+eval "$(sh scripts/databases.sh || echo exit 1)"
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 step() { printf '\n== %s\n' "$*"; }

@@ -23,8 +23,8 @@ const HELP_FLAG = { type: "boolean", short: "h", help: "show this help" };
 const SYNC_FLAGS = {
   db: {
     type: "string",
-    value: "FILE",
-    help: "SQLite database file of the site (required). postgres:// and mysql:// URLs are not supported yet",
+    value: "FILE|URL",
+    help: "the site database (required): a SQLite file, or a postgres:// or mysql:// (mariadb://) URL; its password is never printed",
   },
   "api-url": {
     type: "string",
@@ -134,7 +134,7 @@ const DEMO_FLAGS = {
 const COMMANDS = {
   sync: {
     flags: SYNC_FLAGS,
-    usage: `${PROGRAM} sync --db FILE [options]`,
+    usage: `${PROGRAM} sync --db FILE|URL [options]`,
     summary: "pull every stock from KeyCRM and write it to the site database",
     notes: [
       "Environment:",
@@ -148,8 +148,12 @@ const COMMANDS = {
       "  1  the run failed midway (the reason is printed as `error CODE: message`)",
       "  2  the command line or the configuration is wrong",
       "",
-      "Example:",
+      "PostgreSQL and MySQL/MariaDB need their driver installed next to this",
+      "package: npm install pg, or npm install mysql2.",
+      "",
+      "Examples:",
       `  KEYCRM_API_KEY=... ${PROGRAM} sync --db shop.sqlite --warehouses 1,Київ`,
+      `  KEYCRM_API_KEY=... ${PROGRAM} sync --db postgres://shop:PASSWORD@localhost/shop --table catalog.variants`,
     ],
   },
   demo: {

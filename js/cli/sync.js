@@ -4,12 +4,20 @@
 
 import { redact } from "../errors.js";
 import { syncStocks, validateOptions } from "../node.js";
+import { createMysqlSink } from "../sinks/mysql.js";
+import { createPostgresSink } from "../sinks/postgres.js";
 import { createSqliteSink } from "../sinks/sqlite.js";
 import { EXIT, PROGRAM, UsageError } from "./args.js";
 import { createProgress, formatReport } from "./progress.js";
 
-const NOT_YET = /^(postgres|postgresql|mysql|mariadb):\/\//i;
-const ANY_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
+// A database URL's scheme picks the sink; the drivers load only when used.
+const SINKS = {
+  postgres: createPostgresSink,
+  postgresql: createPostgresSink,
+  mysql: createMysqlSink,
+  mariadb: createMysqlSink,
+};
+const ANY_URL = /^([a-z][a-z0-9+.-]*):\/\//i;
 
 /**
  * Runs `sync` with parsed flags.
@@ -27,20 +35,24 @@ export async function runSync(flags, { env, stdout, stderr }) {
       "sync",
     );
   }
-  const sinkOptions = sinkOptionsOf(flags);
+  const database = databaseOf(flags);
   const coreOptions = coreOptionsOf(flags, env);
+  // Neither the API key nor a password in --db may reach the output.
+  const secrets = [apiKey, ...database.secrets];
+  const hide = (value) =>
+    secrets.reduce((hidden, secret) => redact(hidden, secret), value);
   const fail = (error, status) => {
     const code = error?.code ?? "INTERNAL";
     const hint = status === EXIT.USAGE ? `; see ${PROGRAM} sync --help` : "";
     const text = flagNames(String(error?.message ?? error)).replace(/\.$/, "");
-    stderr.write(`error ${code}: ${redact(text, apiKey)}${hint}\n`);
+    stderr.write(`error ${code}: ${hide(text)}${hint}\n`);
     return status;
   };
 
   let sink;
   try {
     validateOptions(coreOptions);
-    sink = createSqliteSink(sinkOptions);
+    sink = await database.open();
   } catch (error) {
     return fail(error, statusOf(error));
   }
@@ -61,12 +73,11 @@ export async function runSync(flags, { env, stdout, stderr }) {
     // Every batch is committed as it is written, so a failed close loses
     // nothing; it is worth a line, not a different outcome.
     await sink.close().catch((error) => {
-      const message = redact(String(error?.message ?? error), apiKey);
-      stderr.write(`warning: ${message}\n`);
+      stderr.write(`warning: ${hide(String(error?.message ?? error))}\n`);
     });
   }
 
-  report = redact(report, apiKey);
+  report = hide(report);
   stdout.write(
     flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report),
   );
@@ -80,23 +91,16 @@ function statusOf(error) {
   return error?.code === "INVALID_CONFIG" ? EXIT.USAGE : EXIT.FAILED;
 }
 
-function sinkOptionsOf(flags) {
+/**
+ * What --db names: how to open a sink over it, and the secrets its text holds.
+ * @returns {{ open: () => Promise<import("../sinks/sink.js").StockSink>,
+ *   secrets: string[] }}
+ */
+function databaseOf(flags) {
   const { db } = flags;
   if (db === undefined || db === "") {
     throw new UsageError(
-      "--db is required: the SQLite file of the site, e.g. --db shop.sqlite",
-      "sync",
-    );
-  }
-  if (NOT_YET.test(db)) {
-    throw new UsageError(
-      `--db: ${db.split(":")[0]} databases are not supported yet; give a SQLite file path`,
-      "sync",
-    );
-  }
-  if (ANY_URL.test(db)) {
-    throw new UsageError(
-      "--db: only SQLite file paths are supported, not URLs",
+      "--db is required: the site database, a SQLite file (--db shop.sqlite) or a postgres:// or mysql:// URL",
       "sync",
     );
   }
@@ -106,13 +110,49 @@ function sinkOptionsOf(flags) {
       "sync",
     );
   }
-  return defined({
-    path: db,
+  const layout = defined({
     table: flags.table,
     skuColumn: flags.skuColumn,
     stockColumn: flags.stockColumn,
     warehouseColumn: flags.warehouseColumn,
   });
+  const scheme = ANY_URL.exec(db)?.[1].toLowerCase();
+  if (scheme === undefined) {
+    return {
+      open: async () => createSqliteSink({ path: db, ...layout }),
+      secrets: [],
+    };
+  }
+  const create = Object.hasOwn(SINKS, scheme) ? SINKS[scheme] : undefined;
+  if (create === undefined) {
+    throw new UsageError(
+      `--db: ${scheme}:// is not a database this program writes to; give a SQLite file path or a postgres://, postgresql://, mysql:// or mariadb:// URL`,
+      "sync",
+    );
+  }
+  return {
+    open: () => create({ url: db, ...layout }),
+    secrets: passwordsIn(db),
+  };
+}
+
+// The password as typed (percent-encoded) and as decoded: a driver may quote
+// either. The URL itself is never echoed, so even one that does not parse is safe.
+function passwordsIn(url) {
+  let typed;
+  try {
+    typed = new URL(url).password;
+  } catch {
+    typed = /^[^:]+:\/\/[^:@/]*:([^@/]*)@/.exec(url)?.[1] ?? "";
+  }
+  if (typed === "") return [];
+  let decoded = typed;
+  try {
+    decoded = decodeURIComponent(typed);
+  } catch {
+    // A malformed escape: the typed form is all there is.
+  }
+  return [...new Set([typed, decoded])];
 }
 
 function coreOptionsOf(flags, env) {

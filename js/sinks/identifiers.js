@@ -3,6 +3,8 @@
 // is a plain identifier, and it is still quoted when used: a valid name may be
 // a keyword (`order`), and quoting keeps it a name.
 
+import { syncError } from "../errors.js";
+
 // 63 is PostgreSQL's limit (longer names are silently truncated there); the
 // same cap everywhere keeps one configuration valid for every database.
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -63,8 +65,5 @@ function invalidName(name, what, expected) {
   const message =
     `Invalid ${what} (${flagOf(what)}): ${shown} is not ${expected}. ` +
     "Use letters, digits and underscores, not starting with a digit, at most 63 characters.";
-  return Object.assign(new Error(message), {
-    name: "KeyCrmSyncError",
-    code: "INVALID_CONFIG",
-  });
+  return syncError("INVALID_CONFIG", message);
 }

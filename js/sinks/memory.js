@@ -1,6 +1,8 @@
 // An in-memory StockSink: for trying a sync without touching a database, and
 // for tests that need a sink they can inspect or make fail on purpose.
 
+import { syncError } from "../errors.js";
+
 /**
  * @param {import("./sink.js").SiteStock[]} [rows] the site's rows to start with
  * @param {import("./memory.js").MemorySinkOptions} [options]
@@ -104,8 +106,4 @@ function copy(row) {
   return row.warehouseId === undefined || row.warehouseId === null
     ? { sku: row.sku, stock: row.stock }
     : { sku: row.sku, warehouseId: row.warehouseId, stock: row.stock };
-}
-
-function syncError(code, message) {
-  return Object.assign(new Error(message), { name: "KeyCrmSyncError", code });
 }

@@ -3,11 +3,13 @@
 // StockSink contract, so every failure surfaces as a rejection.
 
 import Database from "better-sqlite3";
+import { isSyncError } from "../errors.js";
 import {
   assertIdentifier,
   assertTableName,
   quoteIdentifier,
 } from "./identifiers.js";
+import { invalidConfig, sinkFailed, toSiteStock } from "./table.js";
 
 // SQLite accepts far more bound parameters than this, but a few hundred keys
 // per statement already amortise the per-statement cost.
@@ -38,7 +40,7 @@ export function createSqliteSink(options) {
     if (ownsDatabase) db.pragma("journal_mode = WAL");
   } catch (error) {
     if (ownsDatabase) db.close();
-    throw error instanceof Error && error.name === "KeyCrmSyncError"
+    throw isSyncError(error)
       ? error
       : sinkFailed(`Could not inspect table "${config.table}"`, error);
   }
@@ -329,37 +331,4 @@ function checkSchema(db, config) {
       `Table "${config.table}" has no column "${column}" (${option}, ${flag}); its columns are: ${columns.join(", ")}.`,
     );
   }
-}
-
-function toSiteStock(row, perWarehouse) {
-  const site = { sku: String(row.sku), stock: toStock(row.stock) };
-  return perWarehouse
-    ? { sku: site.sku, warehouseId: Number(row.warehouseId), stock: site.stock }
-    : site;
-}
-
-// A stock column may hold whatever the site put there; anything that is not a
-// number reads as null, so the next write replaces it.
-function toStock(value) {
-  const number =
-    typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-  if (typeof number === "bigint") return Number(number);
-  return typeof number === "number" && Number.isFinite(number) ? number : null;
-}
-
-function invalidConfig(message, cause) {
-  return syncError("INVALID_CONFIG", message, cause);
-}
-
-function sinkFailed(message, cause) {
-  const reason =
-    cause === undefined
-      ? ""
-      : `: ${cause.code ?? cause.name}: ${cause.message}`;
-  return syncError("SINK_FAILED", message + reason, cause);
-}
-
-function syncError(code, message, cause) {
-  const error = new Error(message, cause === undefined ? undefined : { cause });
-  return Object.assign(error, { name: "KeyCrmSyncError", code });
 }

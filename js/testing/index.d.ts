@@ -234,3 +234,46 @@ export interface Emulator {
 
 /** Starts a KeyCRM emulator on loopback; resolves once it listens. */
 export function startEmulator(options?: EmulatorOptions): Promise<Emulator>;
+
+/** What the conformance suite asks a harness to build for one test. */
+export interface ConformanceLayout {
+  /** Rows the fresh store must hold, exactly as given: SKUs of up to 40 characters of any Unicode text, stock `null` or a number with at most 3 decimals. */
+  rows: import("../sinks/sink.js").SiteStock[];
+  /** Whether rows and keys carry `warehouseId`: the sink must then be set up with its warehouse column. */
+  perWarehouse: boolean;
+}
+
+/** A fresh store with a sink over it, made by the harness for one test. */
+export interface ConformanceFixture {
+  /** The sink under test. The suite calls its `close()`, if any, after the test. */
+  sink: import("../sinks/sink.js").StockSink;
+  /** Every row of the store read without the sink, to check writes independently. Default: the sink's `readAll()`, else `read()` of the known keys. */
+  stored?(): Promise<import("../sinks/sink.js").SiteStock[]>;
+  /** Drops what `setup` made; called after the sink is closed, even when the test failed. Default: nothing. */
+  dispose?(): Promise<void>;
+}
+
+/** Options of {@link sinkConformance}. */
+export interface SinkConformanceOptions {
+  /** Names the suite in the test report, e.g. `"my CMS sink"`. */
+  name: string;
+  /**
+   * Makes a fresh store holding exactly `layout.rows` and a sink over it. The store
+   * must refuse a negative stock (e.g. `CHECK (stock >= 0)`), so the suite can make
+   * a batch fail midway and check that none of it was written.
+   */
+  setup(
+    layout: ConformanceLayout,
+  ): ConformanceFixture | Promise<ConformanceFixture>;
+  /** Run the per-warehouse tests (keys with `warehouseId`). Default: `true`. */
+  perWarehouse?: boolean;
+}
+
+/**
+ * Registers the sink conformance suite with `node:test` (a `describe` block of
+ * tests): reads of present and missing keys, 1 200 keys in one call, writes that
+ * update and never insert, all-or-nothing batches, fractional and null stock,
+ * exact SKU matching (case, spaces, Unicode, quotes), `readAll`, per-warehouse keys.
+ * Call it at the top level of a test file run by `node --test`.
+ */
+export function sinkConformance(options: SinkConformanceOptions): void;

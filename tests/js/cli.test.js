@@ -9,17 +9,22 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
+import mysql from "mysql2/promise";
+import pg from "pg";
 import { createSampleDatabase } from "../../js/sinks/sqlite.js";
 import {
   expectedAvailability,
   generateCatalogue,
   startEmulator,
 } from "../../js/testing/index.js";
+import { passwordOf, scratchName, serverUrl } from "./support/databases.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SECRET = "sk-live-SECRET-123456";
 const WRONG_KEY = "sk-live-WRONG-654321";
 const FAST = ["--rate-limit", "6000"];
+/** Database passwords the CLI is given; no output may contain them. */
+const DB_SECRETS = [];
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keycrm-cli-"));
 const offers = generateCatalogue({ offers: 300 });
@@ -69,9 +74,9 @@ function cli(args, env = userEnv()) {
     child.stderr.setEncoding("utf8").on("data", (text) => (stderr += text));
     child.on("error", reject);
     child.on("close", (code) => {
-      for (const key of [SECRET, WRONG_KEY]) {
-        assert.ok(!stdout.includes(key), `API key on stdout:\n${stdout}`);
-        assert.ok(!stderr.includes(key), `API key on stderr:\n${stderr}`);
+      for (const key of [SECRET, WRONG_KEY, ...DB_SECRETS]) {
+        assert.ok(!stdout.includes(key), `secret on stdout:\n${stdout}`);
+        assert.ok(!stderr.includes(key), `secret on stderr:\n${stderr}`);
       }
       resolve({ code, stdout, stderr });
     });
@@ -287,8 +292,8 @@ test("mistakes in the command line exit 2 with a pointer to --help", async () =>
     [["sync", ...FAST], /--db is required/],
     [["sync", "--db", db, "--rate-limit", "fast"], /--rate-limit needs/],
     [["sync", "--db", db, "--per-warehouse"], /--warehouse-column/],
-    [["sync", "--db", "postgres://shop@db/shop"], /not supported yet/],
-    [["sync", "--db", "mysql://shop@db/shop"], /not supported yet/],
+    [["sync", "--db", "http://shop/db"], /http:\/\/ is not a database/],
+    [["sync", "--db", "sqlite://shop.db"], /postgres:\/\/.*mysql:\/\//],
   ];
   for (const [args, reason] of cases) {
     const { code, stdout, stderr } = await cli(args);
@@ -366,4 +371,180 @@ test("demo syncs a sample catalogue twice and verifies the database", async () =
   const refused = await cli(["demo", "--db", site, ...FAST]);
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /not made by the demo/);
+});
+
+/**
+ * Runs the same syncs into a server database: the first writes every figure,
+ * the second finds nothing to change, and no output shows the password.
+ * @param {{ url: string, table: string, stockOf: () => Promise<Map<string, number>> }} site
+ */
+async function syncTwiceInto({ url, table, stockOf: stored }) {
+  const db = ["--db", url, "--table", table];
+  const first = await cli(["sync", ...db, ...FAST]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /result\s+complete/);
+  const expected = expectedAvailability(offers);
+  const stock = await stored();
+  assert.equal(stock.size, skus.length + 1);
+  for (const [sku, value] of stock) {
+    assert.equal(value, expected.get(sku) ?? 0, `stock of ${sku}`);
+  }
+  const second = await cli(["sync", ...db, "--json", ...FAST]);
+  assert.equal(second.code, 0, second.stderr);
+  const report = JSON.parse(second.stdout);
+  assert.equal(report.updated, 0);
+  assert.equal(report.unchanged, expected.size);
+}
+
+/** The same URL with another password. */
+function withPassword(url, password) {
+  const wrong = new URL(url);
+  wrong.password = password;
+  return String(wrong);
+}
+
+test("sync into PostgreSQL from a postgres:// URL", async () => {
+  const url = serverUrl("postgres");
+  DB_SECRETS.push(...passwordOf(url), "wrong-Pa55word");
+  const schema = scratchName("keycrm_cli");
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    await admin.query(`CREATE TABLE ${schema}.products
+      (sku varchar(64) PRIMARY KEY, stock integer NOT NULL DEFAULT 0)`);
+    await admin.query(
+      `INSERT INTO ${schema}.products (sku) SELECT unnest($1::text[])`,
+      [[...skus, "not-in-keycrm"]],
+    );
+    await syncTwiceInto({
+      url: url.replace(/^postgres:/, "postgresql:"),
+      table: `${schema}.products`,
+      async stockOf() {
+        const { rows } = await admin.query(
+          `SELECT sku, stock FROM ${schema}.products`,
+        );
+        return new Map(rows.map((row) => [row.sku, row.stock]));
+      },
+    });
+    const wrong = await cli([
+      "sync",
+      "--db",
+      withPassword(url, "wrong-Pa55word"),
+      ...FAST,
+    ]);
+    assert.equal(wrong.code, 2);
+    assert.match(
+      wrong.stderr,
+      /^error INVALID_CONFIG: .*password authentication failed/m,
+    );
+  } finally {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+  }
+});
+
+test("sync into MariaDB from a mysql:// URL, per warehouse", async () => {
+  const url = serverUrl("mysql");
+  DB_SECRETS.push(...passwordOf(url), "wrong-Pa55word");
+  const database = scratchName("keycrm_cli");
+  const admin = await mysql.createConnection(url);
+  try {
+    await admin.query(`CREATE DATABASE ${database}`);
+    await admin.query(`CREATE TABLE ${database}.stock_levels (
+      code varchar(64) NOT NULL, depot int NOT NULL, qty int NOT NULL DEFAULT 0,
+      PRIMARY KEY (code, depot))`);
+    await admin.query(
+      `INSERT INTO ${database}.stock_levels (code, depot) VALUES ?`,
+      [
+        [...skus, "not-in-keycrm"].flatMap((sku) => [
+          [sku, 1],
+          [sku, 2],
+        ]),
+      ],
+    );
+    const { code, stderr } = await cli([
+      "sync",
+      "--db",
+      url.replace(/^mysql:/, "mariadb:"),
+      "--table",
+      `${database}.stock_levels`,
+      "--sku-column",
+      "code",
+      "--stock-column",
+      "qty",
+      "--per-warehouse",
+      "--warehouse-column",
+      "depot",
+      ...FAST,
+    ]);
+    assert.equal(code, 0, stderr);
+    const [rows] = await admin.query(
+      `SELECT code, depot, qty FROM ${database}.stock_levels`,
+    );
+    assert.equal(rows.length, 2 * (skus.length + 1));
+    for (const depot of [1, 2]) {
+      const expected = expectedAvailability(offers, { warehouses: [depot] });
+      for (const row of rows.filter((r) => r.depot === depot)) {
+        assert.equal(row.qty, expected.get(row.code) ?? 0, row.code);
+      }
+    }
+
+    await admin.query(`CREATE TABLE ${database}.products
+      (sku varchar(64) PRIMARY KEY, stock decimal(10,3) NOT NULL DEFAULT 0)`);
+    await admin.query(`INSERT INTO ${database}.products (sku) VALUES ?`, [
+      [...skus, "not-in-keycrm"].map((sku) => [sku]),
+    ]);
+    await syncTwiceInto({
+      url,
+      table: `${database}.products`,
+      async stockOf() {
+        const [stock] = await admin.query(
+          `SELECT sku, stock FROM ${database}.products`,
+        );
+        return new Map(stock.map((row) => [row.sku, Number(row.stock)]));
+      },
+    });
+
+    const wrong = await cli([
+      "sync",
+      "--db",
+      withPassword(url, "wrong-Pa55word"),
+      ...FAST,
+    ]);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /^error INVALID_CONFIG: .*Access denied/m);
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${database}`);
+    await admin.end();
+  }
+});
+
+test("a database URL without its driver installed says which to install", async () => {
+  // A resolve hook that makes the drivers look uninstalled.
+  const hook = `export async function resolve(specifier, context, next) {
+    const name = specifier.split("/")[0];
+    if (name === "pg" || name === "mysql2") {
+      const error = new Error("Cannot find package '" + name + "' imported from here");
+      error.code = "ERR_MODULE_NOT_FOUND";
+      throw error;
+    }
+    return next(specifier, context);
+  }`;
+  const register = `import { register } from "node:module";
+    register("data:text/javascript," + ${JSON.stringify(encodeURIComponent(hook))});`;
+  const env = userEnv({
+    NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(register)}`,
+  });
+  for (const [url, name] of [
+    ["postgres://shop:pw@127.0.0.1:9/shop", "pg"],
+    ["mysql://shop:pw@127.0.0.1:9/shop", "mysql2"],
+  ]) {
+    const { code, stderr } = await cli(["sync", "--db", url, ...FAST], env);
+    assert.equal(code, 2, stderr);
+    assert.match(
+      stderr,
+      new RegExp(`^error INVALID_CONFIG: install ${name} to use`, "m"),
+    );
+  }
 });

@@ -1,0 +1,368 @@
+// The MySQL / MariaDB sink: stock rows live in one table, reached through mysql2.
+//
+// SKUs are compared exactly, whatever the column's collation. Sites usually have
+// a case-insensitive, PAD SPACE one (utf8mb4_general_ci), where 'abc' = 'ABC ' —
+// but KeyCRM's "abc" and "ABC " are different offers. So every statement filters
+// twice: by the column as it is, which uses its index and finds a superset, and
+// by the bytes of its UTF-8 text, which is exact. A batch is one statement:
+// `IN (…)` to read, `UPDATE … SET stock = CASE … END` to write.
+
+import { isSyncError } from "../errors.js";
+import { quoteIdentifier } from "./identifiers.js";
+import {
+  chunks,
+  importDriver,
+  invalidConfig,
+  keyRules,
+  readLayout,
+  sinkFailed,
+  toSiteStock,
+} from "./table.js";
+
+const SINK = "MySQL sink";
+
+// Rows per statement. A write binds 6 values a row at most, far below the
+// 65 535 placeholders a prepared statement may have.
+const CHUNK = 1024;
+
+// Server errors that mean the URL is wrong, not that the server is down: access
+// denied (user or password; database) and unknown database.
+const SETUP_ERRORS = new Set([1044, 1045, 1049]);
+
+const TEXT_TYPES = [
+  "char",
+  "varchar",
+  "tinytext",
+  "text",
+  "mediumtext",
+  "longtext",
+];
+const NUMBER_TYPES = [
+  "tinyint",
+  "smallint",
+  "mediumint",
+  "int",
+  "bigint",
+  "decimal",
+  "float",
+  "double",
+];
+
+/**
+ * Connects (or adopts a pool or connection) and returns a StockSink over one table.
+ * @param {import("./mysql.js").MysqlSinkOptions} options
+ * @returns {Promise<import("./mysql.js").MysqlSink>}
+ */
+export async function createMysqlSink(options) {
+  const layout = readLayout(options, SINK, {
+    url: "a mysql:// or mariadb:// URL",
+    pool: "a mysql2 pool",
+    connection: "a mysql2 connection",
+  });
+  const db = await connect(layout.connection, options[layout.connection]);
+  try {
+    await checkSchema(db, layout);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+
+  const keys = keyRules(layout, SINK);
+  const { perWarehouse, idOf } = keys;
+  const table = quoteIdentifier(layout.table, "`");
+  const sku = quoteIdentifier(layout.skuColumn, "`");
+  const stock = quoteIdentifier(layout.stockColumn, "`");
+  const warehouse = perWarehouse
+    ? quoteIdentifier(layout.warehouseColumn, "`")
+    : "";
+  const exactSku = `CAST(CONVERT(${sku} USING utf8mb4) AS BINARY)`;
+  const columns = perWarehouse
+    ? `${sku} AS sku, ${warehouse} AS warehouseId, ${stock} AS stock`
+    : `${sku} AS sku, ${stock} AS stock`;
+
+  const list = (size, item = "?") => Array(size).fill(item).join(", ");
+  const selectFor = bySize((size) =>
+    perWarehouse
+      ? `SELECT ${columns} FROM ${table} WHERE ${sku} IN (${list(size)}) AND ${warehouse} IN (${list(size)})`
+      : `SELECT ${columns} FROM ${table} WHERE ${sku} IN (${list(size)})`,
+  );
+  const updateFor = bySize((size) =>
+    perWarehouse
+      ? `UPDATE ${table} SET ${stock} = CASE${` WHEN ${exactSku} = ? AND ${warehouse} = ? THEN ?`.repeat(size)} END
+         WHERE ${sku} IN (${list(size)}) AND (${exactSku}, ${warehouse}) IN (${list(size, "(?, ?)")})`
+      : `UPDATE ${table} SET ${stock} = CASE ${exactSku}${" WHEN ? THEN ?".repeat(size)} END
+         WHERE ${sku} IN (${list(size)}) AND ${exactSku} IN (${list(size)})`,
+  );
+
+  const readParameters = (batch) =>
+    perWarehouse
+      ? [...batch.map((k) => k.sku), ...batch.map((k) => k.warehouseId)]
+      : batch.map((k) => k.sku);
+  const writeParameters = (batch) =>
+    perWarehouse
+      ? [
+          ...batch.flatMap((c) => [c.sku, c.warehouseId, c.stock]),
+          ...batch.map((c) => c.sku),
+          ...batch.flatMap((c) => [c.sku, c.warehouseId]),
+        ]
+      : [
+          ...batch.flatMap((c) => [c.sku, c.stock]),
+          ...batch.map((c) => c.sku),
+          ...batch.map((c) => c.sku),
+        ];
+
+  return {
+    async read(requested) {
+      keys.checkKeys(requested);
+      const found = [];
+      try {
+        for (const batch of chunks(requested, CHUNK).map(padded)) {
+          const [rows] = await db.execute(
+            selectFor(batch.length),
+            readParameters(batch),
+          );
+          // The query's matches include near-misses ('ABC ' for 'abc', and
+          // per warehouse any pairing of the SKUs and ids asked for).
+          const wanted = new Set(batch.map(idOf));
+          for (const row of rows) {
+            const site = toSiteStock(row, perWarehouse);
+            if (wanted.has(idOf(site))) found.push(site);
+          }
+        }
+      } catch (cause) {
+        throw sinkFailed(
+          `Could not read stock from table "${layout.table}"`,
+          cause,
+        );
+      }
+      return found;
+    },
+
+    async write(changes) {
+      const batch = keys.checkChanges(changes);
+      if (batch.length === 0) return;
+      try {
+        await db.transaction(async (execute) => {
+          for (const part of chunks(batch, CHUNK).map(padded)) {
+            await execute(updateFor(part.length), writeParameters(part));
+          }
+        });
+      } catch (cause) {
+        throw sinkFailed(
+          `Could not write ${batch.length} stock changes to table "${layout.table}"; none of them were written`,
+          cause,
+        );
+      }
+    },
+
+    async readAll() {
+      try {
+        const [rows] = await db.query(
+          `SELECT ${columns} FROM ${table} WHERE ${sku} IS NOT NULL`,
+        );
+        return rows.map((row) => toSiteStock(row, perWarehouse));
+      } catch (cause) {
+        throw sinkFailed(
+          `Could not read stock from table "${layout.table}"`,
+          cause,
+        );
+      }
+    },
+
+    async close() {
+      await db.close();
+    },
+  };
+}
+
+// mysql2 prepares each distinct statement text once per connection and keeps
+// it. Rounding a batch up to a power of two, by repeating its last item (a
+// repeat in IN or CASE changes nothing), bounds the texts to a dozen sizes.
+function padded(batch) {
+  const size = 2 ** Math.ceil(Math.log2(batch.length));
+  const out = batch.slice();
+  while (out.length < size) out.push(batch[batch.length - 1]);
+  return out;
+}
+
+/** Builds each size's statement text once. */
+function bySize(build) {
+  const texts = new Map();
+  return (size) => {
+    if (!texts.has(size)) texts.set(size, build(size));
+    return texts.get(size);
+  };
+}
+
+/**
+ * One interface over the three ways in: `execute(sql, values)` and `query(sql)`
+ * for reads, `transaction(fn)` for writes, `close()` that ends only what we opened.
+ */
+async function connect(kind, given) {
+  if (kind === "url") return openPool(given);
+  // A callback-style pool or connection turns into its promise twin.
+  const handle = typeof given?.promise === "function" ? given.promise() : given;
+  if (kind === "pool") {
+    if (typeof handle?.getConnection !== "function") {
+      throw invalidConfig("The MySQL sink's pool must be a mysql2 pool.");
+    }
+    return overPool(handle, false);
+  }
+  if (typeof handle?.beginTransaction !== "function") {
+    throw invalidConfig(
+      "The MySQL sink's connection must be a mysql2 connection.",
+    );
+  }
+  return {
+    execute: (sql, values) => handle.execute(sql, values),
+    query: (sql) => handle.query(sql),
+    transaction: (work) => inTransaction(handle, work, {}),
+    async close() {},
+  };
+}
+
+async function openPool(url) {
+  if (typeof url !== "string" || !/^(mysql|mariadb):\/\//i.test(url)) {
+    // Never echo the URL: it may carry a password.
+    throw invalidConfig(
+      "The MySQL sink's url must be a mysql:// or mariadb:// URL.",
+    );
+  }
+  const mysql = await importDriver("mysql2/promise", "mysql:// databases");
+  // The core reads and writes one batch at a time, so one connection serves it.
+  const pool = mysql.createPool({
+    uri: url.replace(/^mariadb:/i, "mysql:"),
+    connectionLimit: 1,
+    connectTimeout: 15_000,
+    // Stock is a number; SKUs need all of Unicode.
+    charset: "utf8mb4_general_ci",
+  });
+  const db = overPool(pool, true);
+  try {
+    await db.query("SELECT 1");
+  } catch (cause) {
+    await db.close();
+    const failed = sinkFailed("Could not connect to the MySQL database", cause);
+    throw SETUP_ERRORS.has(cause?.errno)
+      ? invalidConfig(
+          `${failed.message}. Check the user, password and database name`,
+          cause,
+        )
+      : failed;
+  }
+  return db;
+}
+
+function overPool(pool, owned) {
+  let closed = false;
+  return {
+    execute: (sql, values) => pool.execute(sql, values),
+    query: (sql) => pool.query(sql),
+    async transaction(work) {
+      const connection = await pool.getConnection();
+      const state = { rollbackFailed: false };
+      try {
+        return await inTransaction(connection, work, state);
+      } finally {
+        // A connection whose ROLLBACK failed is in an unknown state: drop it.
+        if (state.rollbackFailed) connection.destroy();
+        else connection.release();
+      }
+    },
+    async close() {
+      if (!owned || closed) return;
+      closed = true;
+      try {
+        await pool.end();
+      } catch (cause) {
+        throw sinkFailed("Could not close the MySQL connection", cause);
+      }
+    },
+  };
+}
+
+async function inTransaction(connection, work, state) {
+  await connection.beginTransaction();
+  try {
+    const result = await work((sql, values) => connection.execute(sql, values));
+    await connection.commit();
+    return result;
+  } catch (error) {
+    try {
+      await connection.rollback();
+    } catch {
+      state.rollbackFailed = true;
+    }
+    throw error;
+  }
+}
+
+/** Throws INVALID_CONFIG unless the table and every configured column exist. */
+async function checkSchema(db, layout) {
+  const [schema, name] = layout.table.includes(".")
+    ? layout.table.split(".")
+    : [null, layout.table];
+  let columns;
+  try {
+    const [[{ current }]] = await db.query("SELECT DATABASE() AS current");
+    const database = schema ?? current;
+    if (database === null) {
+      throw invalidConfig(
+        `No database selected for table "${layout.table}": name it in the URL (mysql://user@host/shop) or write the table as database.table.`,
+      );
+    }
+    [columns] = await db.execute(
+      `SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS
+       WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
+      [database, name],
+    );
+    if (columns.length === 0) {
+      const [tables] = await db.execute(
+        `SELECT TABLE_NAME AS name FROM information_schema.TABLES
+         WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME LIMIT 30`,
+        [database],
+      );
+      const names = tables.map((row) => row.name);
+      throw invalidConfig(
+        `Table "${layout.table}" (table, --table) does not exist in database "${database}"; tables found: ${names.join(", ") || "none"}.`,
+      );
+    }
+  } catch (error) {
+    if (isSyncError(error)) throw error;
+    throw sinkFailed(`Could not inspect table "${layout.table}"`, error);
+  }
+  const wanted = [
+    ["skuColumn", "--sku-column", layout.skuColumn, TEXT_TYPES, "text"],
+    [
+      "stockColumn",
+      "--stock-column",
+      layout.stockColumn,
+      [...NUMBER_TYPES, ...TEXT_TYPES],
+      "numeric or text",
+    ],
+    [
+      "warehouseColumn",
+      "--warehouse-column",
+      layout.warehouseColumn,
+      NUMBER_TYPES,
+      "numeric",
+    ],
+  ];
+  for (const [option, flag, wantedName, types, kind] of wanted) {
+    if (wantedName === undefined) continue;
+    // MySQL resolves column names case-insensitively, so the check does too.
+    const column = columns.find(
+      (c) => c.name.toLowerCase() === wantedName.toLowerCase(),
+    );
+    if (column === undefined) {
+      throw invalidConfig(
+        `Table "${layout.table}" has no column "${wantedName}" (${option}, ${flag}); its columns are: ${columns.map((c) => c.name).join(", ")}.`,
+      );
+    }
+    if (!types.includes(String(column.type).toLowerCase())) {
+      throw invalidConfig(
+        `Column "${column.name}" of table "${layout.table}" (${option}, ${flag}) must have a ${kind} type, not ${column.type}.`,
+      );
+    }
+  }
+}

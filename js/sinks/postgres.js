@@ -1,0 +1,323 @@
+// The PostgreSQL sink: stock rows live in one table, reached through pg. Keys and
+// values travel as arrays, one bound parameter per column, so a batch is one
+// statement however many rows it holds: `= ANY($1)` to read, and
+// `UPDATE … FROM unnest($1, $2)` to write.
+
+import { createHash } from "node:crypto";
+import { isSyncError } from "../errors.js";
+import { quoteIdentifier } from "./identifiers.js";
+import {
+  chunks,
+  importDriver,
+  invalidConfig,
+  keyRules,
+  readLayout,
+  sinkFailed,
+  toSiteStock,
+} from "./table.js";
+
+const SINK = "PostgreSQL sink";
+
+// Rows per statement. Arrays lift the 65 535-parameter limit, but a bounded
+// statement keeps a huge batch from becoming one huge message.
+const CHUNK = 1024;
+
+// SQLSTATE classes that mean the URL is wrong, not that the server is down.
+const SETUP_STATES = new Set(["28000", "28P01", "3D000"]);
+
+/**
+ * Connects (or adopts a pool or client) and returns a StockSink over one table.
+ * @param {import("./postgres.js").PostgresSinkOptions} options
+ * @returns {Promise<import("./postgres.js").PostgresSink>}
+ */
+export async function createPostgresSink(options) {
+  const layout = readLayout(options, SINK, {
+    url: "a postgres:// connection string",
+    pool: "a pg.Pool",
+    client: "a connected pg.Client",
+  });
+  const db = await connect(layout.connection, options[layout.connection]);
+  try {
+    await checkSchema(db, layout);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+
+  const keys = keyRules(layout, SINK);
+  const { perWarehouse } = keys;
+  const table = quoteIdentifier(layout.table);
+  const sku = quoteIdentifier(layout.skuColumn);
+  const stock = quoteIdentifier(layout.stockColumn);
+  const warehouse = perWarehouse ? quoteIdentifier(layout.warehouseColumn) : "";
+  const columns = perWarehouse
+    ? `${sku} AS sku, ${warehouse} AS "warehouseId", ${stock} AS stock`
+    : `${sku} AS sku, ${stock} AS stock`;
+
+  // SKUs are tested in the column's collation, which its index serves, and
+  // then exactly: by "C" in UPDATE, and by string equality here after a SELECT.
+  // Both matter only under a nondeterministic ICU collation, where 'abc' = 'ABC'.
+  // Warehouse ids are compared as bigint whatever the column's integer type:
+  // btree indexes serve integer comparisons across widths.
+  const select = perWarehouse
+    ? `SELECT ${columns} FROM ${table}
+       WHERE (${sku}, ${warehouse}) IN (SELECT * FROM unnest($1::text[], $2::bigint[]))`
+    : `SELECT ${columns} FROM ${table} WHERE ${sku} = ANY($1::text[])`;
+  // Values go as numeric, the type that holds any JS number's decimal text
+  // exactly; PostgreSQL then assigns it to whatever numeric type the column has.
+  const update = perWarehouse
+    ? `UPDATE ${table} AS target SET ${stock} = change.stock
+       FROM unnest($1::text[], $2::bigint[], $3::numeric[]) AS change(sku, warehouse, stock)
+       WHERE target.${sku} = change.sku AND target.${sku} COLLATE "C" = change.sku
+         AND target.${warehouse} = change.warehouse`
+    : `UPDATE ${table} AS target SET ${stock} = change.stock
+       FROM unnest($1::text[], $2::numeric[]) AS change(sku, stock)
+       WHERE target.${sku} = change.sku AND target.${sku} COLLATE "C" = change.sku`;
+
+  const keyColumns = (batch) =>
+    perWarehouse
+      ? [batch.map((k) => k.sku), batch.map((k) => k.warehouseId)]
+      : [batch.map((k) => k.sku)];
+
+  return {
+    async read(requested) {
+      keys.checkKeys(requested);
+      const found = [];
+      try {
+        for (const batch of chunks(requested, CHUNK)) {
+          const { rows } = await db.query(select, keyColumns(batch));
+          const wanted = new Set(batch.map(keys.idOf));
+          for (const row of rows) {
+            const site = toSiteStock(row, perWarehouse);
+            if (wanted.has(keys.idOf(site))) found.push(site);
+          }
+        }
+      } catch (cause) {
+        throw sinkFailed(
+          `Could not read stock from table "${layout.table}"`,
+          cause,
+        );
+      }
+      return found;
+    },
+
+    async write(changes) {
+      const batch = keys.checkChanges(changes);
+      if (batch.length === 0) return;
+      try {
+        await db.transaction(async (query) => {
+          for (const part of chunks(batch, CHUNK)) {
+            const values = part.map((c) => c.stock);
+            await query(update, [...keyColumns(part), values]);
+          }
+        });
+      } catch (cause) {
+        throw sinkFailed(
+          `Could not write ${batch.length} stock changes to table "${layout.table}"; none of them were written`,
+          cause,
+        );
+      }
+    },
+
+    async readAll() {
+      try {
+        const { rows } = await db.query(
+          `SELECT ${columns} FROM ${table} WHERE ${sku} IS NOT NULL`,
+        );
+        return rows.map((row) => toSiteStock(row, perWarehouse));
+      } catch (cause) {
+        throw sinkFailed(
+          `Could not read stock from table "${layout.table}"`,
+          cause,
+        );
+      }
+    },
+
+    async close() {
+      await db.close();
+    },
+  };
+}
+
+/**
+ * One interface over the three ways in: `query(text, values)` for reads,
+ * `transaction(fn)` for writes, `close()` that ends only what we opened.
+ */
+async function connect(kind, handle) {
+  if (kind === "url") return openPool(handle);
+  if (kind === "pool") {
+    if (typeof handle?.connect !== "function") {
+      throw invalidConfig("The PostgreSQL sink's pool must be a pg.Pool.");
+    }
+    return overPool(handle, false);
+  }
+  if (typeof handle?.query !== "function") {
+    throw invalidConfig(
+      "The PostgreSQL sink's client must be a connected pg.Client.",
+    );
+  }
+  return {
+    query: (text, values) => handle.query(statement(text, values)),
+    transaction: (work) => inTransaction(handle, work),
+    async close() {},
+  };
+}
+
+async function openPool(url) {
+  if (typeof url !== "string" || !/^postgres(ql)?:\/\//i.test(url)) {
+    // Never echo the URL: it may carry a password.
+    throw invalidConfig(
+      "The PostgreSQL sink's url must be a postgres:// or postgresql:// connection string.",
+    );
+  }
+  const pg = await importDriver("pg", "postgres:// databases");
+  // The core reads and writes one batch at a time, so one connection serves it.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 1,
+    connectionTimeoutMillis: 15_000,
+    application_name: "keycrm-stock-sync",
+  });
+  // An idle connection dropped by the server must not crash the process; the
+  // next query reconnects or fails with the reason.
+  pool.on("error", () => {});
+  const db = overPool(pool, true);
+  try {
+    await db.query("SELECT 1");
+  } catch (cause) {
+    await db.close();
+    throw connectFailed(cause);
+  }
+  return db;
+}
+
+function overPool(pool, owned) {
+  let closed = false;
+  return {
+    query: (text, values) => pool.query(statement(text, values)),
+    async transaction(work) {
+      const client = await pool.connect();
+      const state = { rollbackFailed: false };
+      try {
+        return await inTransaction(client, work, state);
+      } finally {
+        // A connection whose ROLLBACK failed is in an unknown state: drop it.
+        client.release(state.rollbackFailed ? true : undefined);
+      }
+    },
+    async close() {
+      if (!owned || closed) return;
+      closed = true;
+      try {
+        await pool.end();
+      } catch (cause) {
+        throw sinkFailed("Could not close the PostgreSQL connection", cause);
+      }
+    },
+  };
+}
+
+async function inTransaction(client, work, state = {}) {
+  const query = (text, values) => client.query(statement(text, values));
+  await client.query("BEGIN");
+  try {
+    const result = await work(query);
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    try {
+      await client.query("ROLLBACK");
+    } catch {
+      state.rollbackFailed = true;
+    }
+    throw error;
+  }
+}
+
+// Named statements are parsed and planned once per connection. The name is the
+// text's hash, so two sinks sharing a pool never claim one name for two texts.
+function statement(text, values) {
+  if (values === undefined) return { text };
+  const hash = createHash("sha256").update(text).digest("hex").slice(0, 24);
+  return { name: `keycrm_${hash}`, text, values };
+}
+
+function connectFailed(cause) {
+  const failed = sinkFailed(
+    "Could not connect to the PostgreSQL database",
+    cause,
+  );
+  return SETUP_STATES.has(cause?.code)
+    ? invalidConfig(
+        `${failed.message}. Check the user, password and database name`,
+        cause,
+      )
+    : failed;
+}
+
+/** Throws INVALID_CONFIG unless the table and every configured column exist. */
+async function checkSchema(db, layout) {
+  let columns;
+  try {
+    // to_regclass resolves the name as the statements will, search_path included.
+    const { rows } = await db.query(
+      `SELECT a.attname AS name, t.typcategory AS category
+       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+       WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+       ORDER BY a.attnum`,
+      [quoteIdentifier(layout.table)],
+    );
+    columns = rows;
+    if (columns.length === 0) {
+      const tables = await db.query(
+        `SELECT table_schema || '.' || table_name AS name FROM information_schema.tables
+         WHERE table_schema NOT IN ('pg_catalog', 'information_schema')
+         ORDER BY table_schema = current_schema() DESC, 1 LIMIT 30`,
+      );
+      const names = tables.rows.map((row) => row.name);
+      throw invalidConfig(
+        `Table "${layout.table}" (table, --table) does not exist; tables found: ${names.join(", ") || "none"}.`,
+      );
+    }
+  } catch (error) {
+    if (isSyncError(error)) throw error;
+    throw sinkFailed(`Could not inspect table "${layout.table}"`, error);
+  }
+  const wanted = [
+    ["skuColumn", "--sku-column", layout.skuColumn, "S", "text"],
+    [
+      "stockColumn",
+      "--stock-column",
+      layout.stockColumn,
+      "NS",
+      "numeric or text",
+    ],
+    [
+      "warehouseColumn",
+      "--warehouse-column",
+      layout.warehouseColumn,
+      "N",
+      "numeric",
+    ],
+  ];
+  const names = columns.map((c) => c.name);
+  for (const [option, flag, name, categories, kind] of wanted) {
+    if (name === undefined) continue;
+    const column = columns.find((c) => c.name === name);
+    if (column === undefined) {
+      // Quoted names are case-sensitive: "Stock" is not stock.
+      const near = names.find((n) => n.toLowerCase() === name.toLowerCase());
+      const hint = near
+        ? ` (names are case-sensitive: did you mean "${near}"?)`
+        : "";
+      throw invalidConfig(
+        `Table "${layout.table}" has no column "${name}" (${option}, ${flag})${hint}; its columns are: ${names.join(", ")}.`,
+      );
+    }
+    if (!categories.includes(column.category)) {
+      throw invalidConfig(
+        `Column "${name}" of table "${layout.table}" (${option}, ${flag}) must have a ${kind} type.`,
+      );
+    }
+  }
+}

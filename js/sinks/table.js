@@ -1,0 +1,184 @@
+// What the SQL sinks share: the table layout options, the checks every batch of
+// keys and changes goes through, and turning the database's rows into SiteStock.
+// Each sink keeps its own SQL; only the rules around it are common.
+
+import { syncError } from "../errors.js";
+import { assertIdentifier, assertTableName } from "./identifiers.js";
+
+/** Options naming where the stock lives, common to every SQL sink. */
+export const LAYOUT_OPTIONS = [
+  "table",
+  "skuColumn",
+  "stockColumn",
+  "warehouseColumn",
+];
+
+/**
+ * Checks an options bag: no unknown names, exactly one way to reach the
+ * database, valid identifiers. Returns the layout plus the connection option.
+ * @param {unknown} options
+ * @param {string} sink e.g. "PostgreSQL sink"
+ * @param {Record<string, string>} connections option name → what it is, e.g.
+ *   `{ url: "a postgres:// URL", pool: "a pg.Pool" }`
+ */
+export function readLayout(options, sink, connections) {
+  const ways = Object.keys(connections);
+  const choices = ways
+    .map((name) => `${name} (${connections[name]})`)
+    .join(", ");
+  if (options === null || typeof options !== "object") {
+    throw invalidConfig(
+      `The ${sink} needs an options object with one of: ${choices}.`,
+    );
+  }
+  const known = [...ways, ...LAYOUT_OPTIONS];
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) {
+      throw invalidConfig(
+        `Unknown ${sink} option "${name}"; known: ${known.join(", ")}.`,
+      );
+    }
+  }
+  const given = ways.filter((name) => options[name] !== undefined);
+  if (given.length !== 1) {
+    throw invalidConfig(`Give the ${sink} exactly one of: ${choices}.`);
+  }
+  const { warehouseColumn } = options;
+  return {
+    connection: given[0],
+    table: assertTableName(options.table ?? "products", "table"),
+    skuColumn: assertIdentifier(options.skuColumn ?? "sku", "skuColumn"),
+    stockColumn: assertIdentifier(
+      options.stockColumn ?? "stock",
+      "stockColumn",
+    ),
+    warehouseColumn:
+      warehouseColumn === undefined
+        ? undefined
+        : assertIdentifier(warehouseColumn, "warehouseColumn"),
+  };
+}
+
+/**
+ * The checks every read and write starts with, and the key rules of one table.
+ * @param {{ warehouseColumn?: string }} layout
+ * @param {string} sink e.g. "PostgreSQL sink"
+ */
+export function keyRules(layout, sink) {
+  const perWarehouse = layout.warehouseColumn !== undefined;
+  /** A string naming a key, equal for equal keys. */
+  const idOf = perWarehouse
+    ? (key) => `${key.warehouseId}\u0000${key.sku}`
+    : (key) => key.sku;
+
+  return {
+    perWarehouse,
+    idOf,
+
+    /** Throws INVALID_CONFIG when keys and the warehouse column disagree. */
+    checkKeys(keys) {
+      for (const key of keys) {
+        const hasWarehouse =
+          key.warehouseId !== undefined && key.warehouseId !== null;
+        if (hasWarehouse === perWarehouse) continue;
+        throw invalidConfig(
+          perWarehouse
+            ? `The ${sink} has warehouseColumn "${layout.warehouseColumn}", so every key needs a warehouseId; SKU "${key.sku}" has none.`
+            : "Per-warehouse keys need the warehouseColumn option (--warehouse-column) naming the table's warehouse id column.",
+        );
+      }
+    },
+
+    /**
+     * Checks the keys and the values of a batch and returns it with one change
+     * per key, the last one given winning, as if the changes were applied in order.
+     * @param {import("./sink.js").StockChange[]} changes
+     * @returns {import("./sink.js").StockChange[]}
+     */
+    checkChanges(changes) {
+      this.checkKeys(changes);
+      for (const change of changes) {
+        if (change.stock !== null && !Number.isFinite(change.stock)) {
+          throw sinkFailed(
+            `Stock for SKU "${change.sku}" is neither a finite number nor null; nothing was written`,
+          );
+        }
+      }
+      const last = new Map();
+      for (const change of changes) last.set(idOf(change), change);
+      return last.size === changes.length ? changes : [...last.values()];
+    },
+  };
+}
+
+/** Splits `items` into arrays of at most `size`. */
+export function chunks(items, size) {
+  const out = [];
+  for (let start = 0; start < items.length; start += size) {
+    out.push(items.slice(start, start + size));
+  }
+  return out;
+}
+
+/** A database row (`sku`, `stock`, and `warehouseId` per warehouse) as SiteStock. */
+export function toSiteStock(row, perWarehouse) {
+  const site = { sku: String(row.sku), stock: toStock(row.stock) };
+  return perWarehouse
+    ? { sku: site.sku, warehouseId: Number(row.warehouseId), stock: site.stock }
+    : site;
+}
+
+// A stock column may hold whatever the site put there; anything that is not a
+// number reads as null, so the next write replaces it. Drivers return DECIMAL,
+// NUMERIC and BIGINT as strings (or bigints) to keep their precision; stock fits
+// a double.
+export function toStock(value) {
+  const number =
+    typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  if (typeof number === "bigint") return Number(number);
+  return typeof number === "number" && Number.isFinite(number) ? number : null;
+}
+
+export function invalidConfig(message, cause) {
+  return syncError("INVALID_CONFIG", message, cause);
+}
+
+/** SINK_FAILED with the driver's reason appended (its code and message, no SQL). */
+export function sinkFailed(message, cause) {
+  const reason =
+    cause === undefined ? "" : `: ${codeOf(cause)}: ${cause?.message ?? cause}`;
+  return syncError("SINK_FAILED", message + reason, cause);
+}
+
+// mysql2 names a server error after MySQL's list, which MariaDB's numbers do not
+// always follow (its CHECK failure, 4025, reads as an InnoDB error there); the
+// SQLSTATE and number are the same everywhere.
+function codeOf(cause) {
+  if (typeof cause?.sqlMessage === "string" && cause.sqlState) {
+    return `SQLSTATE ${cause.sqlState} (error ${cause.errno})`;
+  }
+  return cause?.code ?? cause?.name;
+}
+
+/**
+ * Imports an optional driver, or explains how to get it.
+ * @param {string} specifier e.g. "pg"
+ * @param {string} uses e.g. "postgres:// databases"
+ */
+export async function importDriver(specifier, uses) {
+  try {
+    const module = await import(specifier);
+    return module.default ?? module;
+  } catch (cause) {
+    const name = specifier.split("/")[0];
+    const missing =
+      cause?.code === "ERR_MODULE_NOT_FOUND" &&
+      String(cause.message).includes(`'${name}`);
+    throw invalidConfig(
+      missing
+        ? `install ${name} to use ${uses} (npm install ${name})`
+        : `Could not load ${name}: ${cause?.message ?? cause}`,
+      cause,
+    );
+  }
+}

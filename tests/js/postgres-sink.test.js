@@ -1,0 +1,345 @@
+// The PostgreSQL sink against a real PostgreSQL 15 server (scripts/databases.sh):
+// the conformance suite, then what is particular to PostgreSQL.
+
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import pg from "pg";
+import { createPostgresSink } from "../../js/sinks/postgres.js";
+import { sinkConformance } from "../../js/testing/index.js";
+import { passwordOf, scratchName, serverUrl } from "./support/databases.js";
+
+const URL_ = serverUrl("postgres");
+const SCHEMA = scratchName("keycrm_pg");
+const admin = new pg.Pool({ connectionString: URL_, max: 2 });
+const pool = new pg.Pool({ connectionString: URL_, max: 2 });
+
+before(async () => {
+  await admin.query(`CREATE SCHEMA ${SCHEMA}`);
+});
+
+after(async () => {
+  await admin.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
+  await admin.end();
+  await pool.end();
+});
+
+let tables = 0;
+/** A fresh table in the scratch schema, filled with `rows`. */
+async function tableWith(
+  rows,
+  { perWarehouse = false, stock = "numeric(14,3)" } = {},
+) {
+  tables += 1;
+  const table = `${SCHEMA}.stock_${tables}`;
+  await admin.query(`CREATE TABLE ${table} (
+    id serial PRIMARY KEY,
+    sku text NOT NULL,
+    ${perWarehouse ? "warehouse_id integer NOT NULL," : ""}
+    stock ${stock} CHECK (stock >= 0))`);
+  await admin.query(
+    perWarehouse
+      ? `INSERT INTO ${table} (sku, warehouse_id, stock)
+         SELECT * FROM unnest($1::text[], $2::int[], $3::numeric[])`
+      : `INSERT INTO ${table} (sku, stock) SELECT * FROM unnest($1::text[], $3::numeric[])
+         WHERE $2::int[] IS NULL`,
+    [
+      rows.map((r) => r.sku),
+      perWarehouse ? rows.map((r) => r.warehouseId) : null,
+      rows.map((r) => r.stock),
+    ],
+  );
+  await admin.query(
+    `CREATE INDEX ON ${table} (sku${perWarehouse ? ", warehouse_id" : ""})`,
+  );
+  return table;
+}
+
+async function rowsOf(table, perWarehouse = false) {
+  const { rows } = await admin.query(
+    `SELECT sku, ${perWarehouse ? 'warehouse_id AS "warehouseId",' : ""} stock
+     FROM ${table} ORDER BY id`,
+  );
+  return rows.map((row) => ({
+    ...row,
+    stock: row.stock === null ? null : Number(row.stock),
+  }));
+}
+
+function rejectsWith(code, pattern) {
+  return (error) => {
+    assert.equal(error.name, "KeyCrmSyncError");
+    assert.equal(error.code, code);
+    if (pattern) assert.match(error.message, pattern);
+    return true;
+  };
+}
+
+sinkConformance({
+  name: "PostgreSQL sink",
+  async setup({ rows, perWarehouse }) {
+    const table = await tableWith(rows, { perWarehouse });
+    return {
+      sink: await createPostgresSink({
+        pool,
+        table,
+        warehouseColumn: perWarehouse ? "warehouse_id" : undefined,
+      }),
+      stored: () => rowsOf(table, perWarehouse),
+      dispose: () => admin.query(`DROP TABLE ${table}`).then(() => {}),
+    };
+  },
+});
+
+describe("PostgreSQL sink", () => {
+  test("from a URL: connects, works, and closes its own pool", async () => {
+    const table = await tableWith([{ sku: "A", stock: 1 }]);
+    const sink = await createPostgresSink({ url: URL_, table });
+    await sink.write([{ sku: "A", stock: 4 }]);
+    assert.deepEqual(await sink.read([{ sku: "A" }]), [{ sku: "A", stock: 4 }]);
+    await sink.close();
+    await sink.close();
+  });
+
+  test("a connected client is used as is and left open", async () => {
+    const table = await tableWith([{ sku: "A", stock: 1 }]);
+    const client = new pg.Client({ connectionString: URL_ });
+    await client.connect();
+    try {
+      const sink = await createPostgresSink({ client, table });
+      await sink.write([{ sku: "A", stock: 2 }]);
+      await sink.close();
+      const { rows } = await client.query(`SELECT stock FROM ${table}`);
+      assert.equal(Number(rows[0].stock), 2);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test("a batch is one statement, not one per row", async () => {
+    const rows = Array.from({ length: 500 }, (_, i) => ({
+      sku: `S${i}`,
+      stock: 0,
+    }));
+    const table = await tableWith(rows);
+    const client = new pg.Client({ connectionString: URL_ });
+    await client.connect();
+    const texts = [];
+    const query = client.query.bind(client);
+    client.query = (config, ...rest) => {
+      texts.push(typeof config === "string" ? config : config.text);
+      return query(config, ...rest);
+    };
+    try {
+      const sink = await createPostgresSink({ client, table });
+      texts.length = 0;
+      assert.equal((await sink.read(rows)).length, 500);
+      await sink.write(rows.map((row, i) => ({ ...row, stock: i })));
+      assert.deepEqual(
+        texts.map((text) => text.trim().split(/\s/)[0]),
+        ["SELECT", "BEGIN", "UPDATE", "COMMIT"],
+      );
+      assert.deepEqual(
+        (await rowsOf(table)).map((row) => row.stock),
+        rows.map((_, i) => i),
+      );
+    } finally {
+      await client.end();
+    }
+  });
+
+  test("stock that is not a finite number is refused before any statement", async () => {
+    const table = await tableWith([
+      { sku: "A", stock: 1 },
+      { sku: "B", stock: 1 },
+    ]);
+    const sink = await createPostgresSink({ pool, table });
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, undefined]) {
+      await assert.rejects(
+        sink.write([
+          { sku: "A", stock: 2 },
+          { sku: "B", stock: bad },
+        ]),
+        rejectsWith("SINK_FAILED", /"B".*nothing was written/),
+      );
+    }
+    assert.deepEqual(await rowsOf(table), [
+      { sku: "A", stock: 1 },
+      { sku: "B", stock: 1 },
+    ]);
+  });
+
+  test("a key given twice in one batch takes its last value", async () => {
+    const table = await tableWith([{ sku: "A", stock: 1 }]);
+    const sink = await createPostgresSink({ pool, table });
+    await sink.write([
+      { sku: "A", stock: 5 },
+      { sku: "A", stock: null },
+      { sku: "A", stock: 7 },
+    ]);
+    assert.deepEqual(await rowsOf(table), [{ sku: "A", stock: 7 }]);
+  });
+
+  test("SKUs match exactly even under a case-insensitive ICU collation", async () => {
+    await admin.query(`CREATE COLLATION ${SCHEMA}.nocase
+      (provider = icu, locale = 'und-u-ks-level2', deterministic = false)`);
+    await admin.query(`CREATE TABLE ${SCHEMA}.icu
+      (sku text COLLATE ${SCHEMA}.nocase, warehouse_id int, stock int)`);
+    await admin.query(`INSERT INTO ${SCHEMA}.icu VALUES
+      ('abc', 1, 1), ('ABC', 1, 2), ('abc', 2, 3)`);
+    const table = `${SCHEMA}.icu`;
+    const sink = await createPostgresSink({ pool, table });
+    assert.deepEqual(await sink.read([{ sku: "ABC" }]), [
+      { sku: "ABC", stock: 2 },
+    ]);
+    await sink.write([{ sku: "ABC", stock: 20 }]);
+    const split = await createPostgresSink({
+      pool,
+      table,
+      warehouseColumn: "warehouse_id",
+    });
+    assert.deepEqual(await split.read([{ sku: "abc", warehouseId: 1 }]), [
+      { sku: "abc", warehouseId: 1, stock: 1 },
+    ]);
+    await split.write([{ sku: "abc", warehouseId: 2, stock: 30 }]);
+    const { rows } = await admin.query(`SELECT stock FROM ${table} ORDER BY 1`);
+    assert.deepEqual(
+      rows.map((row) => row.stock),
+      [1, 20, 30],
+    );
+  });
+
+  test("integer, real and bigint columns: numbers in, numbers out", async () => {
+    await admin.query(`CREATE TABLE ${SCHEMA}.typed (
+      code varchar(40), qty integer, weight real, depot bigint)`);
+    await admin.query(
+      `INSERT INTO ${SCHEMA}.typed VALUES ('A', 1, 0.5, 9007199254740991), ('B', NULL, NULL, 2)`,
+    );
+    const byQty = await createPostgresSink({
+      pool,
+      table: `${SCHEMA}.typed`,
+      skuColumn: "code",
+      stockColumn: "qty",
+      warehouseColumn: "depot",
+    });
+    const keys = [
+      { sku: "A", warehouseId: 9007199254740991 },
+      { sku: "B", warehouseId: 2 },
+    ];
+    await byQty.write([{ ...keys[1], stock: 12 }]);
+    assert.deepEqual(await byQty.read(keys), [
+      { ...keys[0], stock: 1 },
+      { ...keys[1], stock: 12 },
+    ]);
+    const byWeight = await createPostgresSink({
+      pool,
+      table: `${SCHEMA}.typed`,
+      skuColumn: "code",
+      stockColumn: "weight",
+    });
+    await byWeight.write([{ sku: "B", stock: 2.25 }]);
+    assert.deepEqual(await byWeight.readAll(), [
+      { sku: "A", stock: 0.5 },
+      { sku: "B", stock: 2.25 },
+    ]);
+  });
+
+  test("keyword and mixed-case names are quoted; schema.table is resolved", async () => {
+    await admin.query(
+      `CREATE TABLE ${SCHEMA}."order" ("select" text, "Group" numeric)`,
+    );
+    await admin.query(`INSERT INTO ${SCHEMA}."order" VALUES ('X', 1)`);
+    const sink = await createPostgresSink({
+      pool,
+      table: `${SCHEMA}.order`,
+      skuColumn: "select",
+      stockColumn: "Group",
+    });
+    await sink.write([{ sku: "X", stock: 3 }]);
+    assert.deepEqual(await sink.readAll(), [{ sku: "X", stock: 3 }]);
+  });
+
+  test("set-up mistakes are INVALID_CONFIG and name what exists", async () => {
+    const table = await tableWith([]);
+    const cases = [
+      [
+        { pool, table: `${SCHEMA}.missing` },
+        /does not exist; tables found: .*stock_/,
+      ],
+      [{ pool, table: "nope.products" }, /"nope.products"/],
+      [{ pool, table, stockColumn: "qty" }, /no column "qty".*id, sku, stock/],
+      [{ pool, table, stockColumn: "STOCK" }, /did you mean "stock"/],
+      [{ pool, table, warehouseColumn: "sku" }, /"sku".*numeric type/],
+      [{ pool, table, skuColumn: "stock" }, /"stock".*text type/],
+      [{ pool, table: "x; DROP TABLE y" }, /--table/],
+      [{ pool, url: URL_, table }, /exactly one of/],
+      [{ pool, tabel: "x" }, /Unknown PostgreSQL sink option "tabel"/],
+      [{ pool: {}, table }, /pg.Pool/],
+      [{ url: "mysql://localhost/x", table }, /postgres:\/\//],
+      [undefined, /options object/],
+    ];
+    for (const [options, pattern] of cases) {
+      await assert.rejects(
+        createPostgresSink(options),
+        rejectsWith("INVALID_CONFIG", pattern),
+      );
+    }
+  });
+
+  test("a wrong password is INVALID_CONFIG and the password is never shown", async () => {
+    const url = new URL(URL_);
+    url.password = "not-the-Pa55word";
+    await assert.rejects(createPostgresSink({ url: String(url) }), (error) => {
+      rejectsWith("INVALID_CONFIG", /password authentication failed/)(error);
+      for (const secret of [...passwordOf(URL_), "not-the-Pa55word"]) {
+        assert.ok(!error.message.includes(secret), error.message);
+      }
+      return true;
+    });
+  });
+
+  test("a server that does not answer is SINK_FAILED", async () => {
+    await assert.rejects(
+      createPostgresSink({
+        url: "postgres://keycrm:pw@127.0.0.1:9/keycrm_test",
+      }),
+      rejectsWith("SINK_FAILED", /Could not connect.*ECONNREFUSED/),
+    );
+  });
+
+  test("a failure after creation is SINK_FAILED, and the sink recovers", async () => {
+    const table = await tableWith([{ sku: "A", stock: 1 }]);
+    const sink = await createPostgresSink({ pool, table });
+    await admin.query(`ALTER TABLE ${table} RENAME TO gone_${tables}`);
+    await assert.rejects(
+      sink.read([{ sku: "A" }]),
+      rejectsWith("SINK_FAILED", /Could not read stock.*42P01/),
+    );
+    await admin.query(
+      `ALTER TABLE ${SCHEMA}.gone_${tables} RENAME TO stock_${tables}`,
+    );
+    assert.deepEqual(await sink.read([{ sku: "A" }]), [{ sku: "A", stock: 1 }]);
+  });
+
+  test("per-warehouse keys need warehouseColumn, and it needs them", async () => {
+    const table = await tableWith([{ sku: "A", warehouseId: 1, stock: 1 }], {
+      perWarehouse: true,
+    });
+    const plain = await createPostgresSink({ pool, table });
+    await assert.rejects(
+      plain.write([{ sku: "A", warehouseId: 1, stock: 2 }]),
+      rejectsWith("INVALID_CONFIG", /--warehouse-column/),
+    );
+    const split = await createPostgresSink({
+      pool,
+      table,
+      warehouseColumn: "warehouse_id",
+    });
+    await assert.rejects(
+      split.read([{ sku: "A" }]),
+      rejectsWith("INVALID_CONFIG", /warehouseId/),
+    );
+    assert.deepEqual(await rowsOf(table, true), [
+      { sku: "A", warehouseId: 1, stock: 1 },
+    ]);
+  });
+});
