@@ -1,0 +1,164 @@
+// `keycrm-stock-sync/worker`: a cron-triggered sync into D1 in a few lines.
+//
+// One invocation runs one slice of the scan within the platform's budgets: the
+// subrequests it may make (D1 calls count) and a wall time. When the budget
+// ends, the core writes what it has read and returns a cursor; it is saved in
+// D1 and the next cron resumes there, and a complete scan clears it so the cron
+// after starts afresh. A lease in the same table keeps two overlapping
+// invocations from scanning at once.
+
+import { createD1Sink } from "./sinks/d1.js";
+import { redact, syncError } from "./errors.js";
+import { syncStocks, validateOptions } from "./workerd.js";
+import { readScheduledConfig, LEASE_MARGIN_MS } from "./worker-config.js";
+import { STATE_CALLS, syncState } from "./worker-state.js";
+
+/**
+ * Runs one budgeted slice of the sync; call it from a Worker's `scheduled` handler.
+ * @param {Record<string, unknown>} env
+ * @param {import("./worker.js").ScheduledSyncOptions} [options]
+ * @returns {Promise<import("./worker.js").ScheduledSyncResult>}
+ */
+export async function runScheduledSync(env, options = {}) {
+  const config = readScheduledConfig(env, options);
+  const startedAt = Date.now();
+  const sink = createD1Sink({ database: config.database, ...definedOnly(config.sink) });
+  // The core needs room for at least one request and the write after it.
+  const maxSubrequests = config.subrequestBudget - STATE_CALLS;
+  if (maxSubrequests < 3) {
+    throw syncError(
+      "INVALID_CONFIG",
+      `A subrequest budget of ${config.subrequestBudget} leaves nothing for the sync: ${STATE_CALLS} go to its state in D1. Use at least ${STATE_CALLS + 3}.`,
+    );
+  }
+  const filtered = (config.sync.offerIds?.length ?? 0) > 0 || (config.sync.skus?.length ?? 0) > 0;
+
+  const state = syncState(config.database, config.stateTable);
+  // Random per invocation, never at module top level (Workers forbid it there).
+  const token = crypto.randomUUID();
+  const claim = await state.claim(token, startedAt, config.wallBudgetMs + LEASE_MARGIN_MS);
+  if (!claim.acquired) {
+    const result = {
+      ran: false,
+      report: null,
+      resumedFrom: null,
+      cursor: claim.cursor,
+      subrequests: 1,
+      leaseExpiresAt: claim.leaseExpiresAt,
+    };
+    if (config.log) config.log(logEntry(result));
+    return result;
+  }
+
+  const resumeFrom = filtered ? null : claim.cursor;
+  let report;
+  let thrown;
+  try {
+    report = await syncStocks({
+      ...config.sync,
+      apiKey: config.apiKey,
+      sink,
+      maxSubrequests,
+      // The claim took some of the wall time already.
+      deadlineMs: Math.max(1, config.wallBudgetMs - (Date.now() - startedAt)),
+      ...(resumeFrom ? { resumeFrom } : {}),
+    });
+  } catch (error) {
+    thrown = error;
+  }
+
+  // A complete scan clears the cursor; an unfinished one saves where it got to;
+  // a run that could not say (it failed before reading, or threw) keeps the old
+  // one, so no page is ever skipped — unless the core refused that very cursor
+  // (say, one saved by another version), which would fail every cron from now on.
+  const cursor =
+    filtered || report?.complete || cursorRefused(thrown, config.sync, resumeFrom)
+      ? null
+      : (report?.cursor ?? claim.cursor);
+  const stored = redact(
+    report ?? failureReport(thrown, Date.now() - startedAt),
+    config.apiKey,
+  );
+  const finishedAt = Date.now();
+  const stillHeld = await state.finish(token, finishedAt, {
+    cursor,
+    report: { ...stored, finishedAt: new Date(finishedAt).toISOString() },
+  });
+  const result = {
+    ran: true,
+    report: stored,
+    resumedFrom: resumeFrom,
+    cursor: stillHeld ? cursor : null,
+    subrequests: (report?.subrequests ?? 0) + STATE_CALLS,
+    leaseExpiresAt: null,
+  };
+  if (config.log) config.log(logEntry(result, stillHeld));
+  if (thrown) throw thrown;
+  return result;
+}
+
+/**
+ * A Worker whose cron runs {@link runScheduledSync}: `export default createWorker()`.
+ * @param {import("./worker.js").ScheduledSyncOptions} [options]
+ */
+export function createWorker(options = {}) {
+  return {
+    async scheduled(_controller, env) {
+      await runScheduledSync(env, options);
+    },
+  };
+}
+
+/** Whether the core refused the options only because of the stored cursor. */
+function cursorRefused(thrown, syncOptions, resumeFrom) {
+  if (!resumeFrom || thrown?.code !== "INVALID_CONFIG") return false;
+  try {
+    validateOptions(syncOptions);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The one line a run logs: the report's figures, never the API key. */
+function logEntry(result, stillHeld = true) {
+  const entry = {
+    message: result.ran
+      ? "keycrm-stock-sync: run finished"
+      : "keycrm-stock-sync: skipped, another invocation holds the lease",
+  };
+  if (result.ran) {
+    const { notOnSite, duplicateSkus, warehouses, ...figures } = result.report;
+    Object.assign(entry, figures, {
+      notOnSite: notOnSite?.count ?? 0,
+      duplicateSkus: duplicateSkus?.length ?? 0,
+      resumedFrom: result.resumedFrom,
+      cursor: result.cursor,
+      subrequests: result.subrequests,
+    });
+    if (!stillHeld) {
+      entry.message += "; its lease had expired, so its cursor was not saved";
+    }
+  } else {
+    entry.leaseExpiresAt = new Date(result.leaseExpiresAt ?? 0).toISOString();
+  }
+  return entry;
+}
+
+/** A report-shaped record of a run that threw before the core could report. */
+function failureReport(error, durationMs) {
+  return {
+    complete: false,
+    durationMs,
+    error: {
+      code: error?.code ?? "INTERNAL",
+      message: String(error?.message ?? error),
+    },
+  };
+}
+
+function definedOnly(object) {
+  return Object.fromEntries(
+    Object.entries(object).filter(([, value]) => value !== undefined),
+  );
+}
