@@ -18,6 +18,8 @@ export interface ScanCursor {
   page: number;
   /** KeyCRM's `total` when the scan stopped, to notice offers deleted meanwhile. */
   total?: number | null;
+  /** The id of the last offer applied, to find the place again however the catalogue changed. */
+  lastOfferId?: number | null;
 }
 
 /** What the core decides with. Every field is optional; unknown fields are refused (INVALID_CONFIG). */

@@ -32,7 +32,7 @@
 //!             engine.handle_written();
 //!         }
 //!         Action::ReadAllSite => unreachable!("zeroMissing is off"),
-//!         Action::Done(report) => break report,
+//!         Action::Done(report) => break *report,
 //!     }
 //! };
 //! assert!(report.complete);

@@ -30,6 +30,10 @@ pub struct ScanCursor {
     /// KeyCRM's `total` when the scan stopped, to notice offers deleted meanwhile.
     #[serde(default)]
     pub total: Option<u64>,
+    /// The id of the last offer applied, to find the place again when deletions
+    /// and additions left `total` unchanged or larger.
+    #[serde(default)]
+    pub last_offer_id: Option<u64>,
 }
 
 /// The pagination state of one scan: a list of segments (one per filter chunk, or a
@@ -47,6 +51,10 @@ pub struct PagePlan {
     stale_pages: u32,
     pages_read: u64,
     epoch: u64,
+    /// The last offer id of the last page applied in order.
+    last_id: Option<u64>,
+    /// After a resume: the offer the previous run applied last, until it is found.
+    anchor: Option<u64>,
 }
 
 /// Where a page left the plan.
@@ -80,19 +88,23 @@ impl PagePlan {
             stale_pages: 0,
             pages_read: 0,
             epoch: 0,
+            last_id: None,
+            anchor: None,
         }
     }
 
     /// A whole-catalogue plan that resumes where `cursor` stopped.
     ///
-    /// It re-reads one page before the cursor: offers deleted meanwhile in front of
-    /// the cursor move the rest back, and one page of overlap catches a move of up
-    /// to a page even when additions kept `total` unchanged. A larger drop in
-    /// `total` steps back further, as within a scan.
+    /// Offers deleted meanwhile in front of the cursor move the rest back, so it
+    /// re-reads one page before the cursor, and steps back further while that page
+    /// starts after the offer the previous run applied last (offers are listed by
+    /// ascending id; a page that is not is taken as it is) or when `total` dropped
+    /// by more than a page. Offers read twice are harmless: they are written once.
     pub fn resume(cursor: ScanCursor, details: bool) -> Self {
         let mut plan = PagePlan::new(Vec::new(), details);
         plan.page = cursor.page.saturating_sub(1).max(1);
         plan.last_total = cursor.total;
+        plan.anchor = cursor.last_offer_id;
         plan
     }
 
@@ -101,6 +113,7 @@ impl PagePlan {
         (!self.is_done() && self.segments == [None]).then_some(ScanCursor {
             page: self.page,
             total: self.last_total,
+            last_offer_id: self.last_id,
         })
     }
 
@@ -216,7 +229,18 @@ impl PagePlan {
         if shrunk_by > 0 && read > 1 {
             self.page = read.saturating_sub(shrunk_by.div_ceil(per_page)).max(1);
             self.epoch += 1;
+            self.last_id = None;
             return Ok(PageStep::Rewound);
+        }
+        if let Some(anchor) = self.anchor {
+            let ascending = page.data.windows(2).all(|w| w[0].id < w[1].id);
+            let starts_after = page.data.first().is_some_and(|row| row.id > anchor);
+            if ascending && starts_after && read > 1 {
+                self.page = read - 1;
+                self.epoch += 1;
+                return Ok(PageStep::Rewound);
+            }
+            self.anchor = None;
         }
 
         let last = page.data.is_empty()
@@ -234,6 +258,7 @@ impl PagePlan {
             Ok(PageStep::SegmentDone)
         } else {
             self.page = read + 1;
+            self.last_id = page.data.last().map(|row| row.id);
             Ok(PageStep::Next)
         }
     }
@@ -412,13 +437,28 @@ mod tests {
         assert_eq!(plan.requestable_until(), 2);
     }
 
+    fn cursor(page: u64, total: Option<u64>, last_offer_id: Option<u64>) -> ScanCursor {
+        ScanCursor {
+            page,
+            total,
+            last_offer_id,
+        }
+    }
+
+    /// A page of `n` rows with ids `first`, `first + 1`, …
+    fn ids_from(first: u64, n: u64) -> StockPage {
+        let rows: Vec<String> = (first..first + n)
+            .map(|i| format!(r#"{{"id":{i}}}"#))
+            .collect();
+        page(&format!(
+            r#"{{"total":1000,"last_page":20,"next_page_url":"x","data":[{}]}}"#,
+            rows.join(",")
+        ))
+    }
+
     #[test]
     fn resume_overlaps_one_page_and_notices_deletions() {
-        let cursor = ScanCursor {
-            page: 7,
-            total: Some(500),
-        };
-        let mut plan = PagePlan::resume(cursor, false);
+        let mut plan = PagePlan::resume(cursor(7, Some(500), None), false);
         assert_eq!(plan.current_page(), Some(6));
         let shrunk = page(&format!(
             r#"{{"total":380,"last_page":8,"next_page_url":"x","data":[{}]}}"#,
@@ -426,24 +466,43 @@ mod tests {
         ));
         assert_eq!(plan.advance(&shrunk, 50).unwrap(), PageStep::Rewound);
         assert_eq!(plan.current_page(), Some(3), "120 gone: three pages back");
+        assert_eq!(plan.cursor(), Some(cursor(3, Some(380), None)));
+        let first = PagePlan::resume(cursor(1, None, None), false);
+        assert_eq!(first.current_page(), Some(1));
+    }
+
+    #[test]
+    fn resume_steps_back_until_it_finds_the_last_offer_applied() {
+        // The previous run applied up to offer 300 (end of page 6). Since then,
+        // 120 offers before it went and 150 came at the end: `total` grew, and
+        // offer 300 now sits on page 4.
+        let mut plan = PagePlan::resume(cursor(7, Some(1000), Some(300)), false);
+        assert_eq!(plan.current_page(), Some(6));
         assert_eq!(
-            plan.cursor(),
-            Some(ScanCursor {
-                page: 3,
-                total: Some(380)
-            })
+            plan.advance(&ids_from(371, 50), 50).unwrap(),
+            PageStep::Rewound
         );
+        assert_eq!(plan.current_page(), Some(5));
         assert_eq!(
-            PagePlan::resume(
-                ScanCursor {
-                    page: 1,
-                    total: None
-                },
-                false
-            )
-            .current_page(),
-            Some(1)
+            plan.advance(&ids_from(321, 50), 50).unwrap(),
+            PageStep::Rewound
         );
+        assert_eq!(plan.current_page(), Some(4));
+        assert_eq!(
+            plan.advance(&ids_from(271, 50), 50).unwrap(),
+            PageStep::Next
+        );
+        assert_eq!(plan.current_page(), Some(5), "found: on from here");
+        assert_eq!(plan.cursor(), Some(cursor(5, Some(1000), Some(320))));
+    }
+
+    #[test]
+    fn resume_trusts_a_page_not_listed_by_id() {
+        let mut plan = PagePlan::resume(cursor(7, Some(1000), Some(300)), false);
+        let unordered = page(
+            r#"{"total":1000,"last_page":20,"next_page_url":"x","data":[{"id":900},{"id":400}]}"#,
+        );
+        assert_eq!(plan.advance(&unordered, 2).unwrap(), PageStep::Next);
     }
 
     #[test]
@@ -451,13 +510,7 @@ mod tests {
         let filtered = PagePlan::new(OfferFilter::chunks(&[1], &[]), false);
         assert_eq!(filtered.cursor(), None);
         let mut plan = PagePlan::new(vec![], false);
-        assert_eq!(
-            plan.cursor(),
-            Some(ScanCursor {
-                page: 1,
-                total: None
-            })
-        );
+        assert_eq!(plan.cursor(), Some(cursor(1, None, None)));
         plan.advance(&page(r#"{"next_page_url":null,"data":[]}"#), 0)
             .unwrap();
         assert_eq!(plan.cursor(), None);

@@ -212,3 +212,35 @@ fn a_resumed_run_never_zeroes() {
     assert_eq!(out.site[&key("gone")], Some(5.0));
     assert_eq!(out.report.zeroed, 0);
 }
+
+#[test]
+fn deletions_hidden_by_additions_between_runs_are_not_skipped() {
+    let mut catalogue = Catalogue::numbered(2_000);
+    let mut site = catalogue.empty_site();
+    for id in 0..150u64 {
+        site.rows.insert(key(&format!("new{id}")), Some(0.0));
+    }
+    let mut changed = false;
+    let runs = until_complete(json!({"maxSubrequests": 16}), site, |url, run| {
+        if run == 2 && !changed {
+            changed = true;
+            // 120 offers before the cursor go, 150 come at the end: `total` grows
+            // by 30, yet everything after the deleted ones moved 120 places back.
+            catalogue.rows.drain(100..220);
+            for id in 0..150u64 {
+                catalogue
+                    .rows
+                    .push(offer(10_000 + id, &format!("new{id}"), 3.0, 0.0));
+            }
+        }
+        catalogue.answer(url)
+    });
+    let last = runs.last().unwrap();
+    for (sku, want) in Catalogue::numbered(2_000).expected() {
+        let id: u64 = sku[1..].parse().unwrap();
+        if !(101..=220).contains(&id) {
+            assert_eq!(last.site[&key(&sku)], Some(want), "{sku} was skipped");
+        }
+    }
+    assert_eq!(last.site[&key("new149")], Some(3.0));
+}

@@ -69,7 +69,7 @@ pub enum Action {
     /// Read every stock row of the site, then call [`SyncEngine::handle_site_all`].
     ReadAllSite,
     /// The run is over. Polling again returns the same report.
-    Done(SyncReport),
+    Done(Box<SyncReport>),
 }
 
 /// The database action whose result the engine is waiting for.
@@ -206,7 +206,7 @@ impl SyncEngine {
     /// [`ErrorCode::Internal`] error rather than guessing.
     pub fn poll(&mut self, now_ms: u64) -> Action {
         if let Some(report) = &self.report {
-            return Action::Done(report.clone());
+            return Action::Done(Box::new(report.clone()));
         }
         if self.waiting != Waiting::Nothing {
             let owed = format!("engine polled while a result was owed ({:?})", self.waiting);
@@ -337,6 +337,6 @@ impl SyncEngine {
             }),
         };
         self.report = Some(report.clone());
-        Action::Done(report)
+        Action::Done(Box::new(report))
     }
 }

@@ -9,18 +9,28 @@ use gloo_timers::future::TimeoutFuture;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 
-use super::interop::{from_js, message_of, to_js, Io};
+use super::interop::{from_js, from_js_json, message_of, to_js, to_js_json, Io};
 use crate::diff::SiteStock;
 use crate::engine::{Action, SyncEngine};
 use crate::report::SyncReport;
 use crate::request::{HttpRequest, HttpResponse, TransportFailure};
 
-/// What the shim's `fetch` resolves to: an answer, or why there was none.
+/// What the shim's `fetch` resolves to: an answer (`status`, `retryAfter`, `body`),
+/// or why there was none (`failure`).
+///
+/// One struct rather than an untagged enum: serde-wasm-bindgen would build a JS
+/// `Error` for every variant that fails to match, on every answer.
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum FetchOutcome {
-    Failed { failure: TransportFailure },
-    Answered(HttpResponse),
+#[serde(rename_all = "camelCase")]
+struct FetchOutcome {
+    #[serde(default)]
+    failure: Option<TransportFailure>,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    retry_after: Option<String>,
+    #[serde(default)]
+    body: Option<String>,
 }
 
 /// A request's id and how it ended.
@@ -50,8 +60,8 @@ pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
                     engine.handle_driver_failure("an answer was awaited with no request in flight")
                 }
             },
-            Action::ReadSite(keys) => match send(io, Call::Read, to_js(&keys)).await {
-                Ok(rows) => match from_js::<Vec<SiteStock>>(rows) {
+            Action::ReadSite(keys) => match send(io, Call::Read, to_js_json(&keys)).await {
+                Ok(rows) => match from_js_json::<Vec<SiteStock>>(&rows) {
                     Ok(rows) => engine.handle_site_stock(rows),
                     Err(e) => engine.handle_site_failure(&format!(
                         "read() returned rows of the wrong shape: {e}"
@@ -59,7 +69,7 @@ pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
                 },
                 Err(message) => engine.handle_site_failure(&message),
             },
-            Action::WriteSite(changes) => match send(io, Call::Write, to_js(&changes)).await {
+            Action::WriteSite(changes) => match send(io, Call::Write, to_js_json(&changes)).await {
                 Ok(_) => {
                     engine.handle_written();
                     report_progress(&engine, io);
@@ -67,7 +77,7 @@ pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
                 Err(message) => engine.handle_site_failure(&message),
             },
             Action::ReadAllSite => match io.read_all().await {
-                Ok(rows) => match from_js::<Vec<SiteStock>>(rows) {
+                Ok(rows) => match from_js_json::<Vec<SiteStock>>(&rows) {
                     Ok(rows) => engine.handle_site_all(rows),
                     Err(e) => engine.handle_site_failure(&format!(
                         "readAll() returned rows of the wrong shape: {e}"
@@ -77,7 +87,7 @@ pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
             },
             // Requests still in flight are dropped with `in_flight`; the shim aborts
             // them when the run's promise settles.
-            Action::Done(report) => return report,
+            Action::Done(report) => return *report,
         }
     }
 }
@@ -97,11 +107,27 @@ async fn fetch(io: &Io, request: HttpRequest) -> Landing {
 fn land(engine: &mut SyncEngine, io: &Io, (id, outcome): Landing) {
     let now = now_ms();
     match outcome {
-        Ok(FetchOutcome::Answered(response)) => engine.handle_response(id, now, response),
-        Ok(FetchOutcome::Failed { failure }) => engine.handle_transport_failure(id, now, failure),
+        Ok(FetchOutcome {
+            failure: Some(failure),
+            ..
+        }) => engine.handle_transport_failure(id, now, failure),
+        Ok(FetchOutcome {
+            status: Some(status),
+            retry_after,
+            body,
+            ..
+        }) => engine.handle_response(
+            id,
+            now,
+            HttpResponse {
+                status,
+                retry_after,
+                body: body.unwrap_or_default(),
+            },
+        ),
         // A fetch callback that throws or answers nonsense is a network failure as
         // far as the scan can tell: retried, then reported.
-        Err(()) => engine.handle_transport_failure(id, now, TransportFailure::Network),
+        _ => engine.handle_transport_failure(id, now, TransportFailure::Network),
     }
     report_progress(engine, io);
 }

@@ -185,7 +185,7 @@ pub fn drive(
             }
             Action::Done(report) => {
                 return Outcome {
-                    report,
+                    report: *report,
                     site: rows,
                     requests,
                     writes,
