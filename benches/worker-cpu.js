@@ -205,16 +205,11 @@ async function measure(label, { details, warehouses, maxRequests }) {
 // instantiates it — as js/workerd.js does — and runs with cold JIT.
 const COLD_SCRIPT = `
   import { readFileSync } from "node:fs";
-  import * as wasm from "./js/wasm/keycrm_stock_sync.js";
-  import { makeSyncStocks } from "./js/sync.js";
+  import { makeApi } from "./js/api.js";
   import { createD1Sink } from "./js/sinks/d1.js";
   const compiled = new WebAssembly.Module(readFileSync("./js/wasm/keycrm_stock_sync_bg.wasm"));
-  let ready = false;
-  const syncStocks = makeSyncStocks(() => {
-    if (!ready) wasm.initSync({ module: compiled });
-    ready = true;
-    return wasm;
-  });
+  // As js/workerd.js does: a module compiled ahead, instantiated on first use.
+  const { syncStocks } = makeApi(() => compiled, "bench");
   const data = JSON.parse(readFileSync(process.env.BENCH_DATA, "utf8"));
   const pages = new Map(data.pages);
   const rows = new Map(data.rows);

@@ -4,39 +4,15 @@
 // module top level, so importing this file does no work at all.
 
 import wasmModule from "./wasm/keycrm_stock_sync_bg.wasm";
-import * as wasm from "./wasm/keycrm_stock_sync.js";
-import { syncError } from "./errors.js";
-import { makeSyncStocks } from "./sync.js";
+import { makeApi } from "./api.js";
 
-let ready = false;
-
-function core() {
-  if (!ready) {
-    try {
-      wasm.initSync({ module: wasmModule });
-    } catch (error) {
-      throw syncError(
-        "INTERNAL",
-        "the wasm core could not be instantiated in this Worker",
-        error,
-      );
-    }
-    ready = true;
-  }
-  return wasm;
-}
-
-/** Pulls every stock from KeyCRM and writes what can be sold into the sink. */
-export const syncStocks = makeSyncStocks(core);
-
-/** Throws a KeyCrmSyncError (INVALID_CONFIG) if the core options are invalid. */
-export function validateOptions(options) {
-  core().validateOptions(options);
-}
-
-/** The package version. */
-export function version() {
-  return core().version();
-}
+export const {
+  /** Pulls every stock from KeyCRM and writes what can be sold into the sink. */
+  syncStocks,
+  /** Throws a KeyCrmSyncError (INVALID_CONFIG) if the core options are invalid. */
+  validateOptions,
+  /** The package version. */
+  version,
+} = makeApi(() => wasmModule, "instantiating it in this Worker failed");
 
 export { isSyncError } from "./errors.js";
