@@ -4,25 +4,12 @@
 
 import Database from "better-sqlite3";
 import { isSyncError } from "../errors.js";
-import {
-  assertIdentifier,
-  assertTableName,
-  quoteIdentifier,
-} from "./identifiers.js";
-import { invalidConfig, sinkFailed, toSiteStock } from "./table.js";
+import { assertTableName, quoteIdentifier } from "./identifiers.js";
+import { invalidConfig, readLayout, sinkFailed, toSiteStock } from "./table.js";
 
 // SQLite accepts far more bound parameters than this, but a few hundred keys
 // per statement already amortise the per-statement cost.
 const MAX_PARAMETERS = 500;
-
-const OPTION_NAMES = [
-  "path",
-  "database",
-  "table",
-  "skuColumn",
-  "stockColumn",
-  "warehouseColumn",
-];
 
 /**
  * Opens (or adopts) a SQLite database and returns a StockSink over one table.
@@ -227,24 +214,11 @@ export function createSampleDatabase(
 }
 
 function readOptions(options) {
-  if (options === null || typeof options !== "object") {
-    throw invalidConfig(
-      "The SQLite sink needs an options object with a path or a database.",
-    );
-  }
-  for (const name of Object.keys(options)) {
-    if (!OPTION_NAMES.includes(name)) {
-      throw invalidConfig(
-        `Unknown SQLite sink option "${name}"; known: ${OPTION_NAMES.join(", ")}.`,
-      );
-    }
-  }
-  const { path, database, warehouseColumn } = options;
-  if ((path === undefined) === (database === undefined)) {
-    throw invalidConfig(
-      "Give the SQLite sink exactly one of path (a database file) or database (an open better-sqlite3 handle).",
-    );
-  }
+  const layout = readLayout(options, "SQLite sink", {
+    path: "a database file",
+    database: "an open better-sqlite3 Database",
+  });
+  const { path, database } = options;
   if (path !== undefined && (typeof path !== "string" || path === "")) {
     throw invalidConfig(
       `The SQLite sink's path must be a file path, not ${JSON.stringify(path)}.`,
@@ -255,20 +229,7 @@ function readOptions(options) {
       "The SQLite sink's database must be an open better-sqlite3 Database.",
     );
   }
-  return {
-    path,
-    database,
-    table: assertTableName(options.table ?? "products", "table"),
-    skuColumn: assertIdentifier(options.skuColumn ?? "sku", "skuColumn"),
-    stockColumn: assertIdentifier(
-      options.stockColumn ?? "stock",
-      "stockColumn",
-    ),
-    warehouseColumn:
-      warehouseColumn === undefined
-        ? undefined
-        : assertIdentifier(warehouseColumn, "warehouseColumn"),
-  };
+  return { ...layout, path, database };
 }
 
 function openFile(path) {
