@@ -4,7 +4,7 @@
 
 import * as wasm from "./wasm/keycrm_stock_sync.js";
 import { syncError } from "./errors.js";
-import { makeSyncStocks } from "./sync.js";
+import { makeApplyStockWebhook, makeSyncStocks } from "./sync.js";
 
 /**
  * @param {() => BufferSource | WebAssembly.Module} source the runtime's way to
@@ -26,6 +26,7 @@ export function makeApi(source, hint) {
   }
   return {
     syncStocks: makeSyncStocks(core),
+    applyStockWebhook: makeApplyStockWebhook(core),
     validateOptions(options) {
       core().validateOptions(options);
     },

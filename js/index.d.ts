@@ -72,6 +72,8 @@ export interface CoreOptions {
   maxSubrequests?: number;
   /** Resume an unfinished whole-catalogue scan from a previous report's `cursor`. Default: start at page 1. */
   resumeFrom?: ScanCursor;
+  /** Sync only the offers on this order's lines (looked up with `include=products.offer`). Default: none. */
+  orderId?: number;
 }
 
 
@@ -111,6 +113,7 @@ export type ErrorCode =
   | "CRM_UNAVAILABLE"
   | "RATE_LIMITED"
   | "BAD_PAGE"
+  | "BAD_WEBHOOK"
   | "UNKNOWN_WAREHOUSE"
   | "SINK_FAILED"
   | "DEADLINE_EXCEEDED"
@@ -187,6 +190,24 @@ export interface KeyCrmSyncError extends Error {
  * rejects only for invalid options, with a {@link KeyCrmSyncError} coded `INVALID_CONFIG`.
  */
 export function syncStocks(options: SyncOptions): Promise<SyncReport>;
+
+/** Options of {@link applyStockWebhook}. */
+export interface StockWebhookOptions
+  extends Omit<CoreOptions, "perWarehouse" | "offerIds" | "skus" | "orderId" | "resumeFrom" | "zeroMissing"> {
+  /** The delivery's raw body: a JSON array of `{offer_id, sku, in_stock, in_reserve}`. Required. */
+  body: string;
+  /** Where the site's stock is read and written. Required. */
+  sink: StockSink;
+  /** Most rows one delivery may carry. Default `1000`. */
+  maxRows?: number;
+}
+
+/**
+ * Writes one delivery of KeyCRM's stock webhook into the sink, with the same availability, SKU rules
+ * and diff as a sync, and no request to KeyCRM. Rejects with `BAD_WEBHOOK` for a body of another shape,
+ * `INVALID_CONFIG` for options a webhook cannot honour (per-warehouse rows: the webhook sends sums).
+ */
+export function applyStockWebhook(options: StockWebhookOptions): Promise<SyncReport>;
 
 /** Throws a {@link KeyCrmSyncError} (`INVALID_CONFIG`) if the core options are invalid. */
 export function validateOptions(options: CoreOptions): void;

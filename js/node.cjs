@@ -7,6 +7,8 @@ let loaded;
 const load = () => (loaded ??= import("./node.js"));
 
 exports.syncStocks = async (options) => (await load()).syncStocks(options);
+exports.applyStockWebhook = async (options) =>
+  (await load()).applyStockWebhook(options);
 exports.validateOptions = async (options) =>
   (await load()).validateOptions(options);
 exports.version = async () => (await load()).version();

@@ -2,6 +2,7 @@
 // entry loads the ES module on first call.
 import type {
   CoreOptions,
+  StockWebhookOptions,
   KeyCrmSyncError,
   SyncOptions,
   SyncReport,
@@ -11,6 +12,8 @@ export type * from "./index.js";
 
 /** Pulls every stock from KeyCRM and writes what can be sold into the sink. */
 export function syncStocks(options: SyncOptions): Promise<SyncReport>;
+/** Writes one delivery of KeyCRM's stock webhook into the sink; no request to KeyCRM. */
+export function applyStockWebhook(options: StockWebhookOptions): Promise<SyncReport>;
 /** Rejects with a KeyCrmSyncError (`INVALID_CONFIG`) if the core options are invalid. */
 export function validateOptions(options: CoreOptions): Promise<void>;
 /** The package version. */

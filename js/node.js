@@ -8,6 +8,8 @@ const wasmFile = new URL("./wasm/keycrm_stock_sync_bg.wasm", import.meta.url);
 export const {
   /** Pulls every stock from KeyCRM and writes what can be sold into the sink. */
   syncStocks,
+  /** Writes one delivery of KeyCRM's stock webhook into the sink; no request to KeyCRM. */
+  applyStockWebhook,
   /** Throws a KeyCrmSyncError (INVALID_CONFIG) if the core options are invalid. */
   validateOptions,
   /** The package version. */

@@ -18,20 +18,10 @@ export function makeSyncStocks(core) {
         "apiKey is required (the CLI reads it from KEYCRM_API_KEY)",
       );
     }
-    if (
-      sink === null ||
-      typeof sink !== "object" ||
-      typeof sink.read !== "function" ||
-      typeof sink.write !== "function"
-    ) {
-      throw syncError(
-        "INVALID_CONFIG",
-        "sink must be an object with read(keys) and write(changes)",
-      );
-    }
     if (onProgress !== undefined && typeof onProgress !== "function") {
       throw syncError("INVALID_CONFIG", "onProgress must be a function");
     }
+    assertSink(sink);
     const wasm = core();
     // Requests the core started ahead and no longer needs are aborted at the end,
     // so they cannot keep the process alive.
@@ -57,4 +47,42 @@ export function makeSyncStocks(core) {
       run.abort();
     }
   };
+}
+
+/**
+ * applyStockWebhook(): writes one delivery of KeyCRM's stock webhook through the
+ * same rules as a sync, with no request to KeyCRM.
+ * @param {() => typeof import("./wasm/keycrm_stock_sync.js")} core
+ */
+export function makeApplyStockWebhook(core) {
+  return async function applyStockWebhook(options) {
+    const { body, sink, maxRows = 1000, ...coreOptions } = options ?? {};
+    if (typeof body !== "string") {
+      throw syncError("INVALID_CONFIG", "body must be the webhook's raw text");
+    }
+    assertSink(sink);
+    const io = {
+      fetch: () => {
+        throw new Error("a stock webhook makes no request to KeyCRM");
+      },
+      read: (keys) => sink.read(keys),
+      write: (changes) => sink.write(changes),
+      seed: 0,
+    };
+    return core().applyStockWebhook(coreOptions, body, maxRows, io);
+  };
+}
+
+function assertSink(sink) {
+  if (
+    sink === null ||
+    typeof sink !== "object" ||
+    typeof sink.read !== "function" ||
+    typeof sink.write !== "function"
+  ) {
+    throw syncError(
+      "INVALID_CONFIG",
+      "sink must be an object with read(keys) and write(changes)",
+    );
+  }
 }

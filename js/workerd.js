@@ -9,6 +9,8 @@ import { makeApi } from "./api.js";
 export const {
   /** Pulls every stock from KeyCRM and writes what can be sold into the sink. */
   syncStocks,
+  /** Writes one delivery of KeyCRM's stock webhook into the sink; no request to KeyCRM. */
+  applyStockWebhook,
   /** Throws a KeyCrmSyncError (INVALID_CONFIG) if the core options are invalid. */
   validateOptions,
   /** The package version. */

@@ -31,6 +31,10 @@ pub enum ErrorCode {
     /// row without an id, a row without its warehouse breakdown when one was asked
     /// for), past the retry limit; or pagination that does not end.
     BadPage,
+    /// A webhook body is not what KeyCRM sends: not JSON, a wrong shape, a figure
+    /// that is not a number, too many rows, or an unknown event. Nothing was
+    /// applied; sending the same body again fails the same way.
+    BadWebhook,
     /// A warehouse chosen by id or name never appeared in KeyCRM's data. Nothing was
     /// written; the message lists the warehouses that were seen.
     UnknownWarehouse,
@@ -55,6 +59,7 @@ impl ErrorCode {
             ErrorCode::CrmUnavailable => "CRM_UNAVAILABLE",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::BadPage => "BAD_PAGE",
+            ErrorCode::BadWebhook => "BAD_WEBHOOK",
             ErrorCode::UnknownWarehouse => "UNKNOWN_WAREHOUSE",
             ErrorCode::SinkFailed => "SINK_FAILED",
             ErrorCode::DeadlineExceeded => "DEADLINE_EXCEEDED",

@@ -54,6 +54,7 @@ pub mod report;
 pub mod request;
 pub mod retry_after;
 pub mod warehouses;
+pub mod webhook;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -100,6 +100,9 @@ pub struct SyncOptions {
     pub max_subrequests: Option<u32>,
     /// Resume an unfinished whole-catalogue scan from a report's `cursor`.
     pub resume_from: Option<ScanCursor>,
+    /// Sync only the offers on the lines of this order: look the order up
+    /// (`GET /order/{id}?include=products.offer`), then read their stock.
+    pub order_id: Option<u64>,
 }
 
 impl Default for SyncOptions {
@@ -127,6 +130,7 @@ impl Default for SyncOptions {
             max_requests: None,
             max_subrequests: None,
             resume_from: None,
+            order_id: None,
         }
     }
 }
@@ -224,6 +228,13 @@ impl SyncOptions {
                 "offerIds and skus cannot be combined: choose one filter",
             ));
         }
+        if self.order_id.is_some()
+            && (self.is_filtered() || self.resume_from.is_some() || self.zero_missing)
+        {
+            return Err(SyncError::config(
+                "orderId syncs the offers of one order; it cannot be combined with offerIds, skus, resumeFrom or zeroMissing",
+            ));
+        }
         if self.resume_from.is_some() && self.is_filtered() {
             return Err(SyncError::config(
                 "resumeFrom continues a whole-catalogue scan; it cannot be combined with offerIds or skus",
@@ -240,6 +251,11 @@ impl SyncOptions {
     /// Whether the scan is limited to some offers.
     pub fn is_filtered(&self) -> bool {
         !self.offer_ids.is_empty() || !self.skus.is_empty()
+    }
+
+    /// The URL that looks up an order's lines with their offers.
+    pub fn order_url(&self, order_id: u64) -> String {
+        format!("{}/order/{order_id}?include=products.offer", self.api_url)
     }
 
     /// Whether rows must carry their per-warehouse breakdown.
@@ -329,6 +345,8 @@ mod tests {
             r#"{"resumeFrom": {"page": 0}}"#,
             r#"{"resumeFrom": {"page": 3, "totl": 5}}"#,
             r#"{"resumeFrom": {"page": 3}, "skus": ["a"]}"#,
+            r#"{"orderId": 5, "skus": ["a"]}"#,
+            r#"{"orderId": 5, "zeroMissing": true}"#,
             r#"{"backoffBaseMs": 5000, "backoffMaxMs": 10}"#,
         ] {
             let err = SyncOptions::from_json(bad).unwrap_err();

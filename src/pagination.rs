@@ -93,6 +93,14 @@ impl PagePlan {
         }
     }
 
+    /// A plan with nothing to read: figures come from elsewhere (a webhook), or an
+    /// order lookup decides the offers later.
+    pub fn empty() -> Self {
+        let mut plan = PagePlan::new(Vec::new(), false);
+        plan.segments.clear();
+        plan
+    }
+
     /// A whole-catalogue plan that resumes where `cursor` stopped.
     ///
     /// Offers deleted meanwhile in front of the cursor move the rest back, so it

@@ -40,7 +40,7 @@ use std::collections::BTreeMap;
 use crate::availability::{Availability, DesiredStock, StockKey};
 use crate::diff::StockChange;
 use crate::error::{ErrorCode, SyncError};
-use crate::ledger::SkuLedger;
+use crate::ledger::{Admission, SkuLedger};
 use crate::options::SyncOptions;
 use crate::pacing::{Backoff, Jitter, Pacer};
 use crate::page::StockPage;
@@ -48,6 +48,7 @@ use crate::pagination::PagePlan;
 use crate::report::{NotOnSite, Progress, SyncReport};
 use crate::request::{HttpRequest, OfferFilter};
 use crate::warehouses::WarehouseBook;
+use crate::webhook::StockWebhookRow;
 
 /// What the driver must do next.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,15 +149,22 @@ pub struct SyncEngine {
     not_on_site: NotOnSite,
     failure: Option<SyncError>,
     report: Option<SyncReport>,
+    /// The order whose lines decide the offers, until it has been looked up.
+    order_lookup: Option<u64>,
 }
+
+/// The in-flight "page" number of an order lookup; stock-list pages start at 1.
+const ORDER_LOOKUP: u64 = 0;
 
 impl SyncEngine {
     /// A run with validated options, starting at `now_ms`, with a seed for backoff
     /// jitter.
     pub fn new(options: SyncOptions, now_ms: u64, seed: u64) -> Self {
-        let plan = match options.resume_from {
-            Some(cursor) => PagePlan::resume(cursor, options.needs_details()),
-            None => PagePlan::new(
+        let plan = match (options.resume_from, options.order_id) {
+            (Some(cursor), _) => PagePlan::resume(cursor, options.needs_details()),
+            // The order's lines decide the offers once it has been looked up.
+            (None, Some(_)) => PagePlan::empty(),
+            (None, None) => PagePlan::new(
                 OfferFilter::chunks(&options.offer_ids, &options.skus),
                 options.needs_details(),
             ),
@@ -196,8 +204,74 @@ impl SyncEngine {
             not_on_site: NotOnSite::default(),
             failure: None,
             report: None,
+            order_lookup: options.order_id,
             options,
         }
+    }
+
+    /// A run that writes the balances a stock webhook delivered: no request to
+    /// KeyCRM, the same availability, SKU rules and diff as a scan.
+    ///
+    /// When an offer appears twice in one delivery, its last row wins (KeyCRM sends
+    /// balances after each change, in order). The webhook's figures are already
+    /// summed over the warehouses chosen in KeyCRM's webhook settings, so the
+    /// options' `warehouses` cannot be applied here: they must name the same ones.
+    ///
+    /// # Errors
+    /// [`ErrorCode::InvalidConfig`] for options a stock webhook cannot honour:
+    /// `perWarehouse` (it carries no per-warehouse breakdown), a filter, an order,
+    /// a cursor, or `zeroMissing`.
+    pub fn for_stock_webhook(
+        options: SyncOptions,
+        now_ms: u64,
+        rows: &[StockWebhookRow],
+    ) -> Result<Self, SyncError> {
+        if options.per_warehouse {
+            return Err(SyncError::config(
+                "the stock webhook sends balances summed over warehouses, so it cannot keep per-warehouse rows; use full scans or the order webhook for those",
+            ));
+        }
+        if options.is_filtered()
+            || options.order_id.is_some()
+            || options.resume_from.is_some()
+            || options.zero_missing
+        {
+            return Err(SyncError::config(
+                "a stock webhook applies the rows it carries; offerIds, skus, orderId, resumeFrom and zeroMissing do not apply",
+            ));
+        }
+        let options = SyncOptions {
+            warehouses: Vec::new(),
+            ..options
+        };
+        let mut engine = SyncEngine::new(options, now_ms, 0);
+        engine.plan = PagePlan::empty();
+        let mut latest: Vec<&StockWebhookRow> = Vec::new();
+        for row in rows {
+            latest.retain(|r| r.offer_id != row.offer_id);
+            latest.push(row);
+        }
+        for row in latest {
+            match engine.ledger.admit(row.offer_id, row.sku.as_deref()) {
+                Admission::Accept => {
+                    let sku = row.sku.clone().unwrap_or_default();
+                    let stock = engine.availability.available(row.in_stock, row.in_reserve);
+                    engine.pending.push(DesiredStock {
+                        key: StockKey {
+                            sku,
+                            warehouse_id: None,
+                        },
+                        stock,
+                    });
+                }
+                Admission::Ambiguous { .. } => {
+                    let sku = row.sku.as_deref().unwrap_or_default();
+                    engine.pending.retain(|d| d.key.sku != sku);
+                }
+                Admission::AlreadyRead | Admission::WithoutSku => {}
+            }
+        }
+        Ok(engine)
     }
 
     /// The next thing to do.
@@ -219,7 +293,7 @@ impl SyncEngine {
         if let Some(action) = self.next_write() {
             return action;
         }
-        let scan_done = self.plan.is_done();
+        let scan_done = self.order_lookup.is_none() && self.plan.is_done();
         let next_page = if stopping {
             None
         } else {

@@ -1,13 +1,15 @@
 //! Requests: which page to ask for next, within which budget, and what to do with
 //! each answer.
 
-use super::{InFlight, SyncEngine};
+use super::{InFlight, SyncEngine, ORDER_LOOKUP};
 use crate::engine::Action;
 use crate::error::{ErrorCode, SyncError};
 use crate::ledger::Admission;
 use crate::page::StockPage;
-use crate::request::{HttpRequest, HttpResponse, TransportFailure, PAGE_LIMIT};
+use crate::pagination::PagePlan;
+use crate::request::{HttpRequest, HttpResponse, OfferFilter, TransportFailure, PAGE_LIMIT};
 use crate::retry_after::retry_after_ms;
+use crate::webhook::order_offer_ids;
 
 impl SyncEngine {
     /// Whether `extra` more subrequests, plus the sink calls needed to write every
@@ -43,6 +45,10 @@ impl SyncEngine {
     pub(super) fn next_page_to_request(&self) -> Option<u64> {
         if self.in_flight.len() >= self.options.max_concurrent_requests as usize {
             return None;
+        }
+        if self.order_lookup.is_some() {
+            let asked = self.in_flight.iter().any(|f| f.page == ORDER_LOOKUP);
+            return (!asked).then_some(ORDER_LOOKUP);
         }
         let first = self.plan.current_page()?;
         let window = u64::from(self.options.max_concurrent_requests) - 1;
@@ -110,11 +116,14 @@ impl SyncEngine {
         if start_at > now_ms {
             return Action::Sleep(start_at - now_ms);
         }
-        let Some(query) = self.plan.query_for(page) else {
-            self.fail(SyncError::new(ErrorCode::Internal, "no page to request"));
-            return self.finish(now_ms);
+        let url = match (self.order_lookup, self.plan.query_for(page)) {
+            (Some(order), _) => self.options.order_url(order),
+            (None, Some(query)) => query.url(&self.options.api_url),
+            (None, None) => {
+                self.fail(SyncError::new(ErrorCode::Internal, "no page to request"));
+                return self.finish(now_ms);
+            }
         };
-        let url = query.url(&self.options.api_url);
         let timeout_ms = match self.deadline_at {
             Some(deadline) => self.options.request_timeout_ms.min(deadline - now_ms),
             None => self.options.request_timeout_ms,
@@ -141,6 +150,21 @@ impl SyncEngine {
             return;
         };
         match response.status {
+            200..=299 if flight.page == ORDER_LOOKUP => match order_offer_ids(&response.body) {
+                Ok(ids) => {
+                    self.rate_limit_attempt = 0;
+                    self.page_attempts.clear();
+                    self.order_lookup = None;
+                    self.plan = if ids.is_empty() {
+                        // An order of custom lines only: no offer, nothing to read.
+                        PagePlan::empty()
+                    } else {
+                        let details = self.options.needs_details();
+                        PagePlan::new(OfferFilter::chunks(&ids, &[]), details)
+                    };
+                }
+                Err(err) => self.retry(now_ms, flight.page, err),
+            },
             200..=299 => match StockPage::from_json(&response.body) {
                 Ok(page) => {
                     self.rate_limit_attempt = 0;

@@ -32,6 +32,29 @@ pub async fn run_sync(options: JsValue, io: JsValue) -> Result<JsValue, JsValue>
     to_js(&report).map_err(|e| error_to_js(&e))
 }
 
+/// Writes the balances of one stock-webhook delivery (`body`, its raw text) and
+/// resolves with the report. No request goes to KeyCRM; `io.fetch` is not called.
+///
+/// Rejects with a `KeyCrmSyncError`: `BAD_WEBHOOK` for a body that is not a stock
+/// webhook (or has more than `maxRows` rows), `INVALID_CONFIG` for options a stock
+/// webhook cannot honour (see `SyncEngine::for_stock_webhook`).
+#[wasm_bindgen(js_name = applyStockWebhook)]
+pub async fn apply_stock_webhook(
+    options: JsValue,
+    body: String,
+    max_rows: u32,
+    io: JsValue,
+) -> Result<JsValue, JsValue> {
+    let options = decode_options(options).map_err(|e| error_to_js(&e))?;
+    let io = Io::from_js(&io).map_err(|e| error_to_js(&e))?;
+    let rows = crate::webhook::parse_stock_webhook(&body, max_rows as usize)
+        .map_err(|e| error_to_js(&e))?;
+    let engine = SyncEngine::for_stock_webhook(options, js_sys::Date::now() as u64, &rows)
+        .map_err(|e| error_to_js(&e))?;
+    let report = driver::drive(engine, &io).await;
+    to_js(&report).map_err(|e| error_to_js(&e))
+}
+
 /// Validates options without running, so a caller can fail fast before any I/O.
 ///
 /// # Errors

@@ -1,6 +1,7 @@
 // Typed uses of the public API. `tsc --noEmit` fails if a typing drifts from how the
 // package is meant to be used; each @ts-expect-error fails if a mistake stops being one.
 import {
+  applyStockWebhook,
   isSyncError,
   syncStocks,
   validateOptions,
@@ -47,6 +48,12 @@ export async function example(): Promise<void> {
   console.log(expected.size);
   await sink.close();
   await emulator.close();
+
+  const delivered: SyncReport = await applyStockWebhook({ body: "[]", sink, keepReserve: true });
+  console.log(delivered.updated);
+  // @ts-expect-error a stock webhook cannot keep per-warehouse rows
+  await applyStockWebhook({ body: "[]", sink, perWarehouse: true });
+  await syncStocks({ apiKey: "key", sink, orderId: 42 });
 
   // @ts-expect-error the API key is required
   await syncStocks({ sink });

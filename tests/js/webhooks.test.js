@@ -1,0 +1,109 @@
+// The webhook building blocks end to end: a stock-webhook delivery written into a
+// SQLite file with no request to KeyCRM, and a sync of one order's offers over
+// HTTP against the emulator.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+
+import { applyStockWebhook, syncStocks } from "keycrm-stock-sync";
+import { createSqliteSink, createSampleDatabase } from "keycrm-stock-sync/sqlite";
+import { startEmulator, generateCatalogue, expectedAvailability } from "keycrm-stock-sync/testing";
+
+let dir;
+let emulator;
+let offers;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "keycrm-webhooks-"));
+  offers = generateCatalogue({ offers: 200, duplicateSkuEvery: 0, withoutSkuEvery: 0 });
+  const line = (offer) => ({ sku: offer.sku, quantity: 1, offer_id: offer.id });
+  emulator = await startEmulator({
+    apiKey: "key",
+    offers,
+    rateLimitPerMinute: 6000,
+    orders: [
+      { id: 42, status_id: 3, products: [line(offers[6]), line(offers[149]), { sku: "custom", quantity: 1 }] },
+    ],
+  });
+});
+
+after(async () => {
+  await emulator.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let n = 0;
+function shop(skus) {
+  const path = join(dir, `shop-${++n}.sqlite`);
+  createSampleDatabase(path, { skus, stockValue: 0 });
+  return path;
+}
+
+function stockOf(path) {
+  const db = new Database(path, { readonly: true });
+  const rows = db.prepare("SELECT sku, stock FROM products").all();
+  db.close();
+  return new Map(rows.map((r) => [r.sku, r.stock]));
+}
+
+test("a stock-webhook delivery is written as a sync would write it, with no request", async () => {
+  emulator.reset();
+  const path = shop(["a001-56", "b", "c"]);
+  const sink = createSqliteSink({ path });
+  const body = JSON.stringify([
+    { offer_id: 130827, sku: "a001-56", in_stock: 16, in_reserve: 3 },
+    { offer_id: 2, sku: "b", in_stock: 2.5, in_reserve: 0 },
+    { offer_id: 3, sku: "unknown", in_stock: 1, in_reserve: 0 },
+  ]);
+  const report = await applyStockWebhook({ body, sink });
+  assert.equal(report.complete, true);
+  assert.equal(report.updated, 2);
+  assert.deepEqual(report.notOnSite.sample, ["unknown"]);
+  assert.equal(stockOf(path).get("a001-56"), 13);
+  assert.equal(stockOf(path).get("b"), 2);
+  const again = await applyStockWebhook({ body, sink, fractional: true });
+  assert.equal(stockOf(path).get("b"), 2.5, "options apply as in a sync");
+  assert.equal(again.updated, 1);
+  await sink.close();
+  assert.equal(emulator.requests.length, 0);
+});
+
+test("a body that is not a stock webhook is refused and nothing is written", async () => {
+  const path = shop(["a"]);
+  const sink = createSqliteSink({ path });
+  for (const body of ["{", "{}", '[{"sku":"a","in_stock":1}]', '[{"offer_id":1,"in_stock":"x"}]']) {
+    await assert.rejects(applyStockWebhook({ body, sink }), { name: "KeyCrmSyncError", code: "BAD_WEBHOOK" });
+  }
+  const many = JSON.stringify([{ offer_id: 1, sku: "a", in_stock: 1 }, { offer_id: 2, sku: "b", in_stock: 1 }]);
+  await assert.rejects(applyStockWebhook({ body: many, sink, maxRows: 1 }), { code: "BAD_WEBHOOK" });
+  await assert.rejects(
+    applyStockWebhook({ body: "[]", sink, perWarehouse: true }),
+    { code: "INVALID_CONFIG", message: /per-warehouse/ },
+  );
+  await sink.close();
+  assert.equal(stockOf(path).get("a"), 0);
+});
+
+test("orderId syncs just the offers on the order's lines", async () => {
+  emulator.reset();
+  const expected = expectedAvailability(offers);
+  const path = shop([...expected.keys()]);
+  const sink = createSqliteSink({ path });
+  const report = await syncStocks({ apiKey: "key", apiUrl: emulator.url, sink, orderId: 42, rateLimitPerMinute: 6000 });
+  await sink.close();
+  assert.equal(report.complete, true, JSON.stringify(report.error));
+  assert.equal(report.offers, 2);
+  assert.deepEqual(
+    emulator.requests.map((r) => r.path),
+    ["/v1/order/42", "/v1/offers/stocks"],
+  );
+  assert.equal(emulator.requests[1].query["filter[offers_id]"], `${offers[6].id},${offers[149].id}`);
+  const site = stockOf(path);
+  assert.equal(site.get(offers[6].sku), expected.get(offers[6].sku));
+  assert.equal(site.get(offers[149].sku), expected.get(offers[149].sku));
+  assert.equal(site.get(offers[7].sku), 0, "offers not on the order are untouched");
+});
