@@ -5,6 +5,7 @@
 import * as wasm from "./wasm/keycrm_stock_sync.js";
 import { syncError } from "./errors.js";
 import { makeApplyStockWebhook, makeSyncStocks } from "./sync.js";
+import { makeCreateWebhookHandler } from "./webhooks.js";
 
 /**
  * @param {() => BufferSource | WebAssembly.Module} source the runtime's way to
@@ -24,9 +25,12 @@ export function makeApi(source, hint) {
     }
     return wasm;
   }
+  const syncStocks = makeSyncStocks(core);
+  const applyStockWebhook = makeApplyStockWebhook(core);
   return {
-    syncStocks: makeSyncStocks(core),
-    applyStockWebhook: makeApplyStockWebhook(core),
+    syncStocks,
+    applyStockWebhook,
+    createWebhookHandler: makeCreateWebhookHandler({ core, applyStockWebhook, syncStocks }),
     validateOptions(options) {
       core().validateOptions(options);
     },

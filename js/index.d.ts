@@ -209,6 +209,38 @@ export interface StockWebhookOptions
  */
 export function applyStockWebhook(options: StockWebhookOptions): Promise<SyncReport>;
 
+/** Options of {@link createWebhookHandler}: the core options used for every delivery, plus these. */
+export interface WebhookHandlerOptions extends Omit<CoreOptions, "offerIds" | "skus" | "orderId" | "resumeFrom" | "zeroMissing"> {
+  /** The secret KeyCRM puts in the webhook URL (`?token=`), or sends as `X-Webhook-Token` or `Authorization: Bearer`. Required; at least 16 characters. */
+  token: string;
+  /** Where the site's stock is read and written. Required. */
+  sink: StockSink;
+  /** The KeyCRM API key, for the order webhook's lookups. Required for order webhooks. */
+  apiKey?: string;
+  /** Path prefix of the two endpoints, `{basePath}/stock` and `{basePath}/order`. Default `"/webhooks/keycrm"`. */
+  basePath?: string;
+  /** Largest body accepted, in bytes; larger ones get 413. Default `1000000`. */
+  maxBodyBytes?: number;
+  /** Most rows one stock delivery may carry. Default `1000`. */
+  maxRows?: number;
+  /** Keeps the runtime alive for work done after replying (Workers: `ctx.waitUntil`). Default: none. */
+  waitUntil?: (work: Promise<unknown>) => void;
+  /** Called with each delivery's report, including order syncs finished after the reply. Default: none. */
+  onResult?: (kind: "stock" | "order", report: SyncReport | { complete: false; error: ReportError }) => void;
+}
+
+/**
+ * A `Request` → `Response` handler: `POST {basePath}/stock` (the stock webhook, applied before replying),
+ * `POST {basePath}/order` (trigger webhooks; 202 at once, the order's offers synced after), `GET /healthz`.
+ * 401 for a missing or wrong token (compared in constant time), 413 for oversized bodies, 400 for bad ones.
+ */
+export function createWebhookHandler(options: WebhookHandlerOptions): (request: Request) => Promise<Response>;
+
+/** Serves a `Request` → `Response` handler from Node's `http` server (Node only). */
+export function toNodeListener(
+  handler: (request: Request) => Promise<Response>,
+): (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void;
+
 /** Throws a {@link KeyCrmSyncError} (`INVALID_CONFIG`) if the core options are invalid. */
 export function validateOptions(options: CoreOptions): void;
 

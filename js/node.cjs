@@ -9,6 +9,9 @@ const load = () => (loaded ??= import("./node.js"));
 exports.syncStocks = async (options) => (await load()).syncStocks(options);
 exports.applyStockWebhook = async (options) =>
   (await load()).applyStockWebhook(options);
+exports.createWebhookHandler = async (options) =>
+  (await load()).createWebhookHandler(options);
+exports.toNodeListener = async (handler) => (await load()).toNodeListener(handler);
 exports.validateOptions = async (options) =>
   (await load()).validateOptions(options);
 exports.version = async () => (await load()).version();

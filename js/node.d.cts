@@ -3,6 +3,7 @@
 import type {
   CoreOptions,
   StockWebhookOptions,
+  WebhookHandlerOptions,
   KeyCrmSyncError,
   SyncOptions,
   SyncReport,
@@ -14,6 +15,14 @@ export type * from "./index.js";
 export function syncStocks(options: SyncOptions): Promise<SyncReport>;
 /** Writes one delivery of KeyCRM's stock webhook into the sink; no request to KeyCRM. */
 export function applyStockWebhook(options: StockWebhookOptions): Promise<SyncReport>;
+/** A Request → Response handler for KeyCRM's webhooks. */
+export function createWebhookHandler(
+  options: WebhookHandlerOptions,
+): Promise<(request: Request) => Promise<Response>>;
+/** Serves a Request → Response handler from Node's `http` server. */
+export function toNodeListener(
+  handler: (request: Request) => Promise<Response>,
+): Promise<(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void>;
 /** Rejects with a KeyCrmSyncError (`INVALID_CONFIG`) if the core options are invalid. */
 export function validateOptions(options: CoreOptions): Promise<void>;
 /** The package version. */

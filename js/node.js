@@ -10,6 +10,8 @@ export const {
   syncStocks,
   /** Writes one delivery of KeyCRM's stock webhook into the sink; no request to KeyCRM. */
   applyStockWebhook,
+  /** A Request → Response handler for KeyCRM's stock and order webhooks. */
+  createWebhookHandler,
   /** Throws a KeyCrmSyncError (INVALID_CONFIG) if the core options are invalid. */
   validateOptions,
   /** The package version. */
@@ -20,3 +22,4 @@ export const {
 );
 
 export { isSyncError } from "./errors.js";
+export { toNodeListener } from "./node-http.js";

@@ -11,6 +11,8 @@ export const {
   syncStocks,
   /** Writes one delivery of KeyCRM's stock webhook into the sink; no request to KeyCRM. */
   applyStockWebhook,
+  /** A Request → Response handler for KeyCRM's stock and order webhooks. */
+  createWebhookHandler,
   /** Throws a KeyCrmSyncError (INVALID_CONFIG) if the core options are invalid. */
   validateOptions,
   /** The package version. */

@@ -166,6 +166,24 @@ pub fn order_offer_ids(body: &str) -> Result<Vec<u64>, SyncError> {
     Ok(ids)
 }
 
+/// Whether a webhook's token equals the configured one, in time that does not
+/// depend on where they differ (KeyCRM cannot sign, so the token is the only proof
+/// a delivery is genuine; a comparison that stops early would leak it byte by byte).
+///
+/// An empty `expected` matches nothing.
+pub fn token_matches(given: &str, expected: &str) -> bool {
+    let (given, expected) = (given.as_bytes(), expected.as_bytes());
+    if expected.is_empty() {
+        return false;
+    }
+    let mut difference = given.len() ^ expected.len();
+    for (i, byte) in expected.iter().enumerate() {
+        let other = given.get(i).copied().unwrap_or(0);
+        difference |= usize::from(byte ^ other);
+    }
+    difference == 0
+}
+
 fn bad(message: String) -> SyncError {
     SyncError::new(ErrorCode::BadWebhook, message)
 }
@@ -237,6 +255,22 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    #[test]
+    fn tokens_match_exactly() {
+        let token = "k3y-7f2a9c4e1b8d6a0f";
+        assert!(token_matches(token, token));
+        for given in [
+            "",
+            "k3y",
+            "k3y-7f2a9c4e1b8d6a0F",
+            "k3y-7f2a9c4e1b8d6a0f0",
+            "x3y-7f2a9c4e1b8d6a0f",
+        ] {
+            assert!(!token_matches(given, token), "{given}");
+        }
+        assert!(!token_matches("", ""));
     }
 
     #[test]

@@ -55,6 +55,39 @@ pub async fn apply_stock_webhook(
     to_js(&report).map_err(|e| error_to_js(&e))
 }
 
+/// Whether a webhook's token equals the configured one, compared in constant time.
+#[wasm_bindgen(js_name = tokenMatches)]
+pub fn token_matches(given: &str, expected: &str) -> bool {
+    crate::webhook::token_matches(given, expected)
+}
+
+/// Parses a trigger webhook: resolves `{ event, orderId }` for an order event, or
+/// `{ event }` alone for a known event that cannot move stock.
+///
+/// # Errors
+/// A `KeyCrmSyncError` with code `BAD_WEBHOOK` for another shape or an unknown event.
+#[wasm_bindgen(js_name = parseTriggerWebhook)]
+pub fn parse_trigger_webhook(body: &str) -> Result<JsValue, JsValue> {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Trigger {
+        event: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        order_id: Option<u64>,
+    }
+    let trigger = match crate::webhook::parse_trigger_webhook(body).map_err(|e| error_to_js(&e))? {
+        crate::webhook::TriggerEvent::Order { event, order_id } => Trigger {
+            event,
+            order_id: Some(order_id),
+        },
+        crate::webhook::TriggerEvent::Ignored { event } => Trigger {
+            event,
+            order_id: None,
+        },
+    };
+    to_js(&trigger).map_err(|e| error_to_js(&e))
+}
+
 /// Validates options without running, so a caller can fail fast before any I/O.
 ///
 /// # Errors

@@ -2,6 +2,8 @@
 // package is meant to be used; each @ts-expect-error fails if a mistake stops being one.
 import {
   applyStockWebhook,
+  createWebhookHandler,
+  toNodeListener,
   isSyncError,
   syncStocks,
   validateOptions,
@@ -54,6 +56,9 @@ export async function example(): Promise<void> {
   // @ts-expect-error a stock webhook cannot keep per-warehouse rows
   await applyStockWebhook({ body: "[]", sink, perWarehouse: true });
   await syncStocks({ apiKey: "key", sink, orderId: 42 });
+  const handler = createWebhookHandler({ token: "a-long-random-token-1234", sink, apiKey: "key" });
+  const served = toNodeListener(handler);
+  console.log(typeof served, (await handler(new Request("http://x/healthz"))).status);
 
   // @ts-expect-error the API key is required
   await syncStocks({ sink });

@@ -1,0 +1,135 @@
+// The webhook endpoint over real HTTP: Node's http server with toNodeListener,
+// a SQLite file, and the emulator for the order webhook's lookups.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+
+import { createWebhookHandler, toNodeListener } from "keycrm-stock-sync";
+import { createSqliteSink, createSampleDatabase } from "keycrm-stock-sync/sqlite";
+import { startEmulator, generateCatalogue, expectedAvailability } from "keycrm-stock-sync/testing";
+
+const TOKEN = "whk-6b1f0e9a4c2d8e7f3a5b";
+let dir;
+let emulator;
+let offers;
+let server;
+let base;
+let path;
+let sink;
+const results = [];
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "keycrm-endpoint-"));
+  offers = generateCatalogue({ offers: 120, duplicateSkuEvery: 0, withoutSkuEvery: 0 });
+  emulator = await startEmulator({
+    apiKey: "api-key",
+    offers,
+    rateLimitPerMinute: 6000,
+    orders: [{ id: 42, products: [{ sku: offers[3].sku, quantity: 1, offer_id: offers[3].id }] }],
+  });
+  path = join(dir, "shop.sqlite");
+  createSampleDatabase(path, { skus: [...expectedAvailability(offers).keys(), "a001-56"] });
+  sink = createSqliteSink({ path });
+  const handler = createWebhookHandler({
+    token: TOKEN,
+    sink,
+    apiKey: "api-key",
+    apiUrl: emulator.url,
+    rateLimitPerMinute: 6000,
+    maxBodyBytes: 10_000,
+    onResult: (kind, result) => results.push({ kind, result }),
+  });
+  server = createServer(toNodeListener(handler));
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${server.address().port}`;
+});
+
+after(async () => {
+  await new Promise((resolve) => server.close(resolve));
+  await sink.close();
+  await emulator.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const post = (route, body, { token = TOKEN, headers = {} } = {}) =>
+  fetch(`${base}/webhooks/keycrm/${route}${token === null ? "" : `?token=${token}`}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+  });
+
+function stockOf(sku) {
+  const db = new Database(path, { readonly: true });
+  const row = db.prepare("SELECT stock FROM products WHERE sku = ?").get(sku);
+  db.close();
+  return row?.stock;
+}
+
+test("the stock webhook updates rows, and a replay changes nothing", async () => {
+  const body = JSON.stringify([{ offer_id: 130827, sku: "a001-56", in_stock: 16, in_reserve: 3 }]);
+  const response = await post("stock", body);
+  assert.equal(response.status, 200);
+  const answer = await response.json();
+  assert.equal(answer.updated, 1);
+  assert.equal(stockOf("a001-56"), 13);
+  const replay = await (await post("stock", body)).json();
+  assert.equal(replay.updated, 0);
+});
+
+test("a missing or wrong token is 401, with the same answer either way", async () => {
+  const body = JSON.stringify([{ offer_id: 1, sku: "a001-56", in_stock: 99, in_reserve: 0 }]);
+  const missing = await post("stock", body, { token: null });
+  const wrong = await post("stock", body, { token: `${TOKEN}x` });
+  assert.equal(missing.status, 401);
+  assert.equal(wrong.status, 401);
+  assert.deepEqual(await missing.json(), await wrong.json());
+  assert.equal(stockOf("a001-56"), 13, "nothing written");
+  const header = await post("stock", body, { token: null, headers: { "x-webhook-token": TOKEN } });
+  assert.equal(header.status, 200);
+  assert.equal(stockOf("a001-56"), 99);
+});
+
+test("bad bodies are 400, oversized ones 413, unknown routes 404, wrong methods 405", async () => {
+  for (const body of ["{", "{}", '[{"sku":"x","in_stock":1}]']) {
+    const response = await post("stock", body);
+    assert.equal(response.status, 400, body);
+    assert.equal((await response.json()).error.code, "BAD_WEBHOOK");
+  }
+  const unknown = await post("order", JSON.stringify({ event: "order.deleted", context: { id: 1 } }));
+  assert.equal(unknown.status, 400);
+  assert.match((await unknown.json()).error.message, /unknown event/);
+  const big = await post("stock", `[${" ".repeat(20_000)}]`);
+  assert.equal(big.status, 413);
+  assert.equal((await fetch(`${base}/webhooks/keycrm/other?token=${TOKEN}`, { method: "POST" })).status, 404);
+  assert.equal((await fetch(`${base}/webhooks/keycrm/stock?token=${TOKEN}`)).status, 405);
+  assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { ok: true });
+});
+
+test("the order webhook answers at once, then syncs that order's offers", async () => {
+  emulator.reset();
+  results.length = 0;
+  const response = await post(
+    "order",
+    JSON.stringify({ event: "order.change_order_status", context: { id: 42, status_id: 3 } }),
+  );
+  assert.equal(response.status, 202);
+  assert.deepEqual(await response.json(), { accepted: true, event: "order.change_order_status", orderId: 42 });
+  for (let i = 0; i < 100 && results.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(results[0]?.kind, "order");
+  assert.equal(results[0].result.complete, true, JSON.stringify(results[0].result.error));
+  assert.deepEqual(emulator.requests.map((r) => r.path), ["/v1/order/42", "/v1/offers/stocks"]);
+  assert.equal(stockOf(offers[3].sku), expectedAvailability(offers).get(offers[3].sku));
+
+  const lead = await post("order", JSON.stringify({ event: "lead.change_lead_status", context: { id: 1 } }));
+  assert.equal(lead.status, 202);
+  assert.deepEqual(await lead.json(), { accepted: false, ignored: "lead.change_lead_status" });
+});
+
+test("a short token is refused when the handler is made", () => {
+  assert.throws(() => createWebhookHandler({ token: "short", sink }), { code: "INVALID_CONFIG" });
+});
