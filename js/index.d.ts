@@ -87,6 +87,8 @@ export interface SyncOptions extends CoreOptions {
   onProgress?: (progress: Progress) => void;
   /** The fetch implementation. Default: `globalThis.fetch`. */
   fetch?: typeof globalThis.fetch;
+  /** Aborting it stops the run: no request starts any more, rows already read are written, the report has a `cursor`. Default: none. */
+  signal?: AbortSignal;
 }
 
 /** How far a run has got. */

@@ -11,7 +11,8 @@ import { keycrmFetcher } from "./http.js";
  */
 export function makeSyncStocks(core) {
   return async function syncStocks(options) {
-    const { apiKey, sink, onProgress, fetch, ...coreOptions } = options ?? {};
+    const { apiKey, sink, onProgress, fetch, signal, ...coreOptions } =
+      options ?? {};
     if (typeof apiKey !== "string" || apiKey.trim() === "") {
       throw syncError(
         "INVALID_CONFIG",
@@ -37,6 +38,8 @@ export function makeSyncStocks(core) {
       readAll:
         typeof sink.readAll === "function" ? () => sink.readAll() : undefined,
       progress: onProgress,
+      // Checked between steps: a stop lets the batch in flight be written.
+      shouldStop: signal ? () => signal.aborted : undefined,
       seed: Math.random(),
     };
     try {

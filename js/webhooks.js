@@ -32,6 +32,13 @@ export function makeCreateWebhookHandler({ core, applyStockWebhook, syncStocks }
       );
     }
     core().validateOptions(syncOptions);
+    if (syncOptions.perWarehouse) {
+      // Refused up front rather than on every delivery.
+      throw syncError(
+        "INVALID_CONFIG",
+        "the stock webhook sends balances summed over warehouses, so it cannot keep per-warehouse rows; sync those with full scans",
+      );
+    }
     const report = (kind, result) => onResult?.(kind, result);
 
     async function stock(body) {

@@ -244,3 +244,54 @@ fn deletions_hidden_by_additions_between_runs_are_not_skipped() {
     }
     assert_eq!(last.site[&key("new149")], Some(3.0));
 }
+
+#[test]
+fn a_stop_request_writes_what_was_read_and_leaves_a_cursor() {
+    use keycrm_stock_sync::{Action, SyncEngine};
+    let catalogue = Catalogue::numbered(500);
+    let mut engine = SyncEngine::new(options("{}"), 0, 1);
+    let mut now = 0;
+    let mut written = 0;
+    let report = loop {
+        match engine.poll(now) {
+            Action::Fetch(request) => {
+                let Reply::Body(body) = catalogue.answer(&request.url) else {
+                    unreachable!()
+                };
+                engine.handle_response(request.id, now, ok(body));
+                if page_of(&request.url) == 3 {
+                    engine.handle_stop();
+                }
+            }
+            Action::Sleep(ms) => now += ms,
+            Action::ReadSite(keys) => engine.handle_site_stock(
+                keys.iter()
+                    .map(|k| keycrm_stock_sync::SiteStock {
+                        sku: k.sku.clone(),
+                        warehouse_id: None,
+                        stock: Some(0.0),
+                    })
+                    .collect(),
+            ),
+            Action::WriteSite(changes) => {
+                written += changes.len();
+                engine.handle_written();
+            }
+            Action::AwaitResponse | Action::ReadAllSite => unreachable!(),
+            Action::Done(report) => break *report,
+        }
+    };
+    assert_eq!(report.error.unwrap().code, ErrorCode::DeadlineExceeded);
+    assert_eq!(report.pages, 3, "no page after the stop");
+    assert_eq!(report.cursor.map(|c| c.page), Some(4));
+    let expected_changes = catalogue
+        .expected()
+        .iter()
+        .take(150)
+        .filter(|(_, v)| **v != 0.0)
+        .count();
+    assert_eq!(
+        written, expected_changes,
+        "page 3, read before the stop, was written"
+    );
+}

@@ -106,6 +106,32 @@ const SYNC_FLAGS = {
   help: HELP_FLAG,
 };
 
+const SERVE_FLAGS = {
+  ...Object.fromEntries(
+    Object.entries(SYNC_FLAGS).filter(
+      ([name]) => !["json", "quiet", "dry-run", "zero-missing", "deadline", "max-requests", "help"].includes(name),
+    ),
+  ),
+  port: {
+    type: "string",
+    value: "N",
+    parse: positiveInteger,
+    help: "port of the webhook endpoint. Default: 8080",
+  },
+  host: {
+    type: "string",
+    value: "ADDRESS",
+    help: "address to listen on; 0.0.0.0 for every interface. Default: 127.0.0.1 (behind a reverse proxy)",
+  },
+  interval: {
+    type: "string",
+    value: "MINUTES",
+    parse: nonNegativeMinutes,
+    help: "minutes between full syncs, the first at start; 0 for webhooks only. Default: 60",
+  },
+  help: HELP_FLAG,
+};
+
 const DEMO_FLAGS = {
   offers: {
     type: "string",
@@ -154,6 +180,25 @@ const COMMANDS = {
       "Examples:",
       `  KEYCRM_API_KEY=... ${PROGRAM} sync --db shop.sqlite --warehouses 1,Київ`,
       `  KEYCRM_API_KEY=... ${PROGRAM} sync --db postgres://shop:PASSWORD@localhost/shop --table catalog.variants`,
+    ],
+  },
+  serve: {
+    flags: SERVE_FLAGS,
+    usage: `${PROGRAM} serve --db FILE|URL [options]`,
+    summary:
+      "receive KeyCRM's webhooks and run a full sync at an interval, in one process",
+    notes: [
+      "Endpoints: POST /webhooks/keycrm/stock (KeyCRM's stock webhook),",
+      "POST /webhooks/keycrm/order (order trigger webhooks), GET /healthz.",
+      "Put the token in the URLs you give KeyCRM: …/webhooks/keycrm/stock?token=TOKEN",
+      "",
+      "Environment:",
+      "  KEYCRM_API_KEY         your KeyCRM API key (required); never printed",
+      "  KEYCRM_WEBHOOK_TOKEN   a long random secret the webhook URLs carry (required)",
+      "  KEYCRM_API_URL         KeyCRM API base, when --api-url is not given",
+      "",
+      "SIGTERM or SIGINT stops it cleanly: no new work, the batch in flight is",
+      "written, then it exits with status 0.",
     ],
   },
   demo: {
@@ -320,4 +365,14 @@ function camelCase(flag) {
 
 function lowerFirst(text) {
   return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+function nonNegativeMinutes(raw, flag, command) {
+  if (!/^\d+(\.\d+)?$/.test(raw)) {
+    throw new UsageError(
+      `${flag} needs a number of minutes (0 for none), got ${JSON.stringify(raw)}`,
+      command,
+    );
+  }
+  return Number(raw);
 }

@@ -96,18 +96,18 @@ function statusOf(error) {
  * @returns {{ open: () => Promise<import("../sinks/sink.js").StockSink>,
  *   secrets: string[] }}
  */
-function databaseOf(flags) {
+export function databaseOf(flags, command = "sync") {
   const { db } = flags;
   if (db === undefined || db === "") {
     throw new UsageError(
       "--db is required: the site database, a SQLite file (--db shop.sqlite) or a postgres:// or mysql:// URL",
-      "sync",
+      command,
     );
   }
   if (Boolean(flags.perWarehouse) !== (flags.warehouseColumn !== undefined)) {
     throw new UsageError(
       "--per-warehouse and --warehouse-column go together: rows per warehouse need the column holding the warehouse id",
-      "sync",
+      command,
     );
   }
   const layout = defined({
@@ -127,7 +127,7 @@ function databaseOf(flags) {
   if (create === undefined) {
     throw new UsageError(
       `--db: ${scheme}:// is not a database this program writes to; give a SQLite file path or a postgres://, postgresql://, mysql:// or mariadb:// URL`,
-      "sync",
+      command,
     );
   }
   return {
@@ -155,7 +155,7 @@ function passwordsIn(url) {
   return [...new Set([typed, decoded])];
 }
 
-function coreOptionsOf(flags, env) {
+export function coreOptionsOf(flags, env) {
   const apiUrl = flags.apiUrl ?? (env.KEYCRM_API_URL?.trim() || undefined);
   return defined({
     apiUrl,

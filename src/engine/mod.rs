@@ -344,6 +344,16 @@ impl SyncEngine {
         self.finish(now_ms)
     }
 
+    /// Ends the run on the caller's request (a shutdown): no request starts any
+    /// more, the rows already read are still written, and the report carries a
+    /// cursor, as when a deadline passes.
+    pub fn handle_stop(&mut self) {
+        self.fail(SyncError::new(
+            ErrorCode::DeadlineExceeded,
+            "the run was asked to stop before the scan ended",
+        ));
+    }
+
     /// Ends the run because the driver itself went wrong (a bug, never user input).
     pub fn handle_driver_failure(&mut self, message: &str) {
         self.fail(SyncError::new(ErrorCode::Internal, message));

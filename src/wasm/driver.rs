@@ -39,12 +39,20 @@ type Landing = (u64, Result<FetchOutcome, ()>);
 /// Drives `engine` to its end.
 pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
     let mut in_flight: FuturesUnordered<LocalBoxFuture<'_, Landing>> = FuturesUnordered::new();
+    let mut stop_asked = false;
     loop {
+        if !stop_asked && io.should_stop() {
+            stop_asked = true;
+            engine.handle_stop();
+        }
         match engine.poll(now_ms()) {
             Action::Fetch(request) => in_flight.push(Box::pin(fetch(io, request))),
             Action::Sleep(ms) => {
                 // gloo traps above u32::MAX ms; the engine never asks for that long,
                 // but clamping costs nothing.
+                // A run that may be asked to stop wakes at least every second to
+                // look; the engine then asks for the rest of the wait again.
+                let ms = if io.can_stop() { ms.min(1_000) } else { ms };
                 let timer = TimeoutFuture::new(ms.min(u64::from(u32::MAX)) as u32);
                 if in_flight.is_empty() {
                     timer.await;

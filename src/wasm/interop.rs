@@ -16,6 +16,7 @@ pub struct Io {
     write: Function,
     read_all: Option<Function>,
     progress: Option<Function>,
+    should_stop: Option<Function>,
     seed: u64,
 }
 
@@ -37,6 +38,7 @@ impl Io {
             write: required("write")?,
             read_all: function(io, "readAll"),
             progress: function(io, "progress"),
+            should_stop: function(io, "shouldStop"),
             seed: (seed.abs() * 9_007_199_254_740_991.0) as u64,
         })
     }
@@ -69,6 +71,19 @@ impl Io {
                 "the sink has no readAll(), which zeroMissing needs",
             )),
         }
+    }
+
+    /// Whether the caller can ask the run to stop (gave a `shouldStop`).
+    pub fn can_stop(&self) -> bool {
+        self.should_stop.is_some()
+    }
+
+    /// Whether the caller asked the run to stop (`shouldStop()` returned true).
+    pub fn should_stop(&self) -> bool {
+        self.should_stop
+            .as_ref()
+            .and_then(|f| f.call0(&self.target).ok())
+            .is_some_and(|v| v.is_truthy())
     }
 
     /// Calls `progress(value)` if there is one; its errors are ignored, since a

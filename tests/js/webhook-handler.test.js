@@ -130,6 +130,10 @@ test("the order webhook answers at once, then syncs that order's offers", async 
   assert.deepEqual(await lead.json(), { accepted: false, ignored: "lead.change_lead_status" });
 });
 
-test("a short token is refused when the handler is made", () => {
+test("a short token, or per-warehouse rows, are refused when the handler is made", () => {
   assert.throws(() => createWebhookHandler({ token: "short", sink }), { code: "INVALID_CONFIG" });
+  assert.throws(() => createWebhookHandler({ token: TOKEN, sink, perWarehouse: true }), {
+    code: "INVALID_CONFIG",
+    message: /summed over warehouses/,
+  });
 });

@@ -1,0 +1,137 @@
+// `keycrm-stock-sync serve` as a user runs it: a real process, real HTTP, a
+// SQLite file, the emulator as KeyCRM, and SIGTERM to stop it.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+
+import { createSampleDatabase } from "keycrm-stock-sync/sqlite";
+import { startEmulator, generateCatalogue, expectedAvailability } from "keycrm-stock-sync/testing";
+
+const CLI = fileURLToPath(new URL("../../js/cli.js", import.meta.url));
+const KEY = "sk-live-SERVE-5e8c1d";
+const TOKEN = "whk-serve-3f9a7c2e6b1d4a8f";
+let dir;
+let emulator;
+let offers;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "keycrm-serve-"));
+  offers = generateCatalogue({ offers: 150, duplicateSkuEvery: 0, withoutSkuEvery: 0 });
+  emulator = await startEmulator({
+    apiKey: KEY,
+    offers,
+    rateLimitPerMinute: 6000,
+    orders: [{ id: 7, products: [{ sku: offers[10].sku, quantity: 1, offer_id: offers[10].id }] }],
+  });
+});
+
+after(async () => {
+  await emulator.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts `serve` and resolves once it listens. */
+async function serve(args) {
+  const child = spawn(process.execPath, [CLI, "serve", ...args], {
+    env: { ...process.env, KEYCRM_API_KEY: KEY, KEYCRM_WEBHOOK_TOKEN: TOKEN, KEYCRM_API_URL: emulator.url },
+  });
+  const out = { stdout: "", stderr: "" };
+  child.stdout.on("data", (d) => (out.stdout += d));
+  child.stderr.on("data", (d) => (out.stderr += d));
+  const exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+  for (let i = 0; i < 200 && !out.stderr.includes("listening on"); i++) {
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.match(out.stderr, /listening on/, out.stderr);
+  return { child, out, exited };
+}
+
+function stockOf(path, sku) {
+  const db = new Database(path, { readonly: true });
+  const row = db.prepare("SELECT stock FROM products WHERE sku = ?").get(sku);
+  db.close();
+  return row?.stock;
+}
+
+async function until(check, what) {
+  for (let i = 0; i < 200; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+test("serve syncs at start, takes both webhooks, reports health, and stops cleanly on SIGTERM", async () => {
+  const path = join(dir, "shop.sqlite");
+  const expected = expectedAvailability(offers);
+  createSampleDatabase(path, { skus: [...expected.keys(), "a001-56"] });
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const { child, out, exited } = await serve(["--db", path, "--port", String(port), "--rate-limit", "6000"]);
+
+  // The full sync at start.
+  await until(async () => (await (await fetch(`${base}/healthz`)).json()).lastSync?.complete, "the first sync");
+  const sku = offers[20].sku;
+  assert.equal(stockOf(path, sku), expected.get(sku));
+
+  // The stock webhook, applied before the reply.
+  const stock = await fetch(`${base}/webhooks/keycrm/stock?token=${TOKEN}`, {
+    method: "POST",
+    body: JSON.stringify([{ offer_id: 130827, sku: "a001-56", in_stock: 16, in_reserve: 3 }]),
+  });
+  assert.equal(stock.status, 200);
+  assert.equal(stockOf(path, "a001-56"), 13);
+  const denied = await fetch(`${base}/webhooks/keycrm/stock?token=nope`, { method: "POST", body: "[]" });
+  assert.equal(denied.status, 401);
+
+  // The order webhook: 202, then that order's offer is read and written.
+  emulator.reset();
+  offers[10].quantity += 5;
+  offers[10].warehouse[0].quantity += 5;
+  const order = await fetch(`${base}/webhooks/keycrm/order?token=${TOKEN}`, {
+    method: "POST",
+    body: JSON.stringify({ event: "order.change_order_status", context: { id: 7 } }),
+  });
+  assert.equal(order.status, 202);
+  const want = expectedAvailability(offers).get(offers[10].sku);
+  await until(() => stockOf(path, offers[10].sku) === want, "the order's offer");
+  assert.deepEqual(emulator.requests.map((r) => r.path), ["/v1/order/7", "/v1/offers/stocks"]);
+
+  child.kill("SIGTERM");
+  assert.equal(await exited, 0);
+  assert.match(out.stderr, /stopped/);
+  const everything = out.stdout + out.stderr;
+  assert.ok(!everything.includes(KEY) && !everything.includes(TOKEN), "no secret in the output");
+});
+
+test("serve refuses to start without a webhook token", async () => {
+  const path = join(dir, "other.sqlite");
+  createSampleDatabase(path, { skus: ["a"] });
+  const run = (env, args) =>
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, [CLI, "serve", "--db", path, ...args], {
+        env: { ...process.env, KEYCRM_API_KEY: KEY, KEYCRM_API_URL: emulator.url, ...env },
+      });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("exit", (code) => resolve({ code, stderr }));
+    });
+  const noToken = await run({ KEYCRM_WEBHOOK_TOKEN: "" }, []);
+  assert.equal(noToken.code, 2);
+  assert.match(noToken.stderr, /KEYCRM_WEBHOOK_TOKEN is not set/);
+});
