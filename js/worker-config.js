@@ -147,6 +147,29 @@ export function readScheduledConfig(env, options = {}) {
   };
 }
 
+/** Core options of a scan that a webhook cannot honour: it names its own rows. */
+const SCAN_ONLY_OPTIONS = ["offerIds", "skus", "orderId", "resumeFrom", "zeroMissing"];
+
+/**
+ * The webhook endpoint's configuration: the scheduled sync's (the same D1 table,
+ * columns, warehouses and core options) plus the secret KeyCRM sends as `?token=`.
+ * @param {Record<string, unknown>} env the Worker's env
+ * @param {import("./worker.js").ScheduledSyncOptions} options
+ */
+export function readWebhookConfig(env, options = {}) {
+  const token = env === null || typeof env !== "object" ? undefined : env.KEYCRM_WEBHOOK_TOKEN;
+  if (typeof token !== "string" || token.trim() === "") {
+    throw invalid(
+      "KEYCRM_WEBHOOK_TOKEN is not set: add a random string of at least 16 characters as a secret (wrangler secret put KEYCRM_WEBHOOK_TOKEN) and put it in the webhook URLs as ?token=.",
+    );
+  }
+  const config = readScheduledConfig(env, options);
+  const sync = Object.fromEntries(
+    Object.entries(config.sync).filter(([name]) => !SCAN_ONLY_OPTIONS.includes(name)),
+  );
+  return { ...config, token: token.trim(), sync };
+}
+
 function syncOptionsFromEnv(env) {
   const raw = env.KEYCRM_SYNC_OPTIONS;
   if (raw === undefined || raw === null || raw === "") return {};

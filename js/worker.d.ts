@@ -18,6 +18,8 @@ export type ScheduledCoreOptions = Omit<
 export interface ScheduledSyncEnv {
   /** The KeyCRM API key. Required; a secret: `wrangler secret put KEYCRM_API_KEY`. Never logged. */
   KEYCRM_API_KEY?: string;
+  /** The webhooks' secret, at least 16 random characters, sent by KeyCRM as `?token=`. Required by `fetch` (else 503); a secret: `wrangler secret put KEYCRM_WEBHOOK_TOKEN`. Never logged. */
+  KEYCRM_WEBHOOK_TOKEN?: string;
   /** KeyCRM API base URL. Default `"https://openapi.keycrm.app/v1"`. */
   KEYCRM_API_URL?: string;
   /** D1 table holding the stock. Default `"products"`. */
@@ -54,7 +56,7 @@ export interface ScheduledSyncEnv {
 
 /** What a run logs (one object per invocation, to `console.log`, or `console.error` when it failed). */
 export interface ScheduledSyncLogEntry {
-  /** `"keycrm-stock-sync: run finished"`, or why the invocation did not run. */
+  /** `"keycrm-stock-sync: run finished"`, why the invocation did not run, or `"keycrm-stock-sync: stock webhook applied"` (`order`, `failed`). */
   message: string;
   /** The report's figures (its lists replaced by their lengths), `resumedFrom`, `cursor` and `subrequests`. Never the API key. */
   [field: string]: unknown;
@@ -82,7 +84,7 @@ export interface ScheduledSyncOptions {
   wallBudgetMs?: number;
   /** Core options (`maxRequests` among them); they win over `env.KEYCRM_SYNC_OPTIONS` and the other vars. Default: none. */
   sync?: ScheduledCoreOptions;
-  /** Where the run's one log entry goes; `false` for nowhere. Default: `console.log` (`console.error` on failure). */
+  /** Where the run's one log entry goes, and each webhook delivery's; `false` for nowhere. Default: `console.log` (`console.error` on failure). */
   log?: ((entry: ScheduledSyncLogEntry) => void) | false;
 }
 
@@ -116,8 +118,26 @@ export function runScheduledSync(
   options?: ScheduledSyncOptions,
 ): Promise<ScheduledSyncResult>;
 
-/** A Worker whose cron runs {@link runScheduledSync}: `export default createWorker()`. */
+/** The part of a Worker's `ctx` the webhooks use. */
+export interface WorkerContextLike {
+  /** Keeps the invocation alive for work after the response: an order's sync. */
+  waitUntil(work: Promise<unknown>): void;
+}
+
+/**
+ * A Worker whose cron runs {@link runScheduledSync} and whose `fetch` serves KeyCRM's
+ * webhooks into the same D1 table: `export default createWorker()`.
+ */
 export function createWorker(options?: ScheduledSyncOptions): {
   /** The cron handler. */
   scheduled(controller: unknown, env: ScheduledSyncEnv): Promise<void>;
+  /**
+   * The webhook endpoint, as `createWebhookHandler` on the Node side: `POST /webhooks/keycrm/stock`
+   * (applied to D1 before replying), `POST /webhooks/keycrm/order` (202, then the order's offers
+   * synced in `ctx.waitUntil`), `GET /healthz`; each POST needs `?token=` equal to
+   * `KEYCRM_WEBHOOK_TOKEN`. Uses the cron's table, columns, warehouses and core options, and logs
+   * one entry a delivery through `options.log`. Answers 503 (`INVALID_CONFIG`, naming the
+   * variable) while a secret, var or the D1 binding is missing or wrong.
+   */
+  fetch(request: Request, env: ScheduledSyncEnv, ctx: WorkerContextLike): Promise<Response>;
 };

@@ -9,8 +9,8 @@
 
 import { createD1Sink } from "./sinks/d1.js";
 import { redact, syncError } from "./errors.js";
-import { syncStocks, validateOptions } from "./workerd.js";
-import { readScheduledConfig, LEASE_MARGIN_MS } from "./worker-config.js";
+import { createWebhookHandler, syncStocks, validateOptions } from "./workerd.js";
+import { readScheduledConfig, readWebhookConfig, LEASE_MARGIN_MS } from "./worker-config.js";
 import { STATE_CALLS, syncState } from "./worker-state.js";
 
 /**
@@ -98,14 +98,69 @@ export async function runScheduledSync(env, options = {}) {
 }
 
 /**
- * A Worker whose cron runs {@link runScheduledSync}: `export default createWorker()`.
+ * A Worker whose cron runs {@link runScheduledSync} and whose `fetch` serves
+ * KeyCRM's stock and order webhooks into the same D1 table:
+ * `export default createWorker()`.
  * @param {import("./worker.js").ScheduledSyncOptions} [options]
  */
 export function createWorker(options = {}) {
+  // env is the same object for every request an isolate serves: its config is
+  // read once. Each request still gets its own handler (a cheap closure), so
+  // that an order's sync is kept alive by that very request's ctx.waitUntil.
+  const setups = new WeakMap();
   return {
     async scheduled(_controller, env) {
       await runScheduledSync(env, options);
     },
+
+    async fetch(request, env, ctx) {
+      let handle;
+      try {
+        let setup = setups.get(env);
+        if (!setup) {
+          setup = webhookOptions(readWebhookConfig(env, options));
+          setups.set(env, setup);
+        }
+        handle = createWebhookHandler({
+          ...setup,
+          waitUntil: (work) => ctx.waitUntil(work),
+        });
+      } catch (error) {
+        if (error?.code !== "INVALID_CONFIG") throw error;
+        // A deployment missing a secret or var answers so, instead of crashing.
+        const message = redact(error.message, env?.KEYCRM_API_KEY);
+        console.error(`keycrm-stock-sync: webhooks not configured: ${message}`);
+        return Response.json({ error: { code: "INVALID_CONFIG", message } }, { status: 503 });
+      }
+      return handle(request);
+    },
+  };
+}
+
+/** The webhook handler's options but `waitUntil`, from the config. */
+function webhookOptions(config) {
+  const { apiKey, token, log } = config;
+  const sink = createD1Sink({ database: config.database, ...definedOnly(config.sink) });
+  return {
+    ...config.sync,
+    token,
+    apiKey,
+    sink,
+    onResult: log
+      ? (kind, result) => log(redact(redact(webhookLogEntry(kind, result), apiKey), token))
+      : undefined,
+  };
+}
+
+/** The one line a webhook delivery (or an order's sync after it) logs. */
+function webhookLogEntry(kind, result) {
+  const { notOnSite, duplicateSkus, warehouses, cursor, ...figures } = result;
+  return {
+    message: `keycrm-stock-sync: ${kind} webhook ${result.complete ? "applied" : "failed"}`,
+    kind,
+    ...figures,
+    notOnSite: notOnSite?.count ?? 0,
+    duplicateSkus: duplicateSkus?.length ?? 0,
   };
 }
 

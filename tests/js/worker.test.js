@@ -544,3 +544,123 @@ describe("cron-triggered sync into D1 in workerd", () => {
     }
   });
 });
+
+describe("KeyCRM webhooks into D1 in workerd", () => {
+  const TOKEN = "whk-WORKER-TOKEN-9d3a71c4e0b2";
+  const offers = generateCatalogue({ offers: 120, seed: 30, duplicateSkuEvery: 0, withoutSkuEvery: 0 });
+  const ordered = offers[3];
+  let worker;
+
+  before(async () => {
+    emulator.orders = [{ id: 42, products: [{ sku: ordered.sku, quantity: 1, offer_id: ordered.id }] }];
+    worker = await shop({ offers, bindings: { KEYCRM_WEBHOOK_TOKEN: TOKEN } });
+  });
+
+  after(async () => {
+    await worker?.dispose();
+    emulator.orders = [];
+  });
+
+  const post = (route, body, { token = TOKEN } = {}) =>
+    worker.mf.dispatchFetch(
+      `http://shop.example/webhooks/keycrm/${route}${token === null ? "" : `?token=${token}`}`,
+      { method: "POST", headers: { "content-type": "application/json" }, body },
+    );
+
+  test("the stock webhook writes in_stock − in_reserve, floored, before replying; a replay writes nothing", async () => {
+    const [a, b] = offers;
+    const body = JSON.stringify([
+      { offer_id: a.id, sku: a.sku, in_stock: 16, in_reserve: 3.5 },
+      { offer_id: b.id, sku: b.sku, in_stock: 7, in_reserve: 0 },
+    ]);
+    const response = await post("stock", body);
+    assert.equal(response.status, 200);
+    const answer = await response.json();
+    assert.equal(answer.complete, true, JSON.stringify(answer.error));
+    assert.equal(answer.updated, 2);
+    const site = await siteStock(worker);
+    assert.equal(site.get(a.sku), 12);
+    assert.equal(site.get(b.sku), 7);
+
+    const replay = await post("stock", body);
+    assert.equal(replay.status, 200);
+    assert.equal((await replay.json()).updated, 0);
+    assert.match(worker.logs.join(""), /stock webhook applied/);
+  });
+
+  test("a missing or wrong token is 401 and writes nothing; oversized bodies 413, malformed ones 400", async () => {
+    const [a] = offers;
+    const before = (await siteStock(worker)).get(a.sku);
+    const body = JSON.stringify([{ offer_id: a.id, sku: a.sku, in_stock: 99, in_reserve: 0 }]);
+    for (const token of [null, `${TOKEN}x`, "short"]) {
+      const response = await post("stock", body, { token });
+      assert.equal(response.status, 401, String(token));
+      assert.equal((await response.json()).error.code, "UNAUTHORIZED");
+    }
+    assert.equal((await siteStock(worker)).get(a.sku), before, "nothing written");
+
+    const big = await post("stock", `[${" ".repeat(1_000_001)}]`);
+    assert.equal(big.status, 413);
+    assert.equal((await big.json()).error.code, "BODY_TOO_LARGE");
+    for (const malformed of ["{", "{}", '[{"sku":"x","in_stock":1}]']) {
+      const response = await post("stock", malformed);
+      assert.equal(response.status, 400, malformed);
+      assert.equal((await response.json()).error.code, "BAD_WEBHOOK");
+    }
+    assert.equal((await siteStock(worker)).get(a.sku), before, "still nothing written");
+    const health = await worker.mf.dispatchFetch("http://shop.example/healthz");
+    assert.deepEqual(await health.json(), { ok: true });
+  });
+
+  test("the order webhook answers 202 at once, then syncs the order's offers in waitUntil", async () => {
+    const from = emulator.requests.length;
+    const response = await post(
+      "order",
+      JSON.stringify({ event: "order.change_order_status", context: { id: 42, status_id: 3 } }),
+    );
+    assert.equal(response.status, 202);
+    assert.deepEqual(await response.json(), { accepted: true, event: "order.change_order_status", orderId: 42 });
+
+    const expected = expectedAvailability(offers).get(ordered.sku);
+    assert.notEqual(expected, 0, "the ordered offer has stock to write");
+    let stock;
+    for (let i = 0; i < 100; i++) {
+      stock = (await siteStock(worker)).get(ordered.sku);
+      if (stock === expected) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(stock, expected, "the ordered offer's row has its stock");
+    const requests = emulator.requests.slice(from);
+    assert.deepEqual(requests.map((r) => r.path), ["/v1/order/42", "/v1/offers/stocks"]);
+    assert.equal(String(requests[1].query["filter[offers_id]"]), String(ordered.id));
+    for (let i = 0; i < 40 && !/order webhook applied/.test(worker.logs.join("")); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.match(worker.logs.join(""), /order webhook applied/);
+    assertNoKeyInLogs(worker);
+    assert.ok(!worker.logs.join("").includes(TOKEN), "the token never reaches the logs");
+  });
+
+  test("a missing or short token secret is 503 naming it, not a crash", async () => {
+    for (const bindings of [{}, { KEYCRM_WEBHOOK_TOKEN: "short" }]) {
+      const bare = await startWorker({
+        outdir: built.outdir,
+        config: built.config,
+        bindings: { KEYCRM_API_KEY: API_KEY, KEYCRM_API_URL: emulator.url, ...bindings },
+      });
+      try {
+        const response = await bare.mf.dispatchFetch(
+          `http://shop.example/webhooks/keycrm/stock?token=${TOKEN}`,
+          { method: "POST", body: "[]" },
+        );
+        assert.equal(response.status, 503);
+        const { error } = await response.json();
+        assert.equal(error.code, "INVALID_CONFIG");
+        assert.match(error.message, /KEYCRM_WEBHOOK_TOKEN/);
+        assert.ok(!error.message.includes(API_KEY));
+      } finally {
+        await bare.dispose();
+      }
+    }
+  });
+});

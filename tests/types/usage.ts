@@ -177,6 +177,12 @@ export async function worker(env: Env): Promise<void> {
   }
   const handler = createWorker({ log: false });
   await handler.scheduled({}, { ...env, KEYCRM_SUBREQUEST_BUDGET: "50", KEYCRM_SYNC_OPTIONS: { zeroMissing: true } });
+  const response: Response = await handler.fetch(
+    new Request("https://shop.example/webhooks/keycrm/stock?token=0123456789abcdef", { method: "POST", body: "[]" }),
+    { ...env, KEYCRM_WEBHOOK_TOKEN: "0123456789abcdef" },
+    { waitUntil: (work) => void work.catch(() => undefined) },
+  );
+  console.log(response.status);
 
   // @ts-expect-error the sink needs a D1 binding
   createD1Sink({ table: "products" });
@@ -184,4 +190,6 @@ export async function worker(env: Env): Promise<void> {
   await runScheduledSync(env, { sync: { resumeFrom: { page: 2 } } });
   // @ts-expect-error budgets are numbers in code
   await runScheduledSync(env, { subrequestBudget: "50" });
+  // @ts-expect-error fetch needs the invocation's ctx, for waitUntil
+  await handler.fetch(new Request("https://shop.example/healthz"), env);
 }

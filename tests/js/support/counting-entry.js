@@ -1,11 +1,14 @@
 // The entry the Workers tests run in workerd: the example Worker exactly as
 // Wrangler bundled it (./index.js), with its D1 binding wrapped so that every
 // D1 call and every statement's bound parameters are counted per invocation.
-// `fetch` hands the records to the test (and forgets them).
+// `fetch` of RECORDS hands the records to the test (and forgets them); any other
+// request goes to the example's own `fetch`, with env untouched.
 
 import worker from "./index.js";
 
 const invocations = [];
+// Kept in step with RECORDS in workers.js.
+const RECORDS = "/__test/invocations";
 
 export default {
   async scheduled(controller, env, ctx) {
@@ -29,8 +32,11 @@ export default {
     }
   },
 
-  async fetch() {
-    return Response.json(invocations.splice(0));
+  async fetch(request, env, ctx) {
+    if (new URL(request.url).pathname === RECORDS) {
+      return Response.json(invocations.splice(0));
+    }
+    return worker.fetch(request, env, ctx);
   },
 };
 

@@ -98,6 +98,9 @@ export function bundleSize(outdir) {
   return { raw, gzip, files };
 }
 
+// Where the counting entry hands out its records (kept in step with it).
+const RECORDS = "/__test/invocations";
+
 // The Worker's only way out: loopback, so no test can reach the internet even
 // if a URL in the example's vars were left pointing at KeyCRM.
 const LOOPBACK_GUARD = `export default {
@@ -165,7 +168,7 @@ export async function startWorker({ outdir, config, bindings }) {
         cron: config.triggers.crons[0],
         scheduledTime: new Date(),
       });
-      const [record] = await (await worker.fetch("http://shop/")).json();
+      const [record] = await (await worker.fetch(`http://shop${RECORDS}`)).json();
       return { ...record, outcome };
     },
     /** Fires the cron several times at once. */
@@ -175,7 +178,7 @@ export async function startWorker({ outdir, config, bindings }) {
           worker.scheduled({ cron: config.triggers.crons[0] }),
         ),
       );
-      const records = await (await worker.fetch("http://shop/")).json();
+      const records = await (await worker.fetch(`http://shop${RECORDS}`)).json();
       return records.map((record, i) => ({ ...record, outcome: outcomes[i].outcome }));
     },
     dispose: () => mf.dispose(),
