@@ -146,6 +146,8 @@ export interface SyncReport {
   updated: number;
   /** Site rows that already had the right stock. */
   unchanged: number;
+  /** Site rows left alone because their figure was observed after this run's (a webhook that came meanwhile). */
+  keptNewer: number;
   /** Site rows KeyCRM lacks that were set to 0 (`zeroMissing` only). */
   zeroed: number;
   /** KeyCRM rows the site has no row for. */
@@ -237,6 +239,13 @@ export interface WebhookHandlerOptions extends Omit<CoreOptions, "offerIds" | "s
  * 401 for a missing or wrong token (compared in constant time), 413 for oversized bodies, 400 for bad ones.
  */
 export function createWebhookHandler(options: WebhookHandlerOptions): (request: Request) => Promise<Response>;
+
+/**
+ * Wraps a sink so that it remembers when each figure it wrote was observed in KeyCRM and reports it on read
+ * (`observedAt`): share the wrapped sink between the webhook handler and the full syncs of one process, and a
+ * page read before a webhook arrived never writes its older figure over the webhook's.
+ */
+export function trackObservations(sink: StockSink): StockSink;
 
 /** Serves a `Request` → `Response` handler from Node's `http` server (Node only). */
 export function toNodeListener(

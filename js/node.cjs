@@ -12,6 +12,8 @@ exports.applyStockWebhook = async (options) =>
 exports.createWebhookHandler = async (options) =>
   (await load()).createWebhookHandler(options);
 exports.toNodeListener = async (handler) => (await load()).toNodeListener(handler);
+exports.trackObservations = async (sink) =>
+  (await load()).trackObservations(sink);
 exports.validateOptions = async (options) =>
   (await load()).validateOptions(options);
 exports.version = async () => (await load()).version();

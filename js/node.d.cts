@@ -23,6 +23,8 @@ export function createWebhookHandler(
 export function toNodeListener(
   handler: (request: Request) => Promise<Response>,
 ): Promise<(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void>;
+/** Wraps a sink so that newer figures are never overwritten by older ones. */
+export function trackObservations(sink: import("./index.js").StockSink): Promise<import("./index.js").StockSink>;
 /** Rejects with a KeyCrmSyncError (`INVALID_CONFIG`) if the core options are invalid. */
 export function validateOptions(options: CoreOptions): Promise<void>;
 /** The package version. */

@@ -23,3 +23,4 @@ export const {
 
 export { isSyncError } from "./errors.js";
 export { toNodeListener } from "./node-http.js";
+export { trackObservations } from "./observations.js";

@@ -20,3 +20,4 @@ export const {
 } = makeApi(() => wasmModule, "instantiating it in this Worker failed");
 
 export { isSyncError } from "./errors.js";
+export { trackObservations } from "./observations.js";

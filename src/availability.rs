@@ -25,6 +25,9 @@ pub struct DesiredStock {
     pub key: StockKey,
     /// Units that can be sold.
     pub stock: f64,
+    /// When KeyCRM's figure was observed (Unix ms): the start of the request that
+    /// read it, or the arrival of the webhook that carried it.
+    pub observed_at: u64,
 }
 
 /// How figures are computed from stock rows; built once from the options.
@@ -54,7 +57,12 @@ impl Availability {
     ///
     /// # Errors
     /// [`ErrorCode::BadPage`] when a warehouse breakdown is needed and the row has none.
-    pub fn figures(&self, row: &OfferStock, sku: &str) -> Result<Vec<DesiredStock>, SyncError> {
+    pub fn figures(
+        &self,
+        row: &OfferStock,
+        sku: &str,
+        observed_at: u64,
+    ) -> Result<Vec<DesiredStock>, SyncError> {
         let key = |warehouse_id| StockKey {
             sku: sku.to_string(),
             warehouse_id,
@@ -64,6 +72,7 @@ impl Availability {
             return Ok(vec![DesiredStock {
                 key: key(None),
                 stock,
+                observed_at,
             }]);
         }
         let breakdown = row.warehouse.as_deref().ok_or_else(|| {
@@ -81,6 +90,7 @@ impl Availability {
                 .map(|w| DesiredStock {
                     key: key(Some(w.id)),
                     stock: self.available(w.quantity, w.reserve),
+                    observed_at,
                 })
                 .collect());
         }
@@ -89,6 +99,7 @@ impl Availability {
         Ok(vec![DesiredStock {
             key: key(None),
             stock: self.available(quantity, reserve),
+            observed_at,
         }])
     }
 
@@ -151,7 +162,7 @@ mod tests {
     #[test]
     fn totals_subtract_reserve_and_floor() {
         assert_eq!(
-            stocks(rules("{}").figures(&row(), "a").unwrap()),
+            stocks(rules("{}").figures(&row(), "a", 0).unwrap()),
             [(None, 7.0)]
         );
     }
@@ -159,28 +170,34 @@ mod tests {
     #[test]
     fn keep_reserve_and_fractional() {
         let r = rules(r#"{"keepReserve": true, "fractional": true}"#);
-        assert_eq!(stocks(r.figures(&row(), "a").unwrap()), [(None, 10.5)]);
+        assert_eq!(stocks(r.figures(&row(), "a", 0).unwrap()), [(None, 10.5)]);
         let r = rules(r#"{"fractional": true}"#);
-        assert_eq!(stocks(r.figures(&row(), "a").unwrap()), [(None, 7.5)]);
+        assert_eq!(stocks(r.figures(&row(), "a", 0).unwrap()), [(None, 7.5)]);
     }
 
     #[test]
     fn chosen_warehouses_are_summed_by_id_or_name() {
         let by_id = rules(r#"{"warehouses": [2]}"#);
-        assert_eq!(stocks(by_id.figures(&row(), "a").unwrap()), [(None, 0.0)]);
+        assert_eq!(
+            stocks(by_id.figures(&row(), "a", 0).unwrap()),
+            [(None, 0.0)]
+        );
         let by_name = rules(r#"{"warehouses": ["основний", 2], "fractional": true}"#);
-        assert_eq!(stocks(by_name.figures(&row(), "a").unwrap()), [(None, 7.5)]);
+        assert_eq!(
+            stocks(by_name.figures(&row(), "a", 0).unwrap()),
+            [(None, 7.5)]
+        );
     }
 
     #[test]
     fn per_warehouse_rows() {
         let r = rules(r#"{"perWarehouse": true}"#);
         assert_eq!(
-            stocks(r.figures(&row(), "a").unwrap()),
+            stocks(r.figures(&row(), "a", 0).unwrap()),
             [(Some(1), 7.0), (Some(2), 0.0)]
         );
         let r = rules(r#"{"perWarehouse": true, "warehouses": ["Київ"], "keepReserve": true}"#);
-        assert_eq!(stocks(r.figures(&row(), "a").unwrap()), [(Some(2), 2.0)]);
+        assert_eq!(stocks(r.figures(&row(), "a", 0).unwrap()), [(Some(2), 2.0)]);
     }
 
     #[test]
@@ -188,7 +205,7 @@ mod tests {
         let mut bare = row();
         bare.warehouse = None;
         let err = rules(r#"{"warehouses": [1]}"#)
-            .figures(&bare, "a")
+            .figures(&bare, "a", 0)
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::BadPage);
     }

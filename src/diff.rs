@@ -18,6 +18,10 @@ pub struct SiteStock {
     /// The stored figure; `None` when the column is NULL.
     #[serde(default)]
     pub stock: Option<f64>,
+    /// When the stored figure was observed in KeyCRM (Unix ms), if the sink keeps
+    /// track; a figure observed earlier never replaces it.
+    #[serde(default)]
+    pub observed_at: Option<u64>,
 }
 
 impl SiteStock {
@@ -41,6 +45,10 @@ pub struct StockChange {
     pub warehouse_id: Option<u64>,
     /// The new figure; `None` (NULL) only when restoring a row that was NULL.
     pub stock: Option<f64>,
+    /// When KeyCRM's figure was observed (Unix ms), for sinks that keep track;
+    /// absent for restores and zeroing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<u64>,
 }
 
 impl StockChange {
@@ -50,6 +58,7 @@ impl StockChange {
             sku: key.sku.clone(),
             warehouse_id: key.warehouse_id,
             stock,
+            observed_at: None,
         }
     }
 }
@@ -64,25 +73,34 @@ pub struct Diff {
     pub replaced: Vec<(StockKey, Option<f64>)>,
     /// Rows already right.
     pub unchanged: u64,
+    /// Rows left alone because the site's figure was observed later.
+    pub kept_newer: u64,
     /// Keys the site has no row for.
     pub not_on_site: Vec<StockKey>,
 }
 
 /// Compares desired figures with the site's rows for the same keys.
 ///
-/// A NULL on the site always counts as a change.
+/// A NULL on the site always counts as a change. A site figure observed after the
+/// desired one (a webhook that came while the page was on its way) is newer and
+/// stays: the newest observation wins.
 pub fn diff(desired: &[DesiredStock], site: &[SiteStock]) -> Diff {
-    let current: HashMap<StockKey, Option<f64>> =
-        site.iter().map(|row| (row.key(), row.stock)).collect();
+    let current: HashMap<StockKey, &SiteStock> = site.iter().map(|row| (row.key(), row)).collect();
     let mut out = Diff::default();
     for want in desired {
         match current.get(&want.key) {
             None => out.not_on_site.push(want.key.clone()),
-            Some(Some(have)) if !differs(*have, want.stock) => out.unchanged += 1,
-            Some(have) => {
-                out.changes
-                    .push(StockChange::new(&want.key, Some(want.stock)));
-                out.replaced.push((want.key.clone(), *have));
+            Some(row) if row.observed_at.is_some_and(|at| at > want.observed_at) => {
+                out.kept_newer += 1
+            }
+            Some(SiteStock {
+                stock: Some(have), ..
+            }) if !differs(*have, want.stock) => out.unchanged += 1,
+            Some(row) => {
+                let mut change = StockChange::new(&want.key, Some(want.stock));
+                change.observed_at = Some(want.observed_at);
+                out.changes.push(change);
+                out.replaced.push((want.key.clone(), row.stock));
             }
         }
     }
@@ -100,6 +118,7 @@ mod tests {
                 warehouse_id: None,
             },
             stock,
+            observed_at: 100,
         }
     }
 
@@ -108,6 +127,7 @@ mod tests {
             sku: sku.into(),
             warehouse_id: None,
             stock,
+            observed_at: None,
         }
     }
 
@@ -123,16 +143,46 @@ mod tests {
             &[site("a", Some(5.0)), site("b", Some(3.0)), site("c", None)],
         );
         assert_eq!(d.unchanged, 1);
-        assert_eq!(
-            d.changes,
-            [
-                StockChange::new(&want("b", 0.0).key, Some(0.0)),
-                StockChange::new(&want("c", 0.0).key, Some(2.0))
-            ]
-        );
+        let written: Vec<_> = d
+            .changes
+            .iter()
+            .map(|c| (c.sku.as_str(), c.stock))
+            .collect();
+        assert_eq!(written, [("b", Some(0.0)), ("c", Some(2.0))]);
         assert_eq!(d.replaced[0].1, Some(3.0));
         assert_eq!(d.replaced[1].1, None);
         assert_eq!(d.not_on_site, [want("d", 0.0).key]);
+    }
+
+    #[test]
+    fn the_newest_observation_wins() {
+        let observed = |sku: &str, stock, at| SiteStock {
+            observed_at: Some(at),
+            ..site(sku, Some(stock))
+        };
+        // Desired figures were observed at 100 (see `want`).
+        let d = diff(
+            &[
+                want("webhook-later", 1.0),
+                want("webhook-earlier", 1.0),
+                want("no-time", 1.0),
+            ],
+            &[
+                observed("webhook-later", 9.0, 150),
+                observed("webhook-earlier", 9.0, 50),
+                site("no-time", Some(9.0)),
+            ],
+        );
+        assert_eq!(d.kept_newer, 1);
+        let written: Vec<_> = d
+            .changes
+            .iter()
+            .map(|c| (c.sku.as_str(), c.observed_at))
+            .collect();
+        assert_eq!(
+            written,
+            [("webhook-earlier", Some(100)), ("no-time", Some(100))]
+        );
     }
 
     #[test]
@@ -146,16 +196,19 @@ mod tests {
                 DesiredStock {
                     key: key(1),
                     stock: 1.0,
+                    observed_at: 100,
                 },
                 DesiredStock {
                     key: key(2),
                     stock: 2.0,
+                    observed_at: 100,
                 },
             ],
             &[SiteStock {
                 sku: "a".into(),
                 warehouse_id: Some(2),
                 stock: Some(2.0),
+                observed_at: None,
             }],
         );
         assert_eq!(

@@ -25,7 +25,7 @@
 //!         Action::Sleep(ms) => now += ms,
 //!         Action::AwaitResponse => unreachable!("nothing is left in flight"),
 //!         Action::ReadSite(_keys) => engine.handle_site_stock(vec![SiteStock {
-//!             sku: "mug-red".into(), warehouse_id: None, stock: Some(4.0),
+//!             sku: "mug-red".into(), warehouse_id: None, stock: Some(4.0), observed_at: None,
 //!         }]),
 //!         Action::WriteSite(changes) => {
 //!             assert_eq!(changes[0].stock, Some(10.0)); // 12 in stock − 2 reserved

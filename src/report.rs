@@ -25,6 +25,9 @@ pub struct SyncReport {
     pub updated: u64,
     /// Site rows that already had the right figure.
     pub unchanged: u64,
+    /// Site rows left alone because their figure was observed after this run's
+    /// (a webhook that came while the page was on its way).
+    pub kept_newer: u64,
     /// Site rows KeyCRM lacks that were set to 0 (`zeroMissing` only).
     pub zeroed: u64,
     /// KeyCRM rows the site has no row for.

@@ -270,6 +270,7 @@ fn a_stop_request_writes_what_was_read_and_leaves_a_cursor() {
                         sku: k.sku.clone(),
                         warehouse_id: None,
                         stock: Some(0.0),
+                        observed_at: None,
                     })
                     .collect(),
             ),

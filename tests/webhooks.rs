@@ -24,6 +24,7 @@ fn apply(options_json: &str, body: &str, site: &Site) -> (SyncReport, Site, usiz
                             sku: k.sku.clone(),
                             warehouse_id: None,
                             stock: *stock,
+                            observed_at: None,
                         })
                     })
                     .collect();

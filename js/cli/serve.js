@@ -8,6 +8,7 @@ import {
   createWebhookHandler,
   syncStocks,
   toNodeListener,
+  trackObservations,
   validateOptions,
 } from "../node.js";
 import { EXIT, UsageError } from "./args.js";
@@ -36,7 +37,9 @@ export async function runServe(flags, { env, stdout, stderr }) {
   let sink;
   try {
     validateOptions(options);
-    sink = await database.open();
+    // One sink for webhooks and full syncs alike, so that neither writes a figure
+    // older than the other's.
+    sink = trackObservations(await database.open());
   } catch (error) {
     stderr.write(`error ${error?.code ?? "INTERNAL"}: ${hide(String(error?.message ?? error))}\n`);
     return error?.code === "INVALID_CONFIG" ? EXIT.USAGE : EXIT.FAILED;

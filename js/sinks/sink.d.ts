@@ -19,6 +19,8 @@ export interface StockKey {
 export interface SiteStock extends StockKey {
   /** Stock in units (may be fractional); `null` when the column is NULL or not a number. */
   stock: number | null;
+  /** When the stored figure was observed in KeyCRM (Unix ms), for sinks that keep track; a figure observed earlier never replaces it. */
+  observedAt?: number;
 }
 
 /** A value to write to an existing row. */
@@ -28,6 +30,8 @@ export interface StockChange extends StockKey {
    * that was NULL is put back (a SKU found on a second offer later in the scan).
    */
   stock: number | null;
+  /** When KeyCRM's figure was observed (Unix ms): the request that read it, or the webhook that carried it. Absent for restores and zeroing. */
+  observedAt?: number;
 }
 
 /** Where stock is read from and written to. */

@@ -87,6 +87,9 @@ enum Waiting {
 struct InFlight {
     id: u64,
     page: u64,
+    /// When the request started: KeyCRM's figures in its answer are at least this
+    /// fresh.
+    started_ms: u64,
     /// The plan's epoch when it started; answers from an older epoch are dropped.
     epoch: u64,
 }
@@ -131,8 +134,8 @@ pub struct SyncEngine {
     zeroing: Zeroing,
     waiting: Waiting,
     in_flight: Vec<InFlight>,
-    /// Pages answered ahead of their turn.
-    arrived: BTreeMap<u64, StockPage>,
+    /// Pages answered ahead of their turn, with their request's start time.
+    arrived: BTreeMap<u64, (StockPage, u64)>,
     /// Failed attempts of pages of the current epoch.
     page_attempts: BTreeMap<u64, u32>,
     next_id: u64,
@@ -145,6 +148,7 @@ pub struct SyncEngine {
     rate_limited: u64,
     updated: u64,
     unchanged: u64,
+    kept_newer: u64,
     zeroed: u64,
     not_on_site: NotOnSite,
     failure: Option<SyncError>,
@@ -200,6 +204,7 @@ impl SyncEngine {
             rate_limited: 0,
             updated: 0,
             unchanged: 0,
+            kept_newer: 0,
             zeroed: 0,
             not_on_site: NotOnSite::default(),
             failure: None,
@@ -262,6 +267,7 @@ impl SyncEngine {
                             warehouse_id: None,
                         },
                         stock,
+                        observed_at: now_ms,
                     });
                 }
                 Admission::Ambiguous { .. } => {
@@ -401,6 +407,7 @@ impl SyncEngine {
             pages: self.plan.pages_read(),
             updated: self.updated,
             unchanged: self.unchanged,
+            kept_newer: self.kept_newer,
             zeroed: self.zeroed,
             not_on_site: self.not_on_site.clone(),
             without_sku: self.ledger.without_sku(),

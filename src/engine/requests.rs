@@ -133,6 +133,7 @@ impl SyncEngine {
         self.in_flight.push(InFlight {
             id,
             page,
+            started_ms: now_ms,
             epoch: self.plan.epoch(),
         });
         self.pacer.started(now_ms);
@@ -168,7 +169,7 @@ impl SyncEngine {
             200..=299 => match StockPage::from_json(&response.body) {
                 Ok(page) => {
                     self.rate_limit_attempt = 0;
-                    self.arrived.insert(flight.page, page);
+                    self.arrived.insert(flight.page, (page, flight.started_ms));
                     self.take_arrived();
                 }
                 Err(err) => self.retry(now_ms, flight.page, err),
@@ -239,12 +240,12 @@ impl SyncEngine {
     /// Processes answered pages in page order, as far as they reach.
     pub(super) fn take_arrived(&mut self) {
         while let Some(current) = self.plan.current_page() {
-            let Some(page) = self.arrived.remove(&current) else {
+            let Some((page, observed_at)) = self.arrived.remove(&current) else {
                 break;
             };
             self.page_attempts.remove(&current);
             let epoch = self.plan.epoch();
-            self.take_page(&page);
+            self.take_page(&page, observed_at);
             if self.failure.is_some() {
                 break;
             }
@@ -256,7 +257,7 @@ impl SyncEngine {
         }
     }
 
-    pub(super) fn take_page(&mut self, page: &StockPage) {
+    pub(super) fn take_page(&mut self, page: &StockPage, observed_at: u64) {
         let mut new_offers = 0;
         for row in &page.data {
             self.warehouses.note(row);
@@ -265,7 +266,7 @@ impl SyncEngine {
                 Admission::WithoutSku => {}
                 Admission::Accept => {
                     let sku = row.sku.as_deref().unwrap_or_default();
-                    match self.availability.figures(row, sku) {
+                    match self.availability.figures(row, sku, observed_at) {
                         Ok(figures) => self.pending.extend(figures),
                         Err(err) => return self.fail(err),
                     }

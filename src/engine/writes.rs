@@ -60,6 +60,7 @@ impl SyncEngine {
         let batch = std::mem::take(&mut self.comparing);
         let outcome = diff(&batch, &rows);
         self.unchanged += outcome.unchanged;
+        self.kept_newer += outcome.kept_newer;
         for key in &outcome.not_on_site {
             self.not_on_site.add(&key.sku);
         }

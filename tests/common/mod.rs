@@ -147,6 +147,7 @@ pub fn drive(
                             sku: k.sku.clone(),
                             warehouse_id: k.warehouse_id,
                             stock: *stock,
+                            observed_at: None,
                         })
                     })
                     .collect();
@@ -179,6 +180,7 @@ pub fn drive(
                         sku: k.sku.clone(),
                         warehouse_id: k.warehouse_id,
                         stock: *v,
+                        observed_at: None,
                     })
                     .collect();
                 engine.handle_site_all(all);

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 
-import { applyStockWebhook, syncStocks } from "keycrm-stock-sync";
+import { applyStockWebhook, syncStocks, trackObservations } from "keycrm-stock-sync";
 import { createSqliteSink, createSampleDatabase } from "keycrm-stock-sync/sqlite";
 import { startEmulator, generateCatalogue, expectedAvailability } from "keycrm-stock-sync/testing";
 
@@ -106,4 +106,48 @@ test("orderId syncs just the offers on the order's lines", async () => {
   assert.equal(site.get(offers[6].sku), expected.get(offers[6].sku));
   assert.equal(site.get(offers[149].sku), expected.get(offers[149].sku));
   assert.equal(site.get(offers[7].sku), 0, "offers not on the order are untouched");
+});
+
+test("a webhook during a full scan wins over the older figure of a page on its way", async () => {
+  const expected = expectedAvailability(offers);
+  const target = offers[5];
+  const race = async (wrap) => {
+    const path = shop([...expected.keys()]);
+    const sink = wrap(createSqliteSink({ path }));
+    emulator.reset();
+    emulator.setLatency(400);
+    const saved = { quantity: target.quantity, first: target.warehouse[0].quantity };
+    try {
+      // Page 1 is answered with KeyCRM as it is now, and arrives 400 ms later.
+      const scan = syncStocks({
+        apiKey: "key",
+        apiUrl: emulator.url,
+        sink,
+        rateLimitPerMinute: 6000,
+        maxConcurrentRequests: 1,
+      });
+      await new Promise((r) => setTimeout(r, 150));
+      // Meanwhile a sale: KeyCRM changes, and its stock webhook arrives.
+      target.quantity += 7;
+      target.warehouse[0].quantity += 7;
+      const now = expectedAvailability([target]).get(target.sku);
+      await applyStockWebhook({
+        sink,
+        body: JSON.stringify([{ offer_id: target.id, sku: target.sku, in_stock: target.quantity, in_reserve: target.reserve }]),
+      });
+      const report = await scan;
+      return { stock: stockOf(path).get(target.sku), now, report };
+    } finally {
+      emulator.setLatency(0);
+      target.quantity = saved.quantity;
+      target.warehouse[0].quantity = saved.first;
+      await sink.close();
+    }
+  };
+  const tracked = await race(trackObservations);
+  assert.equal(tracked.stock, tracked.now, "the webhook's figure stays");
+  assert.equal(tracked.report.keptNewer, 1);
+  // Without tracking, the page read before the sale writes its older figure.
+  const untracked = await race((sink) => sink);
+  assert.notEqual(untracked.stock, untracked.now);
 });
