@@ -65,6 +65,11 @@ impl WarehouseBook {
             .collect()
     }
 
+    /// How many warehouses have been seen.
+    pub fn seen_count(&self) -> usize {
+        self.seen.len()
+    }
+
     /// Every warehouse seen, by id.
     pub fn seen(&self) -> Vec<WarehouseSeen> {
         self.seen

@@ -5,7 +5,13 @@
 import Database from "better-sqlite3";
 import { isSyncError } from "../errors.js";
 import { assertTableName, quoteIdentifier } from "./identifiers.js";
-import { invalidConfig, readLayout, sinkFailed, toSiteStock } from "./table.js";
+import {
+  invalidConfig,
+  keyRules,
+  readLayout,
+  sinkFailed,
+  toSiteStock,
+} from "./table.js";
 
 // SQLite accepts far more bound parameters than this, but a few hundred keys
 // per statement already amortise the per-statement cost.
@@ -32,7 +38,8 @@ export function createSqliteSink(options) {
       : sinkFailed(`Could not inspect table "${config.table}"`, error);
   }
 
-  const perWarehouse = config.warehouseColumn !== undefined;
+  const rules = keyRules(config, "SQLite sink");
+  const { perWarehouse } = rules;
   const table = quoteIdentifier(config.table);
   const stock = quoteIdentifier(config.stockColumn);
   const warehouse = perWarehouse ? quoteIdentifier(config.warehouseColumn) : "";
@@ -84,22 +91,9 @@ export function createSqliteSink(options) {
     return perWarehouse ? [key.sku, key.warehouseId] : [key.sku];
   }
 
-  function checkKeys(keys) {
-    for (const key of keys) {
-      const hasWarehouse =
-        key.warehouseId !== undefined && key.warehouseId !== null;
-      if (hasWarehouse === perWarehouse) continue;
-      throw invalidConfig(
-        perWarehouse
-          ? `The SQLite sink has warehouseColumn "${config.warehouseColumn}", so every key needs a warehouseId; SKU "${key.sku}" has none.`
-          : "Per-warehouse keys need the warehouseColumn option (--warehouse-column) naming the table's warehouse id column.",
-      );
-    }
-  }
-
   return {
     async read(keys) {
-      checkKeys(keys);
+      rules.checkKeys(keys);
       const found = [];
       try {
         for (let start = 0; start < keys.length; start += chunkSize) {
@@ -126,18 +120,11 @@ export function createSqliteSink(options) {
     },
 
     async write(changes) {
-      checkKeys(changes);
-      for (const change of changes) {
-        if (change.stock !== null && !Number.isFinite(change.stock)) {
-          throw sinkFailed(
-            `Stock for SKU "${change.sku}" is neither a finite number nor null; nothing was written`,
-          );
-        }
-      }
-      if (changes.length === 0) return;
+      const distinct = rules.checkChanges(changes);
+      if (distinct.length === 0) return;
       try {
         writeAll ??= prepareWrite();
-        writeAll(changes);
+        writeAll(distinct);
       } catch (cause) {
         throw sinkFailed(
           `Could not write ${changes.length} stock changes to table "${config.table}"; none of them were written`,

@@ -19,7 +19,7 @@ impl SyncEngine {
             return true;
         };
         let keys_per_offer = if self.options.per_warehouse {
-            self.warehouses.seen().len().max(1) as u64
+            self.warehouses.seen_count().max(1) as u64
         } else {
             1
         };

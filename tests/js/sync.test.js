@@ -10,7 +10,8 @@ import { createRequire } from "node:module";
 import Database from "better-sqlite3";
 
 import { syncStocks, validateOptions, isSyncError } from "keycrm-stock-sync";
-import { createSqliteSink, createSampleDatabase } from "keycrm-stock-sync/sqlite";
+import { createSqliteSink } from "keycrm-stock-sync/sqlite";
+import { freshShop, stockOf } from "./support/shop.js";
 import {
   startEmulator,
   generateCatalogue,
@@ -39,18 +40,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-let fileNo = 0;
 function freshDatabase(skus = [...new Set(offers.map((o) => o.sku).filter(Boolean))]) {
-  const path = join(dir, `shop-${++fileNo}.sqlite`);
-  createSampleDatabase(path, { skus, stockValue: 0 });
-  return path;
-}
-
-function stockOf(path) {
-  const db = new Database(path, { readonly: true });
-  const rows = db.prepare("SELECT sku, stock FROM products").all();
-  db.close();
-  return new Map(rows.map((r) => [r.sku, r.stock]));
+  return freshShop(dir, skus);
 }
 
 function assertMatches(path, expected, label = "") {

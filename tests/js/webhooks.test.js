@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 
 import { applyStockWebhook, syncStocks, trackObservations } from "keycrm-stock-sync";
-import { createSqliteSink, createSampleDatabase } from "keycrm-stock-sync/sqlite";
+import { createSqliteSink } from "keycrm-stock-sync/sqlite";
+import { freshShop, stockOf } from "./support/shop.js";
 import { startEmulator, generateCatalogue, expectedAvailability } from "keycrm-stock-sync/testing";
 
 let dir;
@@ -36,19 +36,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-let n = 0;
-function shop(skus) {
-  const path = join(dir, `shop-${++n}.sqlite`);
-  createSampleDatabase(path, { skus, stockValue: 0 });
-  return path;
-}
-
-function stockOf(path) {
-  const db = new Database(path, { readonly: true });
-  const rows = db.prepare("SELECT sku, stock FROM products").all();
-  db.close();
-  return new Map(rows.map((r) => [r.sku, r.stock]));
-}
+const shop = (skus) => freshShop(dir, skus);
 
 test("a stock-webhook delivery is written as a sync would write it, with no request", async () => {
   emulator.reset();
