@@ -21,7 +21,8 @@ export function trackObservations(sink) {
       const rows = await sink.read(keys);
       return rows.map((row) => {
         const at = observed.get(keyOf(row));
-        return at === undefined ? row : { ...row, observedAt: at };
+        if (at === undefined || row.observedAt >= at) return row;
+        return { ...row, observedAt: at };
       });
     },
     async write(changes) {

@@ -51,6 +51,11 @@ const SYNC_FLAGS = {
     value: "NAME",
     help: "column holding the KeyCRM warehouse id; needed with --per-warehouse",
   },
+  "observed-column": {
+    type: "string",
+    value: "NAME",
+    help: "integer column keeping when each figure was seen in KeyCRM, so an older one never overwrites a newer one",
+  },
   warehouses: {
     type: "string",
     value: "LIST",

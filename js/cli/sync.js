@@ -115,6 +115,7 @@ export function databaseOf(flags, command = "sync") {
     skuColumn: flags.skuColumn,
     stockColumn: flags.stockColumn,
     warehouseColumn: flags.warehouseColumn,
+    observedColumn: flags.observedColumn,
   });
   const scheme = ANY_URL.exec(db)?.[1].toLowerCase();
   if (scheme === undefined) {

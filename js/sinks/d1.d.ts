@@ -43,6 +43,12 @@ export interface D1SinkOptions {
   stockColumn?: string;
   /** Column holding the KeyCRM warehouse id; required for (and enables) per-warehouse keys. Default: none. */
   warehouseColumn?: string;
+  /**
+   * Integer column holding when each row's figure was observed in KeyCRM (Unix ms). With it, a figure
+   * observed earlier never overwrites a later one, even across invocations: a cron page read before a
+   * webhook arrived leaves the webhook's figure in place. NULL rows take any figure. Default: none.
+   */
+  observedColumn?: string;
 }
 
 /** A StockSink over one D1 table. Each call is one D1 call (one subrequest on Workers). */

@@ -45,17 +45,24 @@ export function createD1Sink(options) {
   const skuName = quoteIdentifier(layout.skuColumn);
   const stock = quoteIdentifier(layout.stockColumn);
   const warehouse = perWarehouse ? quoteIdentifier(layout.warehouseColumn) : "";
-  const columns = perWarehouse
-    ? `${skuName} AS sku, ${warehouse} AS warehouseId, ${stock} AS stock`
-    : `${skuName} AS sku, ${stock} AS stock`;
+  const observed =
+    layout.observedColumn === undefined ? "" : quoteIdentifier(layout.observedColumn);
+  const columns = [
+    `${skuName} AS sku`,
+    ...(perWarehouse ? [`${warehouse} AS warehouseId`] : []),
+    `${stock} AS stock`,
+    ...(observed ? [`${observed} AS observedAt`] : []),
+  ].join(", ");
   // COLLATE BINARY keeps SKU matching exact even on a NOCASE column.
   const keyMatch = perWarehouse
     ? `(${skuName} COLLATE BINARY, ${warehouse})`
     : `${skuName} COLLATE BINARY`;
   const keyWidth = perWarehouse ? 2 : 1;
   const keysPerSelect = Math.floor(D1_MAX_PARAMETERS / keyWidth);
-  // A change binds its key and the new value.
-  const changesPerUpdate = Math.floor(D1_MAX_PARAMETERS / (keyWidth + 1));
+  // A change binds its key, the new value, and when it was observed if the
+  // table keeps that.
+  const changeWidth = keyWidth + (observed ? 2 : 1);
+  const changesPerUpdate = Math.floor(D1_MAX_PARAMETERS / changeWidth);
 
   const selects = new Map();
   function selectFor(size) {
@@ -73,19 +80,27 @@ export function createD1Sink(options) {
   // One UPDATE sets many rows, each from its own row of a VALUES list (SQLite's
   // UPDATE … FROM), instead of one statement per row: fewer statements per batch
   // means less work in the Worker, whose CPU time is the scarce resource.
+  // With an observed column, a row observed later than the change (a webhook
+  // written by another invocation since this one read) is left as it is: the
+  // check is in the UPDATE itself, so no interleaving of invocations escapes it.
   const updates = new Map();
   function updateFor(size) {
     let sql = updates.get(size);
     if (sql === undefined) {
-      const row = perWarehouse ? "(?, ?, ?)" : "(?, ?)";
+      const row = `(${Array(changeWidth).fill("?").join(", ")})`;
       const values = Array(size).fill(row).join(", ");
       const match = perWarehouse
         ? `target.${skuName} COLLATE BINARY = v.column1 AND target.${warehouse} = v.column2`
         : `target.${skuName} COLLATE BINARY = v.column1`;
-      const value = perWarehouse ? "v.column3" : "v.column2";
-      sql =
-        `UPDATE ${table} AS target SET ${stock} = ${value} ` +
-        `FROM (VALUES ${values}) AS v WHERE ${match}`;
+      const value = `v.column${keyWidth + 1}`;
+      const at = `v.column${keyWidth + 2}`;
+      sql = observed
+        ? `UPDATE ${table} AS target SET ${stock} = ${value}, ` +
+          `${observed} = COALESCE(${at}, target.${observed}) ` +
+          `FROM (VALUES ${values}) AS v WHERE ${match} ` +
+          `AND (${at} IS NULL OR target.${observed} IS NULL OR target.${observed} <= ${at})`
+        : `UPDATE ${table} AS target SET ${stock} = ${value} ` +
+          `FROM (VALUES ${values}) AS v WHERE ${match}`;
       updates.set(size, sql);
     }
     return sql;
@@ -107,6 +122,7 @@ export function createD1Sink(options) {
       values.push(change.sku);
       if (perWarehouse) values.push(change.warehouseId);
       values.push(change.stock);
+      if (observed) values.push(change.observedAt ?? null);
     }
     return values;
   }
@@ -128,6 +144,7 @@ export function createD1Sink(options) {
         `skuColumn "${layout.skuColumn}"`,
         `stockColumn "${layout.stockColumn}"`,
         ...(perWarehouse ? [`warehouseColumn "${layout.warehouseColumn}"`] : []),
+        ...(observed ? [`observedColumn "${layout.observedColumn}"`] : []),
       ];
       const options =
         missing[1].toLowerCase() === "table"

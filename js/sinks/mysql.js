@@ -21,7 +21,7 @@ import {
 
 const SINK = "MySQL sink";
 
-// Rows per statement. A write binds 6 values a row at most, far below the
+// Rows per statement. A write binds 13 values a row at most, far below the
 // 65 535 placeholders a prepared statement may have.
 const CHUNK = 1024;
 
@@ -76,9 +76,16 @@ export async function createMysqlSink(options) {
     ? quoteIdentifier(layout.warehouseColumn, "`")
     : "";
   const exactSku = `CAST(CONVERT(${sku} USING utf8mb4) AS BINARY)`;
-  const columns = perWarehouse
-    ? `${sku} AS sku, ${warehouse} AS warehouseId, ${stock} AS stock`
-    : `${sku} AS sku, ${stock} AS stock`;
+  const observed =
+    layout.observedColumn === undefined
+      ? ""
+      : quoteIdentifier(layout.observedColumn, "`");
+  const columns = [
+    `${sku} AS sku`,
+    ...(perWarehouse ? [`${warehouse} AS warehouseId`] : []),
+    `${stock} AS stock`,
+    ...(observed ? [`${observed} AS observedAt`] : []),
+  ].join(", ");
 
   const list = (size, item = "?") => Array(size).fill(item).join(", ");
   const selectFor = bySize((size) =>
@@ -86,30 +93,46 @@ export async function createMysqlSink(options) {
       ? `SELECT ${columns} FROM ${table} WHERE ${sku} IN (${list(size)}) AND ${warehouse} IN (${list(size)})`
       : `SELECT ${columns} FROM ${table} WHERE ${sku} IN (${list(size)})`,
   );
-  const updateFor = bySize((size) =>
+  // A CASE with one WHEN per change, matching its row exactly.
+  const caseOf = (size, then) =>
     perWarehouse
-      ? `UPDATE ${table} SET ${stock} = CASE${` WHEN ${exactSku} = ? AND ${warehouse} = ? THEN ?`.repeat(size)} END
-         WHERE ${sku} IN (${list(size)}) AND (${exactSku}, ${warehouse}) IN (${list(size, "(?, ?)")})`
-      : `UPDATE ${table} SET ${stock} = CASE ${exactSku}${" WHEN ? THEN ?".repeat(size)} END
-         WHERE ${sku} IN (${list(size)}) AND ${exactSku} IN (${list(size)})`,
-  );
+      ? `CASE${` WHEN ${exactSku} = ? AND ${warehouse} = ? THEN ${then}`.repeat(size)} END`
+      : `CASE ${exactSku}${` WHEN ? THEN ${then}`.repeat(size)} END`;
+  // With an observed column, a row observed later than its change (written
+  // meanwhile by another process) is left out of the UPDATE.
+  const updateFor = bySize((size) => {
+    const sets = [`${stock} = ${caseOf(size, "?")}`];
+    const where = perWarehouse
+      ? [
+          `${sku} IN (${list(size)})`,
+          `(${exactSku}, ${warehouse}) IN (${list(size, "(?, ?)")})`,
+        ]
+      : [`${sku} IN (${list(size)})`, `${exactSku} IN (${list(size)})`];
+    if (observed) {
+      sets.push(`${observed} = ${caseOf(size, `coalesce(?, ${observed})`)}`);
+      where.push(
+        caseOf(size, `(? IS NULL OR ${observed} IS NULL OR ${observed} <= ?)`),
+      );
+    }
+    return `UPDATE ${table} SET ${sets.join(", ")}\n         WHERE ${where.join(" AND ")}`;
+  });
 
   const readParameters = (batch) =>
     perWarehouse
       ? [...batch.map((k) => k.sku), ...batch.map((k) => k.warehouseId)]
       : batch.map((k) => k.sku);
-  const writeParameters = (batch) =>
-    perWarehouse
-      ? [
-          ...batch.flatMap((c) => [c.sku, c.warehouseId, c.stock]),
-          ...batch.map((c) => c.sku),
-          ...batch.flatMap((c) => [c.sku, c.warehouseId]),
-        ]
-      : [
-          ...batch.flatMap((c) => [c.sku, c.stock]),
-          ...batch.map((c) => c.sku),
-          ...batch.map((c) => c.sku),
-        ];
+  const keyOf = perWarehouse ? (c) => [c.sku, c.warehouseId] : (c) => [c.sku];
+  // In the order of the statement's placeholders: the SET clauses, then WHERE.
+  const writeParameters = (batch) => {
+    const at = (c) => c.observedAt ?? null;
+    const values = batch.flatMap((c) => [...keyOf(c), c.stock]);
+    if (observed) values.push(...batch.flatMap((c) => [...keyOf(c), at(c)]));
+    values.push(...batch.map((c) => c.sku), ...batch.flatMap(keyOf));
+    if (observed) {
+      values.push(...batch.flatMap((c) => [...keyOf(c), at(c), at(c)]));
+    }
+    return values;
+  };
 
   return {
     async read(requested) {
@@ -344,6 +367,13 @@ async function checkSchema(db, layout) {
       "warehouseColumn",
       "--warehouse-column",
       layout.warehouseColumn,
+      NUMBER_TYPES,
+      "numeric",
+    ],
+    [
+      "observedColumn",
+      "--observed-column",
+      layout.observedColumn,
       NUMBER_TYPES,
       "numeric",
     ],

@@ -50,9 +50,16 @@ export async function createPostgresSink(options) {
   const sku = quoteIdentifier(layout.skuColumn);
   const stock = quoteIdentifier(layout.stockColumn);
   const warehouse = perWarehouse ? quoteIdentifier(layout.warehouseColumn) : "";
-  const columns = perWarehouse
-    ? `${sku} AS sku, ${warehouse} AS "warehouseId", ${stock} AS stock`
-    : `${sku} AS sku, ${stock} AS stock`;
+  const observed =
+    layout.observedColumn === undefined
+      ? ""
+      : quoteIdentifier(layout.observedColumn);
+  const columns = [
+    `${sku} AS sku`,
+    ...(perWarehouse ? [`${warehouse} AS "warehouseId"`] : []),
+    `${stock} AS stock`,
+    ...(observed ? [`${observed} AS "observedAt"`] : []),
+  ].join(", ");
 
   // SKUs are tested in the column's collation, which its index serves, and
   // then exactly: by "C" in UPDATE, and by string equality here after a SELECT.
@@ -65,14 +72,34 @@ export async function createPostgresSink(options) {
     : `SELECT ${columns} FROM ${table} WHERE ${sku} = ANY($1::text[])`;
   // Values go as numeric, the type that holds any JS number's decimal text
   // exactly; PostgreSQL then assigns it to whatever numeric type the column has.
-  const update = perWarehouse
-    ? `UPDATE ${table} AS target SET ${stock} = change.stock
-       FROM unnest($1::text[], $2::bigint[], $3::numeric[]) AS change(sku, warehouse, stock)
-       WHERE target.${sku} = change.sku AND target.${sku} COLLATE "C" = change.sku
-         AND target.${warehouse} = change.warehouse`
-    : `UPDATE ${table} AS target SET ${stock} = change.stock
-       FROM unnest($1::text[], $2::numeric[]) AS change(sku, stock)
-       WHERE target.${sku} = change.sku AND target.${sku} COLLATE "C" = change.sku`;
+  // With an observed column, a row observed later than the change (written
+  // meanwhile by another process) is left as it is.
+  const changeColumns = [
+    ["sku", "text"],
+    ...(perWarehouse ? [["warehouse", "bigint"]] : []),
+    ["stock", "numeric"],
+    ...(observed ? [["observed", "bigint"]] : []),
+  ];
+  const sets = [
+    `${stock} = change.stock`,
+    ...(observed
+      ? [`${observed} = coalesce(change.observed, target.${observed})`]
+      : []),
+  ];
+  const conditions = [
+    `target.${sku} = change.sku`,
+    `target.${sku} COLLATE "C" = change.sku`,
+    ...(perWarehouse ? [`target.${warehouse} = change.warehouse`] : []),
+    ...(observed
+      ? [
+          `(change.observed IS NULL OR target.${observed} IS NULL OR target.${observed} <= change.observed)`,
+        ]
+      : []),
+  ];
+  const arrays = changeColumns.map(([, type], i) => `$${i + 1}::${type}[]`);
+  const update = `UPDATE ${table} AS target SET ${sets.join(", ")}
+       FROM unnest(${arrays.join(", ")}) AS change(${changeColumns.map(([name]) => name).join(", ")})
+       WHERE ${conditions.join(" AND ")}`;
 
   const keyColumns = (batch) =>
     perWarehouse
@@ -107,8 +134,9 @@ export async function createPostgresSink(options) {
       try {
         await db.transaction(async (query) => {
           for (const part of chunks(batch, CHUNK)) {
-            const values = part.map((c) => c.stock);
-            await query(update, [...keyColumns(part), values]);
+            const values = [...keyColumns(part), part.map((c) => c.stock)];
+            if (observed) values.push(part.map((c) => c.observedAt ?? null));
+            await query(update, values);
           }
         });
       } catch (cause) {
@@ -296,6 +324,13 @@ async function checkSchema(db, layout) {
       "warehouseColumn",
       "--warehouse-column",
       layout.warehouseColumn,
+      "N",
+      "numeric",
+    ],
+    [
+      "observedColumn",
+      "--observed-column",
+      layout.observedColumn,
       "N",
       "numeric",
     ],

@@ -13,6 +13,12 @@ interface SqliteTableOptions {
   stockColumn?: string;
   /** Column holding the KeyCRM warehouse id; required for (and enables) per-warehouse keys. Default: none. */
   warehouseColumn?: string;
+  /**
+   * Integer column holding when each row's figure was observed in KeyCRM (Unix ms; BIGINT or wider). With it,
+   * a figure observed earlier never overwrites a later one, even between processes: a full sync's page read
+   * before a webhook arrived leaves the webhook's figure in place. NULL rows take any figure. Default: none.
+   */
+  observedColumn?: string;
 }
 
 /** Options of `createSqliteSink`: exactly one of `path` or `database`, plus the table layout. */

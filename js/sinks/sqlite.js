@@ -47,9 +47,16 @@ export function createSqliteSink(options) {
   // COLLATE BINARY keeps SKU matching exact even on a NOCASE column.
   const sku = `${skuName} COLLATE BINARY`;
   const keyMatch = perWarehouse ? `(${sku}, ${warehouse})` : sku;
-  const columns = perWarehouse
-    ? `${skuName} AS sku, ${warehouse} AS warehouseId, ${stock} AS stock`
-    : `${skuName} AS sku, ${stock} AS stock`;
+  const observed =
+    config.observedColumn === undefined
+      ? ""
+      : quoteIdentifier(config.observedColumn);
+  const columns = [
+    `${skuName} AS sku`,
+    ...(perWarehouse ? [`${warehouse} AS warehouseId`] : []),
+    `${stock} AS stock`,
+    ...(observed ? [`${observed} AS observedAt`] : []),
+  ].join(", ");
   const parametersPerKey = perWarehouse ? 2 : 1;
   const chunkSize = Math.floor(MAX_PARAMETERS / parametersPerKey);
 
@@ -72,14 +79,22 @@ export function createSqliteSink(options) {
   let writeAll;
   function prepareWrite() {
     const where = perWarehouse
-      ? `${sku} = ? AND ${warehouse} = ?`
-      : `${sku} = ?`;
-    const update = db.prepare(
-      `UPDATE ${table} SET ${stock} = ? WHERE ${where}`,
-    );
+      ? `${sku} = @sku AND ${warehouse} = @warehouseId`
+      : `${sku} = @sku`;
+    // With an observed column, a row observed later than the change (written
+    // meanwhile by another process) is left as it is.
+    const update = observed
+      ? db.prepare(
+          `UPDATE ${table} SET ${stock} = @stock, ${observed} = coalesce(@observedAt, ${observed})
+           WHERE ${where} AND (@observedAt IS NULL OR ${observed} IS NULL OR ${observed} <= @observedAt)`,
+        )
+      : db.prepare(`UPDATE ${table} SET ${stock} = @stock WHERE ${where}`);
     const run = db.transaction((changes) => {
       for (const change of changes) {
-        update.run(change.stock, ...keyParameters(change));
+        const row = { sku: change.sku, stock: change.stock };
+        if (perWarehouse) row.warehouseId = change.warehouseId;
+        if (observed) row.observedAt = change.observedAt ?? null;
+        update.run(row);
       }
     });
     // IMMEDIATE takes the write lock up front, so a concurrent writer makes us
@@ -266,6 +281,7 @@ function checkSchema(db, config) {
     ["skuColumn", "--sku-column", config.skuColumn],
     ["stockColumn", "--stock-column", config.stockColumn],
     ["warehouseColumn", "--warehouse-column", config.warehouseColumn],
+    ["observedColumn", "--observed-column", config.observedColumn],
   ];
   for (const [option, flag, column] of wanted) {
     // SQLite resolves names case-insensitively, so the check does too.

@@ -11,6 +11,7 @@ export const LAYOUT_OPTIONS = [
   "skuColumn",
   "stockColumn",
   "warehouseColumn",
+  "observedColumn",
 ];
 
 /**
@@ -43,7 +44,7 @@ export function readLayout(options, sink, connections) {
   if (given.length !== 1) {
     throw invalidConfig(`Give the ${sink} exactly one of: ${choices}.`);
   }
-  const { warehouseColumn } = options;
+  const { warehouseColumn, observedColumn } = options;
   return {
     connection: given[0],
     table: assertTableName(options.table ?? "products", "table"),
@@ -56,6 +57,10 @@ export function readLayout(options, sink, connections) {
       warehouseColumn === undefined
         ? undefined
         : assertIdentifier(warehouseColumn, "warehouseColumn"),
+    observedColumn:
+      observedColumn === undefined
+        ? undefined
+        : assertIdentifier(observedColumn, "observedColumn"),
   };
 }
 
@@ -120,12 +125,21 @@ export function chunks(items, size) {
   return out;
 }
 
-/** A database row (`sku`, `stock`, and `warehouseId` per warehouse) as SiteStock. */
+/**
+ * A database row (`sku`, `stock`, `warehouseId` per warehouse, `observedAt` where
+ * the table keeps it) as SiteStock. A row never written with a time has none.
+ */
 export function toSiteStock(row, perWarehouse) {
-  const site = { sku: String(row.sku), stock: toStock(row.stock) };
-  return perWarehouse
-    ? { sku: site.sku, warehouseId: Number(row.warehouseId), stock: site.stock }
-    : site;
+  const site = perWarehouse
+    ? {
+        sku: String(row.sku),
+        warehouseId: Number(row.warehouseId),
+        stock: toStock(row.stock),
+      }
+    : { sku: String(row.sku), stock: toStock(row.stock) };
+  const observedAt = toStock(row.observedAt);
+  if (observedAt !== null) site.observedAt = observedAt;
+  return site;
 }
 
 // A stock column may hold whatever the site put there; anything that is not a

@@ -34,12 +34,22 @@ const HOSTILE = [
  * @param {import("./index.js").SinkConformanceOptions} options
  */
 export function sinkConformance(options) {
-  const { name, setup, perWarehouse = true } = checkOptions(options);
+  const {
+    name,
+    setup,
+    perWarehouse = true,
+    observed = false,
+  } = checkOptions(options);
 
   /** Runs `body` with a fresh fixture, then closes and disposes of it. */
   function withStore(title, rows, body, layout = {}) {
     test(title, async () => {
-      const given = { rows: rows.map(copy), perWarehouse: false, ...layout };
+      const given = {
+        rows: rows.map(copy),
+        perWarehouse: false,
+        observed: false,
+        ...layout,
+      };
       const fixture = await setup(given);
       assert.ok(
         typeof fixture?.sink?.read === "function" &&
@@ -58,6 +68,82 @@ export function sinkConformance(options) {
         }
       }
     });
+  }
+
+  /** For sinks that keep when each figure was observed (`observedAt`). */
+  function observedTimes() {
+    // Unix ms of late 2026: beyond 32 bits, as real times are.
+    const T = 1_795_000_000_000;
+    const seen = (code, stock, observedAt) => ({ sku: code, stock, observedAt });
+    withStore(
+      "with observation times, a figure observed earlier never overwrites a later one",
+      [sku("A", 1), sku("B", 1), sku("C", 1)],
+      async (sink, stored) => {
+        const keys = [{ sku: "A" }, { sku: "B" }, { sku: "C" }];
+        // Rows never written with a time have none.
+        assert.deepEqual(sorted(await sink.read(keys)), [
+          sku("A", 1),
+          sku("B", 1),
+          sku("C", 1),
+        ]);
+        await sink.write([seen("A", 5, T), seen("B", 6, T), sku("C", 7)]);
+        assert.deepEqual(sorted(await sink.read(keys)), [
+          seen("A", 5, T),
+          seen("B", 6, T),
+          sku("C", 7),
+        ]);
+        // Older than the stored figure: left alone; as old: taken; a row
+        // without a time takes any.
+        await sink.write([
+          seen("A", 9, T - 1),
+          seen("B", 8, T),
+          seen("C", 3, T - 5000),
+        ]);
+        assert.deepEqual(sorted(await sink.read(keys)), [
+          seen("A", 5, T),
+          seen("B", 8, T),
+          seen("C", 3, T - 5000),
+        ]);
+        // A change without a time (a restore) is written and keeps the time.
+        await sink.write([sku("A", 2), seen("C", 4, T + 1)]);
+        assert.deepEqual(sorted(await sink.read(keys)), [
+          seen("A", 2, T),
+          seen("B", 8, T),
+          seen("C", 4, T + 1),
+        ]);
+        assert.deepEqual(await stored(), [sku("A", 2), sku("B", 8), sku("C", 4)]);
+        if (typeof sink.readAll === "function") {
+          assert.deepEqual(sorted(await sink.readAll()), [
+            seen("A", 2, T),
+            seen("B", 8, T),
+            seen("C", 4, T + 1),
+          ]);
+        }
+      },
+      { observed: true },
+    );
+
+    if (!perWarehouse) return;
+    withStore(
+      "per warehouse, observation times are kept per SKU and warehouse",
+      [1, 2].map((warehouseId) => ({ sku: "A", warehouseId, stock: 0 })),
+      async (sink) => {
+        const cell = (warehouseId, stock, observedAt) => ({
+          sku: "A",
+          warehouseId,
+          stock,
+          observedAt,
+        });
+        await sink.write([cell(1, 3, T), cell(2, 4, T)]);
+        await sink.write([cell(1, 9, T - 1), cell(2, 7, T + 1)]);
+        const keys = [1, 2].map((warehouseId) => ({ sku: "A", warehouseId }));
+        assert.deepEqual(sorted(await sink.read(keys)), [
+          cell(1, 3, T),
+          cell(2, 7, T + 1),
+        ]);
+      },
+      { perWarehouse: true, observed: true },
+    );
   }
 
   describe(`${name}: sink conformance`, () => {
@@ -231,6 +317,7 @@ export function sinkConformance(options) {
       },
     );
 
+    if (observed) observedTimes();
     if (!perWarehouse) return;
     const at = (code, warehouseId, stock) => ({
       sku: code,
@@ -326,11 +413,14 @@ function copy(row) {
 /** Rows in a stable order, with only the fields a sink returns. */
 function sorted(rows) {
   return rows
-    .map(({ sku, warehouseId, stock }) =>
-      warehouseId === undefined || warehouseId === null
-        ? { sku, stock }
-        : { sku, warehouseId, stock },
-    )
+    .map(({ sku, warehouseId, stock, observedAt }) => {
+      const row =
+        warehouseId === undefined || warehouseId === null
+          ? { sku, stock }
+          : { sku, warehouseId, stock };
+      if (observedAt !== undefined) row.observedAt = observedAt;
+      return row;
+    })
     .sort((a, b) =>
       a.sku < b.sku
         ? -1

@@ -241,6 +241,8 @@ export interface ConformanceLayout {
   rows: import("../sinks/sink.js").SiteStock[];
   /** Whether rows and keys carry `warehouseId`: the sink must then be set up with its warehouse column. */
   perWarehouse: boolean;
+  /** Whether the store keeps observation times: the sink must then be set up with an integer observed column (e.g. `observedColumn`), NULL in every row given. */
+  observed: boolean;
 }
 
 /** A fresh store with a sink over it, made by the harness for one test. */
@@ -267,13 +269,16 @@ export interface SinkConformanceOptions {
   ): ConformanceFixture | Promise<ConformanceFixture>;
   /** Run the per-warehouse tests (keys with `warehouseId`). Default: `true`. */
   perWarehouse?: boolean;
+  /** Run the tests of observation times (`observedAt` on read and write), for sinks that keep them. Default: `false`. */
+  observed?: boolean;
 }
 
 /**
  * Registers the sink conformance suite with `node:test` (a `describe` block of
  * tests): reads of present and missing keys, 1 200 keys in one call, writes that
  * update and never insert, all-or-nothing batches, fractional and null stock,
- * exact SKU matching (case, spaces, Unicode, quotes), `readAll`, per-warehouse keys.
+ * exact SKU matching (case, spaces, Unicode, quotes), `readAll`, per-warehouse keys, and
+ * observation times where the sink keeps them.
  * Call it at the top level of a test file run by `node --test`.
  */
 export function sinkConformance(options: SinkConformanceOptions): void;

@@ -224,6 +224,37 @@ test("--per-warehouse writes one row per warehouse", async () => {
   }
 });
 
+test("--observed-column records when each figure was seen, and keeps a figure seen later", async () => {
+  const db = siteDatabase();
+  const later = Date.now() + 3_600_000;
+  const [kept] = skus;
+  const setup = new Database(db);
+  setup.exec("ALTER TABLE products ADD COLUMN observed_at INTEGER");
+  // As another process would leave it: a webhook's figure, observed after this run.
+  setup.prepare("UPDATE products SET stock = 99, observed_at = ? WHERE sku = ?").run(later, kept);
+  setup.close();
+
+  const started = Date.now();
+  const { code, stdout, stderr } = await cli([
+    "sync", "--db", db, "--observed-column", "observed_at", "--json", ...FAST,
+  ]);
+  assert.equal(code, 0, stderr);
+  const report = JSON.parse(stdout);
+  assert.equal(report.keptNewer, 1);
+  const expected = expectedAvailability(offers);
+  expected.set(kept, 99);
+  assertStock(db, expected);
+  const check = new Database(db, { readonly: true });
+  const times = check.prepare("SELECT sku, observed_at AS at FROM products").all();
+  check.close();
+  for (const { sku, at } of times) {
+    if (sku === kept) assert.equal(at, later, "the later figure keeps its time");
+    else if (expected.has(sku) && expected.get(sku) !== 0) {
+      assert.ok(at >= started && at <= Date.now(), `${sku} observed at ${at}`);
+    }
+  }
+});
+
 test("an unknown warehouse fails the run and lists the ones KeyCRM has", async () => {
   const db = siteDatabase();
   const { code, stderr } = await cli([
@@ -331,6 +362,7 @@ test("sync --help lists every flag and says where the key comes from", async () 
     "--sku-column",
     "--stock-column",
     "--warehouse-column",
+    "--observed-column",
     "--warehouses",
     "--per-warehouse",
     "--keep-reserve",

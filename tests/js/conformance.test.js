@@ -18,7 +18,8 @@ let files = 0;
 
 sinkConformance({
   name: "SQLite sink",
-  setup({ rows, perWarehouse }) {
+  observed: true,
+  setup({ rows, perWarehouse, observed }) {
     files += 1;
     const file = path.join(dir, `site-${files}.db`);
     const db = new Database(file);
@@ -26,10 +27,13 @@ sinkConformance({
     db.exec(`CREATE TABLE products (
       sku TEXT COLLATE NOCASE NOT NULL,
       ${perWarehouse ? "warehouse_id INTEGER NOT NULL," : ""}
-      stock REAL CHECK (stock >= 0))`);
+      stock REAL CHECK (stock >= 0)
+      ${observed ? ", observed_at INTEGER" : ""})`);
     const insert = perWarehouse
-      ? db.prepare("INSERT INTO products VALUES (?, ?, ?)")
-      : db.prepare("INSERT INTO products VALUES (?, ?)");
+      ? db.prepare(
+          "INSERT INTO products (sku, warehouse_id, stock) VALUES (?, ?, ?)",
+        )
+      : db.prepare("INSERT INTO products (sku, stock) VALUES (?, ?)");
     db.transaction(() => {
       for (const row of rows) {
         insert.run(
@@ -45,6 +49,7 @@ sinkConformance({
       sink: createSqliteSink({
         path: file,
         warehouseColumn: perWarehouse ? "warehouse_id" : undefined,
+        observedColumn: observed ? "observed_at" : undefined,
       }),
       async stored() {
         const check = new Database(file, { readonly: true });

@@ -27,11 +27,11 @@ after(async () => {
 
 let tables = 0;
 /** A fresh table holding `rows`; NOCASE so the sink must match exactly itself. */
-async function tableWith(rows, perWarehouse = false) {
+async function tableWith(rows, perWarehouse = false, observed = false) {
   tables += 1;
   const table = `stock_${tables}`;
   await db.exec(
-    `CREATE TABLE ${table} (sku TEXT COLLATE NOCASE NOT NULL, ${perWarehouse ? "warehouse_id INTEGER NOT NULL, " : ""}stock REAL CHECK (stock >= 0))`,
+    `CREATE TABLE ${table} (sku TEXT COLLATE NOCASE NOT NULL, ${perWarehouse ? "warehouse_id INTEGER NOT NULL, " : ""}stock REAL CHECK (stock >= 0)${observed ? ", observed_at INTEGER" : ""})`,
   );
   // Multi-row INSERTs within D1's 100 parameters: each statement is a round
   // trip through miniflare's proxy, so fewer statements keep the suite quick.
@@ -43,8 +43,11 @@ async function tableWith(rows, perWarehouse = false) {
     const values = chunk.flatMap((row) =>
       perWarehouse ? [row.sku, row.warehouseId, row.stock] : [row.sku, row.stock],
     );
+    const columns = perWarehouse ? "sku, warehouse_id, stock" : "sku, stock";
     statements.push(
-      db.prepare(`INSERT INTO ${table} VALUES ${placeholders.join(", ")}`).bind(...values),
+      db
+        .prepare(`INSERT INTO ${table} (${columns}) VALUES ${placeholders.join(", ")}`)
+        .bind(...values),
     );
   }
   if (statements.length > 0) await db.batch(statements);
@@ -89,13 +92,15 @@ function counted(database) {
 
 sinkConformance({
   name: "D1 sink",
-  async setup({ rows, perWarehouse }) {
-    const table = await tableWith(rows, perWarehouse);
+  observed: true,
+  async setup({ rows, perWarehouse, observed }) {
+    const table = await tableWith(rows, perWarehouse, observed);
     return {
       sink: createD1Sink({
         database: db,
         table,
         warehouseColumn: perWarehouse ? "warehouse_id" : undefined,
+        observedColumn: observed ? "observed_at" : undefined,
       }),
       stored: () => rowsOf(table, perWarehouse),
       dispose: () => db.exec(`DROP TABLE ${table}`),

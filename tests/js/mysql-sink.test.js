@@ -31,7 +31,11 @@ let tables = 0;
 /** A fresh InnoDB table in the scratch database, filled with `rows`. */
 async function tableWith(
   rows,
-  { perWarehouse = false, collation = "utf8mb4_general_ci" } = {},
+  {
+    perWarehouse = false,
+    collation = "utf8mb4_general_ci",
+    observed = false,
+  } = {},
 ) {
   tables += 1;
   const table = `${DB}.stock_${tables}`;
@@ -40,6 +44,7 @@ async function tableWith(
     sku varchar(100) COLLATE ${collation} NOT NULL,
     ${perWarehouse ? "warehouse_id int NOT NULL," : ""}
     stock decimal(14,3) NULL CHECK (stock >= 0),
+    ${observed ? "observed_at bigint NULL," : ""}
     KEY (sku${perWarehouse ? ", warehouse_id" : ""})) ENGINE=InnoDB`);
   if (rows.length > 0) {
     await admin.query(
@@ -78,13 +83,15 @@ function rejectsWith(code, pattern) {
 
 sinkConformance({
   name: "MySQL sink",
-  async setup({ rows, perWarehouse }) {
-    const table = await tableWith(rows, { perWarehouse });
+  observed: true,
+  async setup({ rows, perWarehouse, observed }) {
+    const table = await tableWith(rows, { perWarehouse, observed });
     return {
       sink: await createMysqlSink({
         pool,
         table,
         warehouseColumn: perWarehouse ? "warehouse_id" : undefined,
+        observedColumn: observed ? "observed_at" : undefined,
       }),
       stored: () => rowsOf(table, perWarehouse),
       dispose: () => admin.query(`DROP TABLE ${table}`).then(() => {}),

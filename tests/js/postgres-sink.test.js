@@ -27,7 +27,7 @@ let tables = 0;
 /** A fresh table in the scratch schema, filled with `rows`. */
 async function tableWith(
   rows,
-  { perWarehouse = false, stock = "numeric(14,3)" } = {},
+  { perWarehouse = false, stock = "numeric(14,3)", observed = false } = {},
 ) {
   tables += 1;
   const table = `${SCHEMA}.stock_${tables}`;
@@ -35,7 +35,8 @@ async function tableWith(
     id serial PRIMARY KEY,
     sku text NOT NULL,
     ${perWarehouse ? "warehouse_id integer NOT NULL," : ""}
-    stock ${stock} CHECK (stock >= 0))`);
+    stock ${stock} CHECK (stock >= 0)
+    ${observed ? ", observed_at bigint" : ""})`);
   await admin.query(
     perWarehouse
       ? `INSERT INTO ${table} (sku, warehouse_id, stock)
@@ -76,13 +77,15 @@ function rejectsWith(code, pattern) {
 
 sinkConformance({
   name: "PostgreSQL sink",
-  async setup({ rows, perWarehouse }) {
-    const table = await tableWith(rows, { perWarehouse });
+  observed: true,
+  async setup({ rows, perWarehouse, observed }) {
+    const table = await tableWith(rows, { perWarehouse, observed });
     return {
       sink: await createPostgresSink({
         pool,
         table,
         warehouseColumn: perWarehouse ? "warehouse_id" : undefined,
+        observedColumn: observed ? "observed_at" : undefined,
       }),
       stored: () => rowsOf(table, perWarehouse),
       dispose: () => admin.query(`DROP TABLE ${table}`).then(() => {}),

@@ -139,3 +139,29 @@ test("a webhook during a full scan wins over the older figure of a page on its w
   const untracked = await race((sink) => sink);
   assert.notEqual(untracked.stock, untracked.now);
 });
+
+test("trackObservations reports the later of its own time and the sink's", async () => {
+  const rows = new Map([
+    ["a", { sku: "a", stock: 1, observedAt: 500 }],
+    ["b", { sku: "b", stock: 1 }],
+  ]);
+  // A sink keeping times itself, as one with an observed column does.
+  const inner = {
+    async read(keys) {
+      return keys.filter((k) => rows.has(k.sku)).map((k) => ({ ...rows.get(k.sku) }));
+    },
+    async write(changes) {
+      for (const c of changes) rows.set(c.sku, { ...c, observedAt: c.observedAt ?? rows.get(c.sku).observedAt });
+    },
+  };
+  const sink = trackObservations(inner);
+  await sink.write([{ sku: "b", stock: 2, observedAt: 300 }]);
+  // Another process writes "a" later than this one ever saw it.
+  await sink.write([{ sku: "a", stock: 3, observedAt: 200 }]);
+  rows.set("a", { sku: "a", stock: 4, observedAt: 900 });
+  const read = await sink.read([{ sku: "a" }, { sku: "b" }]);
+  assert.deepEqual(read, [
+    { sku: "a", stock: 4, observedAt: 900 },
+    { sku: "b", stock: 2, observedAt: 300 },
+  ]);
+});

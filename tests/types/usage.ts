@@ -33,7 +33,7 @@ export async function example(): Promise<void> {
   const offers = generateCatalogue({ offers: 100 });
   const emulator = await startEmulator({ offers, rateLimitPerMinute: 600 });
   createSampleDatabase("shop.sqlite", { skus: ["a", "b"] });
-  const sink = createSqliteSink({ path: "shop.sqlite", table: "products" });
+  const sink = createSqliteSink({ path: "shop.sqlite", table: "products", observedColumn: "observed_at" });
   const report: SyncReport = await syncStocks({
     apiKey: "key",
     apiUrl: emulator.url,
@@ -161,7 +161,7 @@ interface Env {
 }
 
 export async function worker(env: Env): Promise<void> {
-  const sink: D1Sink = createD1Sink({ database: env.DB, table: "products", stockColumn: "qty" });
+  const sink: D1Sink = createD1Sink({ database: env.DB, table: "products", stockColumn: "qty", observedColumn: "observed_at" });
   await sink.write(await sink.read([{ sku: "a" }]));
   const rows = await sink.readAll();
   console.log(rows.length, D1_MAX_PARAMETERS);
