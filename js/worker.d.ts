@@ -76,6 +76,8 @@ export interface ScheduledSyncOptions {
   stockColumn?: string;
   /** Warehouse id column; enables per-warehouse rows. Default: `env.KEYCRM_WAREHOUSE_COLUMN`, else none. */
   warehouseColumn?: string;
+  /** Integer column keeping when each figure was seen in KeyCRM (Unix ms), so a cron's page read before a webhook arrived never overwrites the webhook's figure. Default: `env.KEYCRM_OBSERVED_COLUMN`, else none. */
+  observedColumn?: string;
   /** Table for the cursor, reports and lease. Default: `env.KEYCRM_STATE_TABLE`, else `"keycrm_sync_state"`. */
   stateTable?: string;
   /** Subrequests per invocation, D1 calls included (2 go to the state). Default: `env.KEYCRM_SUBREQUEST_BUDGET`, else the plan's (`50` or `10000`). */

@@ -92,6 +92,7 @@ export async function runServe(flags, { env, stdout, stderr }) {
       at: new Date().toISOString(),
       complete: report.complete,
       updated: report.updated,
+      keptNewer: report.keptNewer,
       error: report.error?.code,
     };
     log(`full sync: ${outcome(report)}`);

@@ -119,6 +119,52 @@ test("serve syncs at start, takes both webhooks, reports health, and stops clean
   assert.ok(!everything.includes(KEY) && !everything.includes(TOKEN), "no secret in the output");
 });
 
+test("a webhook arriving during serve's full sync keeps its figure over the page on its way", async () => {
+  const path = join(dir, "race.sqlite");
+  const expected = expectedAvailability(offers);
+  createSampleDatabase(path, { skus: [...expected.keys()] });
+  const target = offers[5];
+  const saved = { quantity: target.quantity, first: target.warehouse[0].quantity };
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  emulator.reset();
+  // Every page arrives 600 ms after KeyCRM answered it.
+  emulator.setLatency(600);
+  let server;
+  try {
+    server = await serve(["--db", path, "--port", String(port), "--rate-limit", "6000"]);
+    await until(() => emulator.requests.some((r) => r.path === "/v1/offers/stocks"), "the first page request");
+    // A sale in KeyCRM, and its stock webhook, while the page is on its way.
+    target.quantity += 7;
+    target.warehouse[0].quantity += 7;
+    const now = expectedAvailability([target]).get(target.sku);
+    const response = await fetch(`${base}/webhooks/keycrm/stock?token=${TOKEN}`, {
+      method: "POST",
+      body: JSON.stringify([
+        { offer_id: target.id, sku: target.sku, in_stock: target.quantity, in_reserve: target.reserve },
+      ]),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(stockOf(path, target.sku), now);
+
+    let health;
+    await until(async () => {
+      health = await (await fetch(`${base}/healthz`)).json();
+      return health.lastSync !== null;
+    }, "the full sync");
+    assert.equal(health.lastSync.complete, true);
+    assert.equal(health.lastSync.keptNewer, 1);
+    assert.equal(stockOf(path, target.sku), now, "the webhook's figure stays");
+    assert.equal(stockOf(path, offers[6].sku), expected.get(offers[6].sku), "the rest is synced");
+  } finally {
+    emulator.setLatency(0);
+    target.quantity = saved.quantity;
+    target.warehouse[0].quantity = saved.first;
+    server?.child.kill("SIGTERM");
+    if (server) assert.equal(await server.exited, 0);
+  }
+});
+
 test("serve refuses to start without a webhook token", async () => {
   const path = join(dir, "other.sqlite");
   createSampleDatabase(path, { skus: ["a"] });

@@ -664,3 +664,61 @@ describe("KeyCRM webhooks into D1 in workerd", () => {
     }
   });
 });
+
+describe("a webhook during a cron's scan, in workerd", () => {
+  const TOKEN = "whk-WORKER-RACE-TOKEN-5e1f08";
+  const offers = generateCatalogue({ offers: 60, seed: 31, duplicateSkuEvery: 0, withoutSkuEvery: 0 });
+  const target = offers.find((o) => expectedAvailability([o]).get(o.sku) > 0);
+
+  /**
+   * Fires a cron whose first page takes 400 ms to arrive, and meanwhile a sale:
+   * KeyCRM's figure changes and its stock webhook reaches the Worker.
+   */
+  async function race(bindings) {
+    const worker = await shop({ offers, bindings: { KEYCRM_WEBHOOK_TOKEN: TOKEN, ...bindings } });
+    const saved = { quantity: target.quantity, first: target.warehouse[0].quantity };
+    try {
+      emulator.setLatency(400);
+      const cron = worker.cron();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      target.quantity += 7;
+      target.warehouse[0].quantity += 7;
+      const now = expectedAvailability([target]).get(target.sku);
+      const response = await worker.mf.dispatchFetch(
+        `http://shop.example/webhooks/keycrm/stock?token=${TOKEN}`,
+        {
+          method: "POST",
+          body: JSON.stringify([
+            { offer_id: target.id, sku: target.sku, in_stock: target.quantity, in_reserve: target.reserve },
+          ]),
+        },
+      );
+      assert.equal(response.status, 200);
+      assert.equal((await response.json()).updated, 1, "the webhook wrote its figure");
+      const run = await cron;
+      assert.equal(run.outcome, "ok", run.error);
+      const { report } = await stateOf(worker);
+      return { stock: (await siteStock(worker)).get(target.sku), now, report };
+    } finally {
+      emulator.setLatency(0);
+      target.quantity = saved.quantity;
+      target.warehouse[0].quantity = saved.first;
+      await worker.dispose();
+    }
+  }
+
+  test("with the observed column, the webhook's figure stays; the page's older one is not written", async () => {
+    assert.equal(built.config.vars.KEYCRM_OBSERVED_COLUMN, "observed_at", "the example keeps the times");
+    const { stock, now, report } = await race({});
+    assert.equal(stock, now);
+    assert.equal(report.complete, true);
+    assert.equal(report.keptNewer, 1);
+  });
+
+  test("without it, the page read before the sale overwrites the webhook's figure", async () => {
+    const { stock, now, report } = await race({ KEYCRM_OBSERVED_COLUMN: "" });
+    assert.notEqual(stock, now);
+    assert.equal(stock, now - 7, "the pre-sale figure");
+    assert.equal(report.keptNewer ?? 0, 0);
+  });
+});
