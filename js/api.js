@@ -5,6 +5,7 @@
 import * as wasm from "./wasm/keycrm_stock_sync.js";
 import { syncError } from "./errors.js";
 import { makeApplyStockWebhook, makeSyncStocks } from "./sync.js";
+import { makeCreatePacing } from "./pacing.js";
 import { makeCreateWebhookHandler } from "./webhooks.js";
 
 /**
@@ -27,10 +28,17 @@ export function makeApi(source, hint) {
   }
   const syncStocks = makeSyncStocks(core);
   const applyStockWebhook = makeApplyStockWebhook(core);
+  const createPacing = makeCreatePacing(core);
   return {
     syncStocks,
     applyStockWebhook,
-    createWebhookHandler: makeCreateWebhookHandler({ core, applyStockWebhook, syncStocks }),
+    createPacing,
+    createWebhookHandler: makeCreateWebhookHandler({
+      core,
+      applyStockWebhook,
+      syncStocks,
+      createPacing,
+    }),
     validateOptions(options) {
       core().validateOptions(options);
     },

@@ -89,6 +89,8 @@ export interface SyncOptions extends CoreOptions {
   fetch?: typeof globalThis.fetch;
   /** Aborting it stops the run: no request starts any more, rows already read are written, the report has a `cursor`. Default: none. */
   signal?: AbortSignal;
+  /** Pacing shared with other runs of this process (from {@link createPacing}): their requests together keep to the rate limit. Default: the run's own. */
+  pacing?: Pacing;
 }
 
 /** How far a run has got. */
@@ -229,6 +231,8 @@ export interface WebhookHandlerOptions extends Omit<CoreOptions, "offerIds" | "s
   maxRows?: number;
   /** Keeps the runtime alive for work done after replying (Workers: `ctx.waitUntil`). Default: none. */
   waitUntil?: (work: Promise<unknown>) => void;
+  /** Pacing of the order syncs (from {@link createPacing}); give the process's full syncs the same one. Default: one of the handler's own, shared by its order syncs. */
+  pacing?: Pacing;
   /** Called with each delivery's report, including order syncs finished after the reply. Default: none. */
   onResult?: (kind: "stock" | "order", report: SyncReport | { complete: false; error: ReportError }) => void;
 }
@@ -239,6 +243,18 @@ export interface WebhookHandlerOptions extends Omit<CoreOptions, "offerIds" | "s
  * 401 for a missing or wrong token (compared in constant time), 413 for oversized bodies, 400 for bad ones.
  */
 export function createWebhookHandler(options: WebhookHandlerOptions): (request: Request) => Promise<Response>;
+
+/** A handle on pacing shared by runs; opaque. */
+export interface Pacing {
+  readonly __keycrmPacing?: never;
+}
+
+/**
+ * Pacing to share between the runs of one process (a full sync and the order webhooks' syncs, say): their
+ * requests to one KeyCRM account are spaced as one run's would be, and a 429 seen by one holds them all.
+ * Nothing is loaded until a run uses it, so it may be made at a Worker's top level.
+ */
+export function createPacing(): Pacing;
 
 /**
  * Wraps a sink so that it remembers when each figure it wrote was observed in KeyCRM and reports it on read

@@ -11,6 +11,7 @@ exports.applyStockWebhook = async (options) =>
   (await load()).applyStockWebhook(options);
 exports.createWebhookHandler = async (options) =>
   (await load()).createWebhookHandler(options);
+exports.createPacing = async () => (await load()).createPacing();
 exports.toNodeListener = async (handler) => (await load()).toNodeListener(handler);
 exports.trackObservations = async (sink) =>
   (await load()).trackObservations(sink);

@@ -2,6 +2,7 @@
 // entry loads the ES module on first call.
 import type {
   CoreOptions,
+  Pacing,
   StockWebhookOptions,
   WebhookHandlerOptions,
   KeyCrmSyncError,
@@ -19,6 +20,8 @@ export function applyStockWebhook(options: StockWebhookOptions): Promise<SyncRep
 export function createWebhookHandler(
   options: WebhookHandlerOptions,
 ): Promise<(request: Request) => Promise<Response>>;
+/** Pacing to share between runs of one process, so that together they keep to the rate limit. */
+export function createPacing(): Promise<Pacing>;
 /** Serves a Request → Response handler from Node's `http` server. */
 export function toNodeListener(
   handler: (request: Request) => Promise<Response>,

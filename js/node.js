@@ -12,6 +12,8 @@ export const {
   applyStockWebhook,
   /** A Request → Response handler for KeyCRM's stock and order webhooks. */
   createWebhookHandler,
+  /** Pacing to share between runs of one process, so that together they keep to the rate limit. */
+  createPacing,
   /** Throws a KeyCrmSyncError (INVALID_CONFIG) if the core options are invalid. */
   validateOptions,
   /** The package version. */

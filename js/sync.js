@@ -4,6 +4,7 @@
 
 import { redact, redactError, syncError } from "./errors.js";
 import { keycrmFetcher } from "./http.js";
+import { corePacing } from "./pacing.js";
 
 /**
  * @param {() => typeof import("./wasm/keycrm_stock_sync.js")} core
@@ -11,7 +12,7 @@ import { keycrmFetcher } from "./http.js";
  */
 export function makeSyncStocks(core) {
   return async function syncStocks(options) {
-    const { apiKey, sink, onProgress, fetch, signal, ...coreOptions } =
+    const { apiKey, sink, onProgress, fetch, signal, pacing, ...coreOptions } =
       options ?? {};
     if (typeof apiKey !== "string" || apiKey.trim() === "") {
       throw syncError(
@@ -24,6 +25,7 @@ export function makeSyncStocks(core) {
     }
     assertSink(sink);
     const wasm = core();
+    const shared = corePacing(pacing);
     // Requests the core started ahead and no longer needs are aborted at the end,
     // so they cannot keep the process alive.
     const run = new AbortController();
@@ -43,7 +45,10 @@ export function makeSyncStocks(core) {
       seed: Math.random(),
     };
     try {
-      return redact(await wasm.runSync(coreOptions, io), apiKey);
+      const report = shared
+        ? shared.runSync(coreOptions, io)
+        : wasm.runSync(coreOptions, io);
+      return redact(await report, apiKey);
     } catch (error) {
       throw redactError(error, apiKey);
     } finally {

@@ -10,9 +10,10 @@ const DEFAULT_MAX_BODY = 1_000_000;
 const MIN_TOKEN = 16;
 
 /**
- * @param {{ core: () => any, applyStockWebhook: Function, syncStocks: Function }} api
+ * @param {{ core: () => any, applyStockWebhook: Function, syncStocks: Function,
+ *   createPacing: Function }} api
  */
-export function makeCreateWebhookHandler({ core, applyStockWebhook, syncStocks }) {
+export function makeCreateWebhookHandler({ core, applyStockWebhook, syncStocks, createPacing }) {
   return function createWebhookHandler(options) {
     const {
       token,
@@ -23,6 +24,9 @@ export function makeCreateWebhookHandler({ core, applyStockWebhook, syncStocks }
       maxRows,
       waitUntil,
       onResult,
+      // The order syncs of one handler keep to the rate limit together; share
+      // this with the process's full syncs too.
+      pacing = createPacing(),
       ...syncOptions
     } = options ?? {};
     if (typeof token !== "string" || token.length < MIN_TOKEN) {
@@ -63,7 +67,7 @@ export function makeCreateWebhookHandler({ core, applyStockWebhook, syncStocks }
       }
       // KeyCRM waits for the answer; the order's stock may take several paced
       // requests, so it is fetched after replying.
-      const work = syncStocks({ ...syncOptions, apiKey, sink, orderId: trigger.orderId })
+      const work = syncStocks({ ...syncOptions, apiKey, sink, pacing, orderId: trigger.orderId })
         .then((result) => report("order", result))
         .catch((error) => report("order", { complete: false, error: shape(error) }));
       if (waitUntil) waitUntil(work);

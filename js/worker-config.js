@@ -41,6 +41,7 @@ const OPTION_NAMES = [
   "wallBudgetMs",
   "sync",
   "log",
+  "pacing",
 ];
 
 // Core options the helper sets itself; in `sync` or KEYCRM_SYNC_OPTIONS they

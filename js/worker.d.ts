@@ -84,6 +84,8 @@ export interface ScheduledSyncOptions {
   subrequestBudget?: number;
   /** Wall time per invocation, in ms. Default: `env.KEYCRM_WALL_BUDGET_MS`, else `50000`. */
   wallBudgetMs?: number;
+  /** Pacing shared with the isolate's other runs (from `createPacing()`). Default: `createWorker` shares one between its cron and its order syncs. */
+  pacing?: import("./index.js").Pacing;
   /** Core options (`maxRequests` among them); they win over `env.KEYCRM_SYNC_OPTIONS` and the other vars. Default: none. */
   sync?: ScheduledCoreOptions;
   /** Where the run's one log entry goes, and each webhook delivery's; `false` for nowhere. Default: `console.log` (`console.error` on failure). */

@@ -9,7 +9,7 @@
 
 import { createD1Sink } from "./sinks/d1.js";
 import { redact, syncError } from "./errors.js";
-import { createWebhookHandler, syncStocks, validateOptions } from "./workerd.js";
+import { createPacing, createWebhookHandler, syncStocks, validateOptions } from "./workerd.js";
 import { readScheduledConfig, readWebhookConfig, LEASE_MARGIN_MS } from "./worker-config.js";
 import { STATE_CALLS, syncState } from "./worker-state.js";
 
@@ -32,6 +32,7 @@ export async function runScheduledSync(env, options = {}) {
     );
   }
   const filtered = (config.sync.offerIds?.length ?? 0) > 0 || (config.sync.skus?.length ?? 0) > 0;
+  const { pacing } = options;
 
   const state = syncState(config.database, config.stateTable);
   // Random per invocation, never at module top level (Workers forbid it there).
@@ -58,6 +59,7 @@ export async function runScheduledSync(env, options = {}) {
       ...config.sync,
       apiKey: config.apiKey,
       sink,
+      pacing,
       maxSubrequests,
       // The claim took some of the wall time already.
       deadlineMs: Math.max(1, config.wallBudgetMs - (Date.now() - startedAt)),
@@ -108,9 +110,11 @@ export function createWorker(options = {}) {
   // read once. Each request still gets its own handler (a cheap closure), so
   // that an order's sync is kept alive by that very request's ctx.waitUntil.
   const setups = new WeakMap();
+  // An isolate may run a cron and order syncs at once: they share its pacing.
+  const pacing = options.pacing ?? createPacing();
   return {
     async scheduled(_controller, env) {
-      await runScheduledSync(env, options);
+      await runScheduledSync(env, { ...options, pacing });
     },
 
     async fetch(request, env, ctx) {
@@ -123,6 +127,7 @@ export function createWorker(options = {}) {
         }
         handle = createWebhookHandler({
           ...setup,
+          pacing,
           waitUntil: (work) => ctx.waitUntil(work),
         });
       } catch (error) {

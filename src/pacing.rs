@@ -1,5 +1,14 @@
 //! When the next request may start: the rate limit, and backoff after failures.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
+/// The earliest moment the next request to one KeyCRM account may start, shared by
+/// the runs of one process (a full sync and the order webhooks' syncs, say), so that
+/// together they keep to the account's limit as one run would. Clones share it.
+#[derive(Debug, Clone, Default)]
+pub struct SharedPacing(Rc<Cell<u64>>);
+
 /// Spaces request starts at least `interval_ms` apart, measured start-to-start.
 ///
 /// Measuring from starts (not from when an answer arrived) means a slow answer does
@@ -8,31 +17,39 @@
 #[derive(Debug, Clone)]
 pub struct Pacer {
     interval_ms: u64,
-    next_start_ms: u64,
+    next_start_ms: SharedPacing,
 }
 
 impl Pacer {
-    /// A pacer whose first request may start at once.
+    /// A pacer of its own whose first request may start at once.
     pub fn new(interval_ms: u64) -> Self {
+        Pacer::joined(interval_ms, &SharedPacing::default())
+    }
+
+    /// A pacer whose starts and holds are shared with every other pacer joined to
+    /// `shared`: a start by any of them delays the others, and so does a hold
+    /// after a 429, which KeyCRM counts per account.
+    pub fn joined(interval_ms: u64, shared: &SharedPacing) -> Self {
         Pacer {
             interval_ms,
-            next_start_ms: 0,
+            next_start_ms: shared.clone(),
         }
     }
 
     /// How long to wait before a request may start.
     pub fn wait_ms(&self, now_ms: u64) -> u64 {
-        self.next_start_ms.saturating_sub(now_ms)
+        self.next_start_ms.0.get().saturating_sub(now_ms)
     }
 
     /// Records that a request starts now.
     pub fn started(&mut self, now_ms: u64) {
-        self.next_start_ms = now_ms + self.interval_ms;
+        self.hold_until(now_ms + self.interval_ms);
     }
 
     /// Holds every request back until `at_ms` (after a 429 or a backoff).
     pub fn hold_until(&mut self, at_ms: u64) {
-        self.next_start_ms = self.next_start_ms.max(at_ms);
+        let next = &self.next_start_ms.0;
+        next.set(next.get().max(at_ms));
     }
 
     /// The start-to-start interval.
@@ -111,6 +128,25 @@ mod tests {
         assert_eq!(pacer.wait_ms(0), 1_000);
         pacer.hold_until(30_000);
         assert_eq!(pacer.wait_ms(0), 30_000);
+    }
+
+    #[test]
+    fn joined_pacers_space_their_starts_as_one() {
+        let shared = SharedPacing::default();
+        let mut scan = Pacer::joined(1_000, &shared);
+        let mut order = Pacer::joined(1_000, &shared);
+        scan.started(10_000);
+        assert_eq!(
+            order.wait_ms(10_200),
+            800,
+            "the scan's start delays the order"
+        );
+        order.started(11_000);
+        assert_eq!(scan.wait_ms(11_000), 1_000, "and the order's the scan");
+        // A 429 seen by one holds both; a pacer of its own is not held.
+        scan.hold_until(40_000);
+        assert_eq!(order.wait_ms(12_000), 28_000);
+        assert_eq!(Pacer::new(1_000).wait_ms(12_000), 0);
     }
 
     #[test]

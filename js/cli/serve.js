@@ -5,6 +5,7 @@
 import { createServer } from "node:http";
 import { redact } from "../errors.js";
 import {
+  createPacing,
   createWebhookHandler,
   syncStocks,
   toNodeListener,
@@ -46,6 +47,8 @@ export async function runServe(flags, { env, stdout, stderr }) {
   }
 
   const work = new Set(); // order syncs still running after their reply
+  // Order syncs and full syncs go to one account: they keep to its limit together.
+  const pacing = createPacing();
   const stop = new AbortController();
   let lastSync = null;
   const handler = createWebhookHandler({
@@ -53,6 +56,7 @@ export async function runServe(flags, { env, stdout, stderr }) {
     token,
     apiKey,
     sink,
+    pacing,
     waitUntil: (promise) => {
       work.add(promise);
       promise.finally(() => work.delete(promise));
@@ -85,7 +89,7 @@ export async function runServe(flags, { env, stdout, stderr }) {
   let timer;
   let running = null;
   async function fullSync() {
-    running = syncStocks({ ...options, apiKey, sink, signal: stop.signal });
+    running = syncStocks({ ...options, apiKey, sink, pacing, signal: stop.signal });
     const report = await running.catch((error) => ({ complete: false, error }));
     running = null;
     lastSync = {

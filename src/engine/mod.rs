@@ -42,7 +42,7 @@ use crate::diff::StockChange;
 use crate::error::{ErrorCode, SyncError};
 use crate::ledger::{Admission, SkuLedger};
 use crate::options::SyncOptions;
-use crate::pacing::{Backoff, Jitter, Pacer};
+use crate::pacing::{Backoff, Jitter, Pacer, SharedPacing};
 use crate::page::StockPage;
 use crate::pagination::PagePlan;
 use crate::report::{NotOnSite, Progress, SyncReport};
@@ -212,6 +212,12 @@ impl SyncEngine {
             order_lookup: options.order_id,
             options,
         }
+    }
+
+    /// Spaces this run's requests together with those of every other run joined
+    /// to `shared`, as if they were one run. Call it before the first poll.
+    pub fn share_pacing(&mut self, shared: &SharedPacing) {
+        self.pacer = Pacer::joined(self.pacer.interval_ms(), shared);
     }
 
     /// A run that writes the balances a stock webhook delivered: no request to

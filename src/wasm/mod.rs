@@ -12,6 +12,7 @@ use wasm_bindgen::prelude::*;
 use crate::engine::SyncEngine;
 use crate::error::SyncError;
 use crate::options::SyncOptions;
+use crate::pacing::SharedPacing;
 use crate::page::StockPage;
 use interop::{error_to_js, to_js, Io};
 
@@ -25,9 +26,50 @@ use interop::{error_to_js, to_js, Io};
 /// only invalid options or a malformed `io` reject, with a `KeyCrmSyncError`.
 #[wasm_bindgen(js_name = runSync)]
 pub async fn run_sync(options: JsValue, io: JsValue) -> Result<JsValue, JsValue> {
+    let (engine, io) = start(options, io, None)?;
+    finish(engine, io).await
+}
+
+/// Pacing shared by the runs started through it: their requests to one KeyCRM
+/// account are spaced as one run's would be (see `SyncEngine::share_pacing`).
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct RequestPacing {
+    shared: SharedPacing,
+}
+
+#[wasm_bindgen]
+impl RequestPacing {
+    /// Pacing that no run has used yet: the first request may start at once.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> RequestPacing {
+        RequestPacing::default()
+    }
+
+    /// `runSync`, with this pacing. Invalid options or a malformed `io` throw at
+    /// once instead of rejecting.
+    #[wasm_bindgen(js_name = runSync)]
+    pub fn run_sync(&self, options: JsValue, io: JsValue) -> Result<js_sys::Promise, JsValue> {
+        let (engine, io) = start(options, io, Some(&self.shared))?;
+        Ok(wasm_bindgen_futures::future_to_promise(finish(engine, io)))
+    }
+}
+
+fn start(
+    options: JsValue,
+    io: JsValue,
+    pacing: Option<&SharedPacing>,
+) -> Result<(SyncEngine, Io), JsValue> {
     let options = decode_options(options).map_err(|e| error_to_js(&e))?;
     let io = Io::from_js(&io).map_err(|e| error_to_js(&e))?;
-    let engine = SyncEngine::new(options, js_sys::Date::now() as u64, io.seed());
+    let mut engine = SyncEngine::new(options, js_sys::Date::now() as u64, io.seed());
+    if let Some(shared) = pacing {
+        engine.share_pacing(shared);
+    }
+    Ok((engine, io))
+}
+
+async fn finish(engine: SyncEngine, io: Io) -> Result<JsValue, JsValue> {
     let report = driver::drive(engine, &io).await;
     to_js(&report).map_err(|e| error_to_js(&e))
 }

@@ -165,6 +165,39 @@ test("a webhook arriving during serve's full sync keeps its figure over the page
   }
 });
 
+test("an order webhook during serve's full sync keeps to the rate limit with it", async () => {
+  const path = join(dir, "paced.sqlite");
+  createSampleDatabase(path, { skus: [...expectedAvailability(offers).keys()] });
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  emulator.reset();
+  // 300 a minute: starts at least 202 ms apart, whichever run makes them.
+  const server = await serve(["--db", path, "--port", String(port), "--rate-limit", "300"]);
+  try {
+    // The order arrives right after the full sync's first request.
+    while (emulator.requests.length === 0) await new Promise((r) => setTimeout(r, 2));
+    const order = await fetch(`${base}/webhooks/keycrm/order?token=${TOKEN}`, {
+      method: "POST",
+      body: JSON.stringify({ event: "order.change_order_status", context: { id: 7 } }),
+    });
+    assert.equal(order.status, 202);
+    await until(async () => (await (await fetch(`${base}/healthz`)).json()).lastSync?.complete, "the full sync");
+    await until(() => server.out.stderr.includes("webhook order: complete"), "the order's sync");
+    const paths = emulator.requests.map((r) => r.path);
+    assert.ok(paths.includes("/v1/order/7"), paths.join(" "));
+    assert.equal(paths.filter((p) => p === "/v1/offers/stocks").length, 3 + 1);
+    // As the emulator saw them arrive, from the second on: the first is late by
+    // its connection's set-up. Paced on its own, the order's lookup would arrive
+    // between two pages, about 100 ms from each.
+    const starts = emulator.requests.slice(1).map((r) => r.startedAt);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]);
+    assert.ok(Math.min(...gaps) >= 150, `gaps ${gaps}`);
+  } finally {
+    server.child.kill("SIGTERM");
+    assert.equal(await server.exited, 0);
+  }
+});
+
 test("serve refuses to start without a webhook token", async () => {
   const path = join(dir, "other.sqlite");
   createSampleDatabase(path, { skus: ["a"] });

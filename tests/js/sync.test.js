@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createRequire } from "node:module";
 import Database from "better-sqlite3";
 
-import { syncStocks, validateOptions, isSyncError } from "keycrm-stock-sync";
+import { createPacing, syncStocks, validateOptions, isSyncError } from "keycrm-stock-sync";
 import { createSqliteSink } from "keycrm-stock-sync/sqlite";
 import { freshShop, stockOf } from "./support/shop.js";
 import {
@@ -181,6 +181,37 @@ test("pacing keeps a matched limit free of 429s", async () => {
     emulator.setRateLimit(6000);
     emulator.setLatency(0);
   }
+});
+
+test("runs sharing one pacing space their requests together, as one run", async () => {
+  const together = async (pacing) => {
+    const starts = [];
+    const timedFetch = (url, init) => {
+      starts.push(performance.now());
+      return fetch(url, init);
+    };
+    const options = { rateLimitPerMinute: 1200, fetch: timedFetch, pacing };
+    const [full, filtered] = await Promise.all([
+      run(freshDatabase(), options),
+      run(freshDatabase(), { ...options, offerIds: offers.slice(0, 300).map((o) => o.id) }),
+    ]);
+    assert.equal(full.complete && filtered.complete, true);
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]);
+    return { gaps, requests: full.requests + filtered.requests };
+  };
+  emulator.reset();
+  const shared = await together(createPacing());
+  assert.equal(shared.gaps.length + 1, shared.requests);
+  // 50 ms between starts (+1 %), less a few ms of event-loop jitter.
+  assert.ok(Math.min(...shared.gaps) >= 45, `gaps ${shared.gaps.map(Math.round)}`);
+  // Each with its own pacing, the two runs start requests side by side.
+  const apart = await together(undefined);
+  assert.ok(Math.min(...apart.gaps) < 20, `gaps ${apart.gaps.map(Math.round)}`);
+
+  await assert.rejects(
+    run(freshDatabase(), { pacing: {} }),
+    (error) => error.code === "INVALID_CONFIG" && /createPacing/.test(error.message),
+  );
 });
 
 test("dry run writes nothing and says what it would write", async () => {

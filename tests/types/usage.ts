@@ -2,6 +2,7 @@
 // package is meant to be used; each @ts-expect-error fails if a mistake stops being one.
 import {
   applyStockWebhook,
+  createPacing,
   createWebhookHandler,
   toNodeListener,
   isSyncError,
@@ -55,8 +56,11 @@ export async function example(): Promise<void> {
   console.log(delivered.updated);
   // @ts-expect-error a stock webhook cannot keep per-warehouse rows
   await applyStockWebhook({ body: "[]", sink, perWarehouse: true });
-  await syncStocks({ apiKey: "key", sink, orderId: 42 });
-  const handler = createWebhookHandler({ token: "a-long-random-token-1234", sink, apiKey: "key" });
+  const pacing = createPacing();
+  await syncStocks({ apiKey: "key", sink, orderId: 42, pacing });
+  const handler = createWebhookHandler({ token: "a-long-random-token-1234", sink, apiKey: "key", pacing });
+  // @ts-expect-error pacing comes from createPacing()
+  await syncStocks({ apiKey: "key", sink, pacing: 60 });
   const served = toNodeListener(handler);
   console.log(typeof served, (await handler(new Request("http://x/healthz"))).status);
 
