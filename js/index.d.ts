@@ -233,8 +233,17 @@ export interface WebhookHandlerOptions extends Omit<CoreOptions, "offerIds" | "s
   waitUntil?: (work: Promise<unknown>) => void;
   /** Pacing of the order syncs (from {@link createPacing}); give the process's full syncs the same one. Default: one of the handler's own, shared by its order syncs. */
   pacing?: Pacing;
-  /** Called with each delivery's report, including order syncs finished after the reply. Default: none. */
-  onResult?: (kind: "stock" | "order", report: SyncReport | { complete: false; error: ReportError }) => void;
+  /**
+   * Reads the offers of stock webhooks again from KeyCRM this many ms after they arrived, in one sync per
+   * such delay (at most 1 000 offers), so that deliveries arriving out of order cannot leave the older
+   * figure. Needs `apiKey`; costs one request per 50 offers. `0`: never. Default `0` (`serve`: 10 s; the
+   * Worker helper: `KEYCRM_CONFIRM_AFTER_MS`, else 10 s).
+   */
+  confirmAfterMs?: number;
+  /** Once aborted, no confirmation is started any more (the pending ones are left to the next full sync). Default: none. */
+  signal?: AbortSignal;
+  /** Called with each delivery's report, including the syncs after the reply (order webhooks, confirmations). Default: none. */
+  onResult?: (kind: "stock" | "order" | "confirm", report: SyncReport | { complete: false; error: ReportError }) => void;
 }
 
 /**
@@ -242,7 +251,16 @@ export interface WebhookHandlerOptions extends Omit<CoreOptions, "offerIds" | "s
  * `POST {basePath}/order` (trigger webhooks; 202 at once, the order's offers synced after), `GET /healthz`.
  * 401 for a missing or wrong token (compared in constant time), 413 for oversized bodies, 400 for bad ones.
  */
-export function createWebhookHandler(options: WebhookHandlerOptions): (request: Request) => Promise<Response>;
+export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHandler;
+
+/**
+ * A webhook handler. `context` is a Worker's `ctx` (or anything with `waitUntil`): it keeps this request's
+ * later work alive, in place of the `waitUntil` option.
+ */
+export type WebhookHandler = (
+  request: Request,
+  context?: { waitUntil(work: Promise<unknown>): void },
+) => Promise<Response>;
 
 /** A handle on pacing shared by runs; opaque. */
 export interface Pacing {

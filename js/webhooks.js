@@ -8,6 +8,8 @@ import { isSyncError, syncError } from "./errors.js";
 const DEFAULT_BASE = "/webhooks/keycrm";
 const DEFAULT_MAX_BODY = 1_000_000;
 const MIN_TOKEN = 16;
+/** Most offers one confirmation reads (20 requests); a larger burst is left to the full sync. */
+export const MAX_CONFIRMED_OFFERS = 1000;
 
 /**
  * @param {{ core: () => any, applyStockWebhook: Function, syncStocks: Function,
@@ -27,6 +29,8 @@ export function makeCreateWebhookHandler({ core, applyStockWebhook, syncStocks, 
       // The order syncs of one handler keep to the rate limit together; share
       // this with the process's full syncs too.
       pacing = createPacing(),
+      confirmAfterMs = 0,
+      signal,
       ...syncOptions
     } = options ?? {};
     if (typeof token !== "string" || token.length < MIN_TOKEN) {
@@ -43,19 +47,39 @@ export function makeCreateWebhookHandler({ core, applyStockWebhook, syncStocks, 
         "the stock webhook sends balances summed over warehouses, so it cannot keep per-warehouse rows; sync those with full scans",
       );
     }
+    if (!(Number.isFinite(confirmAfterMs) && confirmAfterMs >= 0)) {
+      throw syncError("INVALID_CONFIG", "confirmAfterMs must be a number of ms ≥ 0 (0: no confirmation)");
+    }
+    if (confirmAfterMs > 0 && (typeof apiKey !== "string" || apiKey.trim() === "")) {
+      throw syncError("INVALID_CONFIG", "confirmAfterMs needs apiKey: a confirmation reads the offers' stock from KeyCRM");
+    }
     const report = (kind, result) => onResult?.(kind, result);
+    /** Syncs offers from KeyCRM in the background; reports under `kind`. */
+    const syncLater = (kind, extra) =>
+      syncStocks({ ...syncOptions, apiKey, sink, pacing, ...extra })
+        .then((result) => report(kind, result))
+        .catch((error) => report(kind, { complete: false, error: shape(error) }));
+    const confirmations =
+      confirmAfterMs > 0
+        ? confirmationQueue(confirmAfterMs, signal, (offerIds) => syncLater("confirm", { offerIds }))
+        : null;
 
-    async function stock(body) {
+    async function stock(body, keepAlive) {
       try {
         const result = await applyStockWebhook({ ...syncOptions, body, sink, maxRows });
         report("stock", result);
+        if (confirmations && result.complete) {
+          // The body passed the core's checks: an array of rows with offer ids.
+          const confirmed = confirmations.add(JSON.parse(body).map((row) => row.offer_id));
+          keepAlive?.(confirmed);
+        }
         return json(result.complete ? 200 : 500, summary(result));
       } catch (error) {
         return failure(error);
       }
     }
 
-    async function order(body) {
+    async function order(body, keepAlive) {
       let trigger;
       try {
         trigger = core().parseTriggerWebhook(body);
@@ -67,14 +91,20 @@ export function makeCreateWebhookHandler({ core, applyStockWebhook, syncStocks, 
       }
       // KeyCRM waits for the answer; the order's stock may take several paced
       // requests, so it is fetched after replying.
-      const work = syncStocks({ ...syncOptions, apiKey, sink, pacing, orderId: trigger.orderId })
-        .then((result) => report("order", result))
-        .catch((error) => report("order", { complete: false, error: shape(error) }));
-      if (waitUntil) waitUntil(work);
+      const work = syncLater("order", { orderId: trigger.orderId });
+      keepAlive?.(work);
       return json(202, { accepted: true, event: trigger.event, orderId: trigger.orderId });
     }
 
-    return async function handle(request) {
+    /**
+     * @param {Request} request
+     * @param {{ waitUntil?(work: Promise<unknown>): void }} [context] a Worker's
+     *   `ctx`: its waitUntil keeps this request's work alive, over the option's
+     */
+    return async function handle(request, context) {
+      const keepAlive = context?.waitUntil
+        ? (work) => context.waitUntil(work)
+        : waitUntil;
       const url = new URL(request.url);
       if (url.pathname === "/healthz") {
         return request.method === "GET" ? json(200, { ok: true }) : methodNotAllowed("GET");
@@ -90,8 +120,44 @@ export function makeCreateWebhookHandler({ core, applyStockWebhook, syncStocks, 
       if (body === null) {
         return json(413, { error: { code: "BODY_TOO_LARGE", message: `bodies are limited to ${maxBodyBytes} bytes` } });
       }
-      return route(body);
+      return route(body, keepAlive);
     };
+  };
+}
+
+/**
+ * Offers whose webhook figures are read again from KeyCRM `delayMs` after the
+ * first of them arrived, in one sync: KeyCRM's webhooks carry no event time, so
+ * two deliveries that arrive out of order leave the older figure, and only a
+ * read made after both can put the newer one back. Deliveries within one delay
+ * share the read. Once `signal` aborts, nothing more is read.
+ */
+function confirmationQueue(delayMs, signal, confirm) {
+  let pending = new Set();
+  let due = null;
+  return {
+    /** Queues offer ids; resolves when their confirmation has run. */
+    add(offerIds) {
+      if (signal?.aborted) return Promise.resolve();
+      for (const id of offerIds) {
+        if (pending.size >= MAX_CONFIRMED_OFFERS) break;
+        pending.add(id);
+      }
+      due ??= new Promise((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        signal?.addEventListener("abort", () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      }).then(() => {
+        const offerIds = [...pending];
+        pending = new Set();
+        due = null;
+        if (signal?.aborted || offerIds.length === 0) return undefined;
+        return confirm(offerIds);
+      });
+      return due;
+    },
   };
 }
 

@@ -42,7 +42,17 @@ const OPTION_NAMES = [
   "sync",
   "log",
   "pacing",
+  "confirmAfterMs",
 ];
+
+/** How long after a stock webhook its offers are read again, by default (ms). */
+export const DEFAULT_CONFIRM_AFTER_MS = 10_000;
+
+/**
+ * The longest such wait: work in waitUntil may outlive the response by 30 s, and
+ * the read itself needs some of that.
+ */
+const MAX_CONFIRM_AFTER_MS = 20_000;
 
 // Core options the helper sets itself; in `sync` or KEYCRM_SYNC_OPTIONS they
 // would silently fight the budget and the cursor.
@@ -170,7 +180,14 @@ export function readWebhookConfig(env, options = {}) {
   const sync = Object.fromEntries(
     Object.entries(config.sync).filter(([name]) => !SCAN_ONLY_OPTIONS.includes(name)),
   );
-  return { ...config, token: token.trim(), sync };
+  const confirmAfterMs =
+    options.confirmAfterMs ?? number(env, "KEYCRM_CONFIRM_AFTER_MS") ?? DEFAULT_CONFIRM_AFTER_MS;
+  if (!(confirmAfterMs >= 0 && confirmAfterMs <= MAX_CONFIRM_AFTER_MS)) {
+    throw invalid(
+      `KEYCRM_CONFIRM_AFTER_MS must be between 0 (never) and ${MAX_CONFIRM_AFTER_MS} ms, within what waitUntil keeps a Worker alive; not ${confirmAfterMs}.`,
+    );
+  }
+  return { ...config, token: token.trim(), sync, confirmAfterMs };
 }
 
 function syncOptionsFromEnv(env) {

@@ -84,6 +84,8 @@ export interface ScheduledSyncOptions {
   subrequestBudget?: number;
   /** Wall time per invocation, in ms. Default: `env.KEYCRM_WALL_BUDGET_MS`, else `50000`. */
   wallBudgetMs?: number;
+  /** For the webhooks: how long after a stock webhook its offers are read again from KeyCRM, so deliveries out of order cannot leave an older figure; 0 never, at most 20 000. Default: `env.KEYCRM_CONFIRM_AFTER_MS`, else `10000`. */
+  confirmAfterMs?: number;
   /** Pacing shared with the isolate's other runs (from `createPacing()`). Default: `createWorker` shares one between its cron and its order syncs. */
   pacing?: import("./index.js").Pacing;
   /** Core options (`maxRequests` among them); they win over `env.KEYCRM_SYNC_OPTIONS` and the other vars. Default: none. */

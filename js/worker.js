@@ -106,10 +106,10 @@ export async function runScheduledSync(env, options = {}) {
  * @param {import("./worker.js").ScheduledSyncOptions} [options]
  */
 export function createWorker(options = {}) {
-  // env is the same object for every request an isolate serves: its config is
-  // read once. Each request still gets its own handler (a cheap closure), so
-  // that an order's sync is kept alive by that very request's ctx.waitUntil.
-  const setups = new WeakMap();
+  // env is the same object for every request an isolate serves: its handler is
+  // made once, and each request's ctx.waitUntil keeps that request's work alive
+  // (an order's sync, a confirmation read).
+  const handlers = new WeakMap();
   // An isolate may run a cron and order syncs at once: they share its pacing.
   const pacing = options.pacing ?? createPacing();
   return {
@@ -118,50 +118,52 @@ export function createWorker(options = {}) {
     },
 
     async fetch(request, env, ctx) {
-      let handle;
-      try {
-        let setup = setups.get(env);
-        if (!setup) {
-          setup = webhookOptions(readWebhookConfig(env, options));
-          setups.set(env, setup);
+      let handle = handlers.get(env);
+      if (!handle) {
+        try {
+          handle = createWebhookHandler(webhookOptions(readWebhookConfig(env, options), pacing));
+        } catch (error) {
+          if (error?.code !== "INVALID_CONFIG") throw error;
+          // A deployment missing a secret or var answers so, instead of crashing.
+          const message = redact(error.message, env?.KEYCRM_API_KEY);
+          console.error(`keycrm-stock-sync: webhooks not configured: ${message}`);
+          return Response.json({ error: { code: "INVALID_CONFIG", message } }, { status: 503 });
         }
-        handle = createWebhookHandler({
-          ...setup,
-          pacing,
-          waitUntil: (work) => ctx.waitUntil(work),
-        });
-      } catch (error) {
-        if (error?.code !== "INVALID_CONFIG") throw error;
-        // A deployment missing a secret or var answers so, instead of crashing.
-        const message = redact(error.message, env?.KEYCRM_API_KEY);
-        console.error(`keycrm-stock-sync: webhooks not configured: ${message}`);
-        return Response.json({ error: { code: "INVALID_CONFIG", message } }, { status: 503 });
+        handlers.set(env, handle);
       }
-      return handle(request);
+      return handle(request, ctx);
     },
   };
 }
 
-/** The webhook handler's options but `waitUntil`, from the config. */
-function webhookOptions(config) {
-  const { apiKey, token, log } = config;
+/** The webhook handler's options, from the config. */
+function webhookOptions(config, pacing) {
+  const { apiKey, token, log, confirmAfterMs } = config;
   const sink = createD1Sink({ database: config.database, ...definedOnly(config.sink) });
   return {
     ...config.sync,
     token,
     apiKey,
     sink,
+    pacing,
+    confirmAfterMs,
     onResult: log
       ? (kind, result) => log(redact(redact(webhookLogEntry(kind, result), apiKey), token))
       : undefined,
   };
 }
 
-/** The one line a webhook delivery (or an order's sync after it) logs. */
+const WEBHOOK_WORK = {
+  stock: "stock webhook",
+  order: "order webhook",
+  confirm: "confirmation of stock webhooks",
+};
+
+/** The one line a webhook delivery (or the sync after it) logs. */
 function webhookLogEntry(kind, result) {
   const { notOnSite, duplicateSkus, warehouses, cursor, ...figures } = result;
   return {
-    message: `keycrm-stock-sync: ${kind} webhook ${result.complete ? "applied" : "failed"}`,
+    message: `keycrm-stock-sync: ${WEBHOOK_WORK[kind]} ${result.complete ? "applied" : "failed"}`,
     kind,
     ...figures,
     notOnSite: notOnSite?.count ?? 0,

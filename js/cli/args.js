@@ -117,6 +117,12 @@ const SERVE_FLAGS = {
       ([name]) => !["json", "quiet", "dry-run", "zero-missing", "deadline", "max-requests", "help"].includes(name),
     ),
   ),
+  "confirm-after": {
+    type: "string",
+    value: "SECONDS",
+    parse: nonNegative("seconds"),
+    help: "read the offers of stock webhooks again from KeyCRM this long after they arrive, so deliveries out of order cannot leave an older figure; 0 to never. Default: 10",
+  },
   port: {
     type: "string",
     value: "N",
@@ -131,7 +137,7 @@ const SERVE_FLAGS = {
   interval: {
     type: "string",
     value: "MINUTES",
-    parse: nonNegativeMinutes,
+    parse: nonNegative("minutes"),
     help: "minutes between full syncs, the first at start; 0 for webhooks only. Default: 60",
   },
   help: HELP_FLAG,
@@ -372,12 +378,15 @@ function lowerFirst(text) {
   return text.charAt(0).toLowerCase() + text.slice(1);
 }
 
-function nonNegativeMinutes(raw, flag, command) {
-  if (!/^\d+(\.\d+)?$/.test(raw)) {
-    throw new UsageError(
-      `${flag} needs a number of minutes (0 for none), got ${JSON.stringify(raw)}`,
-      command,
-    );
-  }
-  return Number(raw);
+/** A parser of a number of `unit` ≥ 0, where 0 means none. */
+function nonNegative(unit) {
+  return (raw, flag, command) => {
+    if (!/^\d+(\.\d+)?$/.test(raw)) {
+      throw new UsageError(
+        `${flag} needs a number of ${unit} (0 for none), got ${JSON.stringify(raw)}`,
+        command,
+      );
+    }
+    return Number(raw);
+  };
 }

@@ -57,6 +57,8 @@ export async function runServe(flags, { env, stdout, stderr }) {
     apiKey,
     sink,
     pacing,
+    confirmAfterMs: (flags.confirmAfter ?? 10) * 1000,
+    signal: stop.signal,
     waitUntil: (promise) => {
       work.add(promise);
       promise.finally(() => work.delete(promise));

@@ -82,7 +82,7 @@ test("serve syncs at start, takes both webhooks, reports health, and stops clean
   createSampleDatabase(path, { skus: [...expected.keys(), "a001-56"] });
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const { child, out, exited } = await serve(["--db", path, "--port", String(port), "--rate-limit", "6000"]);
+  const { child, out, exited } = await serve(["--db", path, "--port", String(port), "--rate-limit", "6000", "--confirm-after", "0"]);
 
   // The full sync at start.
   await until(async () => (await (await fetch(`${base}/healthz`)).json()).lastSync?.complete, "the first sync");
@@ -132,7 +132,7 @@ test("a webhook arriving during serve's full sync keeps its figure over the page
   emulator.setLatency(600);
   let server;
   try {
-    server = await serve(["--db", path, "--port", String(port), "--rate-limit", "6000"]);
+    server = await serve(["--db", path, "--port", String(port), "--rate-limit", "6000", "--confirm-after", "0"]);
     await until(() => emulator.requests.some((r) => r.path === "/v1/offers/stocks"), "the first page request");
     // A sale in KeyCRM, and its stock webhook, while the page is on its way.
     target.quantity += 7;
@@ -172,7 +172,7 @@ test("an order webhook during serve's full sync keeps to the rate limit with it"
   const base = `http://127.0.0.1:${port}`;
   emulator.reset();
   // 300 a minute: starts at least 202 ms apart, whichever run makes them.
-  const server = await serve(["--db", path, "--port", String(port), "--rate-limit", "300"]);
+  const server = await serve(["--db", path, "--port", String(port), "--rate-limit", "300", "--confirm-after", "0"]);
   try {
     // The order arrives right after the full sync's first request.
     while (emulator.requests.length === 0) await new Promise((r) => setTimeout(r, 2));
@@ -192,6 +192,37 @@ test("an order webhook during serve's full sync keeps to the rate limit with it"
     const starts = emulator.requests.slice(1).map((r) => r.startedAt);
     const gaps = starts.slice(1).map((t, i) => t - starts[i]);
     assert.ok(Math.min(...gaps) >= 150, `gaps ${gaps}`);
+  } finally {
+    server.child.kill("SIGTERM");
+    assert.equal(await server.exited, 0);
+  }
+});
+
+test("serve reads the offers of stock webhooks again after --confirm-after, putting right deliveries out of order", async () => {
+  const path = join(dir, "confirm.sqlite");
+  const expected = expectedAvailability(offers);
+  createSampleDatabase(path, { skus: [...expected.keys()] });
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const offer = offers[30];
+  const deliver = (inStock) =>
+    fetch(`${base}/webhooks/keycrm/stock?token=${TOKEN}`, {
+      method: "POST",
+      body: JSON.stringify([{ offer_id: offer.id, sku: offer.sku, in_stock: inStock, in_reserve: 0 }]),
+    });
+  const server = await serve([
+    "--db", path, "--port", String(port), "--rate-limit", "6000", "--interval", "0", "--confirm-after", "0.3",
+  ]);
+  try {
+    emulator.reset();
+    // The newest delivery first, then a late older one.
+    assert.equal((await deliver(expected.get(offer.sku))).status, 200);
+    assert.equal((await deliver(expected.get(offer.sku) + 4)).status, 200);
+    assert.equal(stockOf(path, offer.sku), expected.get(offer.sku) + 4);
+    await until(() => stockOf(path, offer.sku) === expected.get(offer.sku), "the confirmation");
+    assert.deepEqual(emulator.requests.map((r) => r.path), ["/v1/offers/stocks"]);
+    assert.equal(emulator.requests[0].query["filter[offers_id]"], String(offer.id));
+    await until(() => server.out.stderr.includes("webhook confirm: complete"), "its log line");
   } finally {
     server.child.kill("SIGTERM");
     assert.equal(await server.exited, 0);

@@ -137,3 +137,88 @@ test("a short token, or per-warehouse rows, are refused when the handler is made
     message: /summed over warehouses/,
   });
 });
+
+test("deliveries out of order are put right by a confirmation read, one for all within its delay", async () => {
+  const [a, b, c] = offers.slice(10, 13);
+  const expected = expectedAvailability(offers);
+  const confirmed = [];
+  const make = (confirmAfterMs) =>
+    createWebhookHandler({
+      token: TOKEN,
+      sink,
+      apiKey: "api-key",
+      apiUrl: emulator.url,
+      rateLimitPerMinute: 6000,
+      confirmAfterMs,
+      waitUntil: (work) => confirmed.push(work),
+      onResult: (kind, result) => results.push({ kind, result }),
+    });
+  const deliver = (handler, offer, inStock) =>
+    handler(
+      new Request(`http://shop.test/webhooks/keycrm/stock?token=${TOKEN}`, {
+        method: "POST",
+        body: JSON.stringify([{ offer_id: offer.id, sku: offer.sku, in_stock: inStock, in_reserve: 0 }]),
+      }),
+    );
+  // KeyCRM holds `expected`; its newest webhook for `a` came first, then an
+  // older one that had been delayed: the site is left with the older figure.
+  const stale = expected.get(a.sku) + 5;
+  const outOfOrder = async (handler) => {
+    emulator.reset();
+    results.length = 0;
+    confirmed.length = 0;
+    await deliver(handler, a, expected.get(a.sku));
+    await deliver(handler, a, stale);
+    await deliver(handler, b, 0);
+    await deliver(handler, c, 1);
+    assert.equal(stockOf(a.sku), stale);
+  };
+
+  await outOfOrder(make(0));
+  assert.equal(confirmed.length, 0);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(stockOf(a.sku), stale, "without confirmation the older figure stays");
+  assert.equal(emulator.requests.length, 0);
+
+  await outOfOrder(make(150));
+  assert.equal(confirmed.length, 4, "each delivery's work is kept alive");
+  assert.equal(new Set(confirmed).size, 1, "all four share one confirmation");
+  await Promise.all(confirmed);
+  for (const offer of [a, b, c]) assert.equal(stockOf(offer.sku), expected.get(offer.sku), offer.sku);
+  assert.deepEqual(emulator.requests.map((r) => r.path), ["/v1/offers/stocks"]);
+  assert.equal(emulator.requests[0].query["filter[offers_id]"], [a.id, b.id, c.id].join(","));
+  const confirmation = results.find((r) => r.kind === "confirm");
+  assert.equal(confirmation?.result.complete, true);
+
+  assert.throws(() => make(-1), { code: "INVALID_CONFIG" });
+  assert.throws(() => createWebhookHandler({ token: TOKEN, sink, confirmAfterMs: 100 }), {
+    code: "INVALID_CONFIG",
+    message: /needs apiKey/,
+  });
+});
+
+test("once its signal aborts, a waiting confirmation reads nothing", async () => {
+  const stop = new AbortController();
+  const kept = [];
+  const handler = createWebhookHandler({
+    token: TOKEN,
+    sink,
+    apiKey: "api-key",
+    apiUrl: emulator.url,
+    confirmAfterMs: 60_000,
+    signal: stop.signal,
+    waitUntil: (work) => kept.push(work),
+  });
+  emulator.reset();
+  const offer = offers[20];
+  await handler(
+    new Request(`http://shop.test/webhooks/keycrm/stock?token=${TOKEN}`, {
+      method: "POST",
+      body: JSON.stringify([{ offer_id: offer.id, sku: offer.sku, in_stock: 3, in_reserve: 0 }]),
+    }),
+  );
+  assert.equal(kept.length, 1);
+  stop.abort();
+  await kept[0];
+  assert.equal(emulator.requests.length, 0);
+});

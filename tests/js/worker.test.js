@@ -553,7 +553,8 @@ describe("KeyCRM webhooks into D1 in workerd", () => {
 
   before(async () => {
     emulator.orders = [{ id: 42, products: [{ sku: ordered.sku, quantity: 1, offer_id: ordered.id }] }];
-    worker = await shop({ offers, bindings: { KEYCRM_WEBHOOK_TOKEN: TOKEN } });
+    // Confirmations have a test of their own.
+    worker = await shop({ offers, bindings: { KEYCRM_WEBHOOK_TOKEN: TOKEN, KEYCRM_CONFIRM_AFTER_MS: "0" } });
   });
 
   after(async () => {
@@ -641,6 +642,43 @@ describe("KeyCRM webhooks into D1 in workerd", () => {
     assert.ok(!worker.logs.join("").includes(TOKEN), "the token never reaches the logs");
   });
 
+  test("deliveries out of order are put right by a confirmation read in waitUntil", async () => {
+    const confirming = await shop({
+      offers,
+      bindings: { KEYCRM_WEBHOOK_TOKEN: TOKEN, KEYCRM_CONFIRM_AFTER_MS: "300" },
+    });
+    try {
+      const offer = offers[40];
+      const now = expectedAvailability(offers).get(offer.sku);
+      const deliver = (inStock) =>
+        confirming.mf.dispatchFetch(`http://shop.example/webhooks/keycrm/stock?token=${TOKEN}`, {
+          method: "POST",
+          body: JSON.stringify([{ offer_id: offer.id, sku: offer.sku, in_stock: inStock, in_reserve: 0 }]),
+        });
+      const from = emulator.requests.length;
+      // The newest delivery first, then a late older one.
+      assert.equal((await deliver(now)).status, 200);
+      assert.equal((await deliver(now + 6)).status, 200);
+      assert.equal((await siteStock(confirming)).get(offer.sku), now + 6);
+      let stock;
+      for (let i = 0; i < 100; i++) {
+        stock = (await siteStock(confirming)).get(offer.sku);
+        if (stock === now) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(stock, now, "KeyCRM's figure, read after both deliveries");
+      const requests = emulator.requests.slice(from);
+      assert.deepEqual(requests.map((r) => r.path), ["/v1/offers/stocks"]);
+      assert.equal(String(requests[0].query["filter[offers_id]"]), String(offer.id));
+      for (let i = 0; i < 40 && !/confirmation of stock webhooks applied/.test(confirming.logs.join("")); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.match(confirming.logs.join(""), /confirmation of stock webhooks applied/);
+    } finally {
+      await confirming.dispose();
+    }
+  });
+
   test("a missing or short token secret is 503 naming it, not a crash", async () => {
     for (const bindings of [{}, { KEYCRM_WEBHOOK_TOKEN: "short" }]) {
       const bare = await startWorker({
@@ -675,7 +713,10 @@ describe("a webhook during a cron's scan, in workerd", () => {
    * KeyCRM's figure changes and its stock webhook reaches the Worker.
    */
   async function race(bindings) {
-    const worker = await shop({ offers, bindings: { KEYCRM_WEBHOOK_TOKEN: TOKEN, ...bindings } });
+    const worker = await shop({
+      offers,
+      bindings: { KEYCRM_WEBHOOK_TOKEN: TOKEN, KEYCRM_CONFIRM_AFTER_MS: "0", ...bindings },
+    });
     const saved = { quantity: target.quantity, first: target.warehouse[0].quantity };
     try {
       emulator.setLatency(400);

@@ -58,11 +58,11 @@ export async function example(): Promise<void> {
   await applyStockWebhook({ body: "[]", sink, perWarehouse: true });
   const pacing = createPacing();
   await syncStocks({ apiKey: "key", sink, orderId: 42, pacing });
-  const handler = createWebhookHandler({ token: "a-long-random-token-1234", sink, apiKey: "key", pacing });
+  const handler = createWebhookHandler({ token: "a-long-random-token-1234", sink, apiKey: "key", pacing, confirmAfterMs: 10_000 });
   // @ts-expect-error pacing comes from createPacing()
   await syncStocks({ apiKey: "key", sink, pacing: 60 });
   const served = toNodeListener(handler);
-  console.log(typeof served, (await handler(new Request("http://x/healthz"))).status);
+  console.log(typeof served, (await handler(new Request("http://x/healthz"), { waitUntil: () => {} })).status);
 
   // @ts-expect-error the API key is required
   await syncStocks({ sink });
