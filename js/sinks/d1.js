@@ -15,6 +15,7 @@ import {
   keyRules,
   readLayout,
   sinkFailed,
+  siteStockColumns,
   toSiteStock,
 } from "./table.js";
 
@@ -47,12 +48,7 @@ export function createD1Sink(options) {
   const warehouse = perWarehouse ? quoteIdentifier(layout.warehouseColumn) : "";
   const observed =
     layout.observedColumn === undefined ? "" : quoteIdentifier(layout.observedColumn);
-  const columns = [
-    `${skuName} AS sku`,
-    ...(perWarehouse ? [`${warehouse} AS warehouseId`] : []),
-    `${stock} AS stock`,
-    ...(observed ? [`${observed} AS observedAt`] : []),
-  ].join(", ");
+  const columns = siteStockColumns(layout, quoteIdentifier);
   // COLLATE BINARY keeps SKU matching exact even on a NOCASE column.
   const keyMatch = perWarehouse
     ? `(${skuName} COLLATE BINARY, ${warehouse})`

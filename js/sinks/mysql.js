@@ -16,6 +16,7 @@ import {
   keyRules,
   readLayout,
   sinkFailed,
+  siteStockColumns,
   toSiteStock,
 } from "./table.js";
 
@@ -80,12 +81,7 @@ export async function createMysqlSink(options) {
     layout.observedColumn === undefined
       ? ""
       : quoteIdentifier(layout.observedColumn, "`");
-  const columns = [
-    `${sku} AS sku`,
-    ...(perWarehouse ? [`${warehouse} AS warehouseId`] : []),
-    `${stock} AS stock`,
-    ...(observed ? [`${observed} AS observedAt`] : []),
-  ].join(", ");
+  const columns = siteStockColumns(layout, (name) => quoteIdentifier(name, "`"));
 
   const list = (size, item = "?") => Array(size).fill(item).join(", ");
   const selectFor = bySize((size) =>

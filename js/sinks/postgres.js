@@ -13,6 +13,7 @@ import {
   keyRules,
   readLayout,
   sinkFailed,
+  siteStockColumns,
   toSiteStock,
 } from "./table.js";
 
@@ -54,12 +55,8 @@ export async function createPostgresSink(options) {
     layout.observedColumn === undefined
       ? ""
       : quoteIdentifier(layout.observedColumn);
-  const columns = [
-    `${sku} AS sku`,
-    ...(perWarehouse ? [`${warehouse} AS "warehouseId"`] : []),
-    `${stock} AS stock`,
-    ...(observed ? [`${observed} AS "observedAt"`] : []),
-  ].join(", ");
+  // Quoted aliases keep their case.
+  const columns = siteStockColumns(layout, quoteIdentifier, (name) => `"${name}"`);
 
   // SKUs are tested in the column's collation, which its index serves, and
   // then exactly: by "C" in UPDATE, and by string equality here after a SELECT.

@@ -10,6 +10,7 @@ import {
   keyRules,
   readLayout,
   sinkFailed,
+  siteStockColumns,
   toSiteStock,
 } from "./table.js";
 
@@ -51,12 +52,7 @@ export function createSqliteSink(options) {
     config.observedColumn === undefined
       ? ""
       : quoteIdentifier(config.observedColumn);
-  const columns = [
-    `${skuName} AS sku`,
-    ...(perWarehouse ? [`${warehouse} AS warehouseId`] : []),
-    `${stock} AS stock`,
-    ...(observed ? [`${observed} AS observedAt`] : []),
-  ].join(", ");
+  const columns = siteStockColumns(config, quoteIdentifier);
   const parametersPerKey = perWarehouse ? 2 : 1;
   const chunkSize = Math.floor(MAX_PARAMETERS / parametersPerKey);
 

@@ -126,6 +126,26 @@ export function chunks(items, size) {
 }
 
 /**
+ * The SELECT list that reads a row as {@link toSiteStock} takes it: `sku`,
+ * `stock`, and `warehouseId` and `observedAt` where the layout has those columns.
+ * @param {{ skuColumn: string, stockColumn: string, warehouseColumn?: string,
+ *   observedColumn?: string }} layout
+ * @param {(name: string) => string} quote the dialect's identifier quoting
+ * @param {(alias: string) => string} [alias] how an alias keeps its case
+ */
+export function siteStockColumns(layout, quote, alias = (name) => name) {
+  return [
+    [layout.skuColumn, "sku"],
+    [layout.warehouseColumn, "warehouseId"],
+    [layout.stockColumn, "stock"],
+    [layout.observedColumn, "observedAt"],
+  ]
+    .filter(([column]) => column !== undefined)
+    .map(([column, name]) => `${quote(column)} AS ${alias(name)}`)
+    .join(", ");
+}
+
+/**
  * A database row (`sku`, `stock`, `warehouseId` per warehouse, `observedAt` where
  * the table keeps it) as SiteStock. A row never written with a time has none.
  */
