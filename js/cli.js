@@ -37,6 +37,8 @@ async function main(argv) {
   if (command === "serve") {
     return (await import("./cli/serve.js")).runServe(options, io);
   }
+  // The demo writes a SQLite file, whose driver is an optional dependency.
+  await (await import("./cli/sync.js")).sqliteSinks();
   return (await import("./cli/demo.js")).runDemo(options, io);
 }
 

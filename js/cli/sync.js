@@ -6,7 +6,7 @@ import { redact } from "../errors.js";
 import { syncStocks, validateOptions } from "../node.js";
 import { createMysqlSink } from "../sinks/mysql.js";
 import { createPostgresSink } from "../sinks/postgres.js";
-import { createSqliteSink } from "../sinks/sqlite.js";
+import { importDriver } from "../sinks/table.js";
 import { EXIT, PROGRAM, UsageError } from "./args.js";
 import { createProgress, formatReport } from "./progress.js";
 
@@ -18,6 +18,16 @@ const SINKS = {
   mariadb: createMysqlSink,
 };
 const ANY_URL = /^([a-z][a-z0-9+.-]*):\/\//i;
+
+/**
+ * The SQLite sink's module. Its driver, better-sqlite3, is an optional
+ * dependency (a native module that Workers-only installs may lack), so a
+ * missing one is an INVALID_CONFIG that says how to install it.
+ */
+export async function sqliteSinks() {
+  await importDriver("better-sqlite3", "SQLite files");
+  return import("../sinks/sqlite.js");
+}
 
 /**
  * Runs `sync` with parsed flags.
@@ -120,7 +130,7 @@ export function databaseOf(flags, command = "sync") {
   const scheme = ANY_URL.exec(db)?.[1].toLowerCase();
   if (scheme === undefined) {
     return {
-      open: async () => createSqliteSink({ path: db, ...layout }),
+      open: async () => (await sqliteSinks()).createSqliteSink({ path: db, ...layout }),
       secrets: [],
     };
   }

@@ -552,11 +552,12 @@ test("sync into MariaDB from a mysql:// URL, per warehouse", async () => {
   }
 });
 
-test("a database URL without its driver installed says which to install", async () => {
-  // A resolve hook that makes the drivers look uninstalled.
+/** The environment of a user who has not installed these packages. */
+function withoutPackages(names) {
+  // A resolve hook that makes them look uninstalled.
   const hook = `export async function resolve(specifier, context, next) {
     const name = specifier.split("/")[0];
-    if (name === "pg" || name === "mysql2") {
+    if (${JSON.stringify(names)}.includes(name)) {
       const error = new Error("Cannot find package '" + name + "' imported from here");
       error.code = "ERR_MODULE_NOT_FOUND";
       throw error;
@@ -565,9 +566,13 @@ test("a database URL without its driver installed says which to install", async 
   }`;
   const register = `import { register } from "node:module";
     register("data:text/javascript," + ${JSON.stringify(encodeURIComponent(hook))});`;
-  const env = userEnv({
+  return userEnv({
     NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(register)}`,
   });
+}
+
+test("a database URL without its driver installed says which to install", async () => {
+  const env = withoutPackages(["pg", "mysql2"]);
   for (const [url, name] of [
     ["postgres://shop:pw@127.0.0.1:9/shop", "pg"],
     ["mysql://shop:pw@127.0.0.1:9/shop", "mysql2"],
@@ -580,3 +585,38 @@ test("a database URL without its driver installed says which to install", async 
     );
   }
 });
+
+test("without better-sqlite3, SQLite files and the demo say to install it, and PostgreSQL works", async () => {
+  const env = withoutPackages(["better-sqlite3"]);
+  const db = siteDatabase();
+  for (const args of [["sync", "--db", db, ...FAST], ["demo", "--db", path.join(dir, "demo-x.sqlite")]]) {
+    const { code, stderr } = await cli(args, env);
+    assert.equal(code, 2, stderr);
+    assert.match(
+      stderr,
+      /^error INVALID_CONFIG: install better-sqlite3 to use SQLite files \(npm install better-sqlite3\)/m,
+    );
+  }
+  const url = serverUrl("postgres");
+  DB_SECRETS.push(...passwordOf(url));
+  const schema = scratchName("keycrm_nosqlite");
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    await admin.query(`CREATE TABLE ${schema}.products (sku text PRIMARY KEY, stock integer)`);
+    await admin.query(`INSERT INTO ${schema}.products (sku) SELECT unnest($1::text[])`, [skus]);
+    const { code, stderr } = await cli(
+      ["sync", "--db", url, "--table", `${schema}.products`, ...FAST],
+      env,
+    );
+    assert.equal(code, 0, stderr);
+    const { rows } = await admin.query(`SELECT sku, stock FROM ${schema}.products`);
+    const expected = expectedAvailability(offers);
+    for (const row of rows) assert.equal(row.stock, expected.get(row.sku) ?? null, row.sku);
+  } finally {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+  }
+});
+
