@@ -4,6 +4,7 @@ import type {
   CoreOptions,
   Pacing,
   StockWebhookOptions,
+  WebhookHandler,
   WebhookHandlerOptions,
   KeyCrmSyncError,
   SyncOptions,
@@ -17,9 +18,7 @@ export function syncStocks(options: SyncOptions): Promise<SyncReport>;
 /** Writes one delivery of KeyCRM's stock webhook into the sink; no request to KeyCRM. */
 export function applyStockWebhook(options: StockWebhookOptions): Promise<SyncReport>;
 /** A Request → Response handler for KeyCRM's webhooks. */
-export function createWebhookHandler(
-  options: WebhookHandlerOptions,
-): Promise<(request: Request) => Promise<Response>>;
+export function createWebhookHandler(options: WebhookHandlerOptions): Promise<WebhookHandler>;
 /** Pacing to share between runs of one process, so that together they keep to the rate limit. */
 export function createPacing(): Promise<Pacing>;
 /** Serves a Request → Response handler from Node's `http` server. */
