@@ -229,6 +229,41 @@ test("serve reads the offers of stock webhooks again after --confirm-after, putt
   }
 });
 
+test("serve refuses bad deliveries with the right status, and a replay writes nothing", async () => {
+  const path = join(dir, "refuse.sqlite");
+  createSampleDatabase(path, { skus: ["a001-56"] });
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = await serve(["--db", path, "--port", String(port), "--interval", "0", "--confirm-after", "0"]);
+  const post = (route, body, token = TOKEN) =>
+    fetch(`${base}/webhooks/keycrm/${route}?token=${token}`, { method: "POST", body });
+  try {
+    const body = JSON.stringify([{ offer_id: 130827, sku: "a001-56", in_stock: 9, in_reserve: 2 }]);
+    assert.equal((await post("stock", body, "wrong-token-0000000000")).status, 401);
+    assert.equal(stockOf(path, "a001-56"), 0, "nothing written without the token");
+    for (const bad of ["{", "{}", '[{"sku":"x","in_stock":1}]']) {
+      const response = await post("stock", bad);
+      assert.equal(response.status, 400, bad);
+      assert.equal((await response.json()).error.code, "BAD_WEBHOOK");
+    }
+    const unknown = await post("order", JSON.stringify({ event: "order.deleted", context: { id: 7 } }));
+    assert.equal(unknown.status, 400);
+    assert.match((await unknown.json()).error.message, /unknown event/);
+    const big = await post("stock", `[${" ".repeat(1_000_001)}]`);
+    assert.equal(big.status, 413);
+
+    const first = await (await post("stock", body)).json();
+    assert.equal(first.updated, 1);
+    const replay = await (await post("stock", body)).json();
+    assert.equal(replay.updated, 0);
+    assert.equal(replay.unchanged, 1);
+    assert.equal(stockOf(path, "a001-56"), 7);
+  } finally {
+    server.child.kill("SIGTERM");
+    assert.equal(await server.exited, 0);
+  }
+});
+
 test("serve refuses to start without a webhook token", async () => {
   const path = join(dir, "other.sqlite");
   createSampleDatabase(path, { skus: ["a"] });

@@ -222,3 +222,26 @@ test("once its signal aborts, a waiting confirmation reads nothing", async () =>
   await kept[0];
   assert.equal(emulator.requests.length, 0);
 });
+
+test("an oversized body gets its 413 over HTTP, whether its length is declared or streamed", async () => {
+  const chunk = new TextEncoder().encode(" ".repeat(1024));
+  const streamed = new ReadableStream({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode("["));
+      for (let i = 0; i < 60; i++) controller.enqueue(chunk);
+      controller.enqueue(new TextEncoder().encode("]"));
+      controller.close();
+    },
+  });
+  const chunked = await fetch(`${base}/webhooks/keycrm/stock?token=${TOKEN}`, {
+    method: "POST",
+    body: streamed,
+    duplex: "half",
+  });
+  assert.equal(chunked.status, 413);
+  assert.equal((await chunked.json()).error.code, "BODY_TOO_LARGE");
+  const declared = await post("stock", `[${" ".repeat(200_000)}]`);
+  assert.equal(declared.status, 413);
+  // The server goes on serving.
+  assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { ok: true });
+});

@@ -589,7 +589,7 @@ describe("KeyCRM webhooks into D1 in workerd", () => {
     assert.match(worker.logs.join(""), /stock webhook applied/);
   });
 
-  test("a missing or wrong token is 401 and writes nothing; oversized bodies 413, malformed ones 400", async () => {
+  test("a missing or wrong token is 401 and writes nothing; oversized bodies 413, malformed ones and unknown events 400", async () => {
     const [a] = offers;
     const before = (await siteStock(worker)).get(a.sku);
     const body = JSON.stringify([{ offer_id: a.id, sku: a.sku, in_stock: 99, in_reserve: 0 }]);
@@ -608,6 +608,9 @@ describe("KeyCRM webhooks into D1 in workerd", () => {
       assert.equal(response.status, 400, malformed);
       assert.equal((await response.json()).error.code, "BAD_WEBHOOK");
     }
+    const unknown = await post("order", JSON.stringify({ event: "order.deleted", context: { id: 42 } }));
+    assert.equal(unknown.status, 400);
+    assert.match((await unknown.json()).error.message, /unknown event/);
     assert.equal((await siteStock(worker)).get(a.sku), before, "still nothing written");
     const health = await worker.mf.dispatchFetch("http://shop.example/healthz");
     assert.deepEqual(await health.json(), { ok: true });
