@@ -121,7 +121,7 @@ const SERVE_FLAGS = {
     type: "string",
     value: "SECONDS",
     parse: nonNegative("seconds"),
-    help: "read the offers of stock webhooks again from KeyCRM this long after they arrive, so deliveries out of order cannot leave an older figure; 0 to never. Default: 10",
+    help: "seconds after a stock webhook before its offers are read again from KeyCRM, which puts right deliveries out of order; 0 for never. Default: 10",
   },
   port: {
     type: "string",
