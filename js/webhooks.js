@@ -4,6 +4,7 @@
 // body size, and shapes the answers.
 
 import { isSyncError, syncError } from "./errors.js";
+import { corePacing } from "./pacing.js";
 
 const DEFAULT_BASE = "/webhooks/keycrm";
 const DEFAULT_MAX_BODY = 1_000_000;
@@ -40,6 +41,7 @@ export function makeCreateWebhookHandler({ core, applyStockWebhook, syncStocks, 
       );
     }
     core().validateOptions(syncOptions);
+    corePacing(pacing);
     if (syncOptions.perWarehouse) {
       // Refused up front rather than on every delivery.
       throw syncError(

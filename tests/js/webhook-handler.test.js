@@ -191,6 +191,10 @@ test("deliveries out of order are put right by a confirmation read, one for all 
   assert.equal(confirmation?.result.complete, true);
 
   assert.throws(() => make(-1), { code: "INVALID_CONFIG" });
+  assert.throws(() => createWebhookHandler({ token: TOKEN, sink, pacing: {} }), {
+    code: "INVALID_CONFIG",
+    message: /createPacing/,
+  });
   assert.throws(() => createWebhookHandler({ token: TOKEN, sink, confirmAfterMs: 100 }), {
     code: "INVALID_CONFIG",
     message: /needs apiKey/,
