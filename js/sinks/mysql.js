@@ -370,8 +370,9 @@ async function checkSchema(db, layout) {
       "observedColumn",
       "--observed-column",
       layout.observedColumn,
-      NUMBER_TYPES,
-      "numeric",
+      // Unix ms need 41 bits: INT and FLOAT are too small.
+      ["bigint", "decimal", "double"],
+      "BIGINT (times in ms)",
     ],
   ];
   for (const [option, flag, wantedName, types, kind] of wanted) {

@@ -286,7 +286,7 @@ async function checkSchema(db, layout) {
   try {
     // to_regclass resolves the name as the statements will, search_path included.
     const { rows } = await db.query(
-      `SELECT a.attname AS name, t.typcategory AS category
+      `SELECT a.attname AS name, t.typcategory AS category, t.typname AS type
        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
        WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
        ORDER BY a.attnum`,
@@ -329,11 +329,13 @@ async function checkSchema(db, layout) {
       "--observed-column",
       layout.observedColumn,
       "N",
-      "numeric",
+      "bigint (times in ms)",
+      // Unix ms need 41 bits: integer and real are too small.
+      ["int8", "numeric", "float8"],
     ],
   ];
   const names = columns.map((c) => c.name);
-  for (const [option, flag, name, categories, kind] of wanted) {
+  for (const [option, flag, name, categories, kind, types] of wanted) {
     if (name === undefined) continue;
     const column = columns.find((c) => c.name === name);
     if (column === undefined) {
@@ -346,7 +348,10 @@ async function checkSchema(db, layout) {
         `Table "${layout.table}" has no column "${name}" (${option}, ${flag})${hint}; its columns are: ${names.join(", ")}.`,
       );
     }
-    if (!categories.includes(column.category)) {
+    if (
+      !categories.includes(column.category) ||
+      (types !== undefined && !types.includes(column.type))
+    ) {
       throw invalidConfig(
         `Column "${name}" of table "${layout.table}" (${option}, ${flag}) must have a ${kind} type.`,
       );

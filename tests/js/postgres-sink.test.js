@@ -150,6 +150,19 @@ describe("PostgreSQL sink", () => {
     }
   });
 
+  test("an observed column too narrow for times in ms is refused when the sink is made", async () => {
+    const table = await tableWith([{ sku: "A", stock: 1 }]);
+    await admin.query(`ALTER TABLE ${table} ADD COLUMN narrow integer, ADD COLUMN wide bigint`);
+    await assert.rejects(
+      createPostgresSink({ pool, table, observedColumn: "narrow" }),
+      rejectsWith("INVALID_CONFIG", /"narrow".*--observed-column.*bigint/i),
+    );
+    const sink = await createPostgresSink({ pool, table, observedColumn: "wide" });
+    await sink.write([{ sku: "A", stock: 2, observedAt: 1_795_000_000_000 }]);
+    assert.deepEqual(await sink.read([{ sku: "A" }]), [{ sku: "A", stock: 2, observedAt: 1_795_000_000_000 }]);
+    await sink.close();
+  });
+
   test("stock that is not a finite number is refused before any statement", async () => {
     const table = await tableWith([
       { sku: "A", stock: 1 },
