@@ -9,15 +9,13 @@
 
 import { isSyncError } from "../errors.js";
 import { quoteIdentifier } from "./identifiers.js";
+import { createServerSink } from "./server.js";
 import {
   chunks,
   importDriver,
   invalidConfig,
-  keyRules,
-  readLayout,
   sinkFailed,
   siteStockColumns,
-  toSiteStock,
 } from "./table.js";
 
 const SINK = "MySQL sink";
@@ -55,21 +53,25 @@ const NUMBER_TYPES = [
  * @returns {Promise<import("./mysql.js").MysqlSink>}
  */
 export async function createMysqlSink(options) {
-  const layout = readLayout(options, SINK, {
-    url: "a mysql:// or mariadb:// URL",
-    pool: "a mysql2 pool",
-    connection: "a mysql2 connection",
+  return createServerSink({
+    sink: SINK,
+    options,
+    connections: {
+      url: "a mysql:// or mariadb:// URL",
+      pool: "a mysql2 pool",
+      connection: "a mysql2 connection",
+    },
+    connect,
+    checkSchema,
+    dialect,
   });
-  const db = await connect(layout.connection, options[layout.connection]);
-  try {
-    await checkSchema(db, layout);
-  } catch (error) {
-    await db.close();
-    throw error;
-  }
+}
 
-  const keys = keyRules(layout, SINK);
-  const { perWarehouse, idOf } = keys;
+/**
+ * The statements of one table: one per chunk, each chunk padded to a power of
+ * two so that few distinct texts are prepared.
+ */
+function dialect(layout, perWarehouse) {
   const table = quoteIdentifier(layout.table, "`");
   const sku = quoteIdentifier(layout.skuColumn, "`");
   const stock = quoteIdentifier(layout.stockColumn, "`");
@@ -131,66 +133,13 @@ export async function createMysqlSink(options) {
   };
 
   return {
-    async read(requested) {
-      keys.checkKeys(requested);
-      const found = [];
-      try {
-        for (const batch of chunks(requested, CHUNK).map(padded)) {
-          const [rows] = await db.execute(
-            selectFor(batch.length),
-            readParameters(batch),
-          );
-          // The query's matches include near-misses ('ABC ' for 'abc', and
-          // per warehouse any pairing of the SKUs and ids asked for).
-          const wanted = new Set(batch.map(idOf));
-          for (const row of rows) {
-            const site = toSiteStock(row, perWarehouse);
-            if (wanted.has(idOf(site))) found.push(site);
-          }
-        }
-      } catch (cause) {
-        throw sinkFailed(
-          `Could not read stock from table "${layout.table}"`,
-          cause,
-        );
-      }
-      return found;
-    },
-
-    async write(changes) {
-      const batch = keys.checkChanges(changes);
-      if (batch.length === 0) return;
-      try {
-        await db.transaction(async (execute) => {
-          for (const part of chunks(batch, CHUNK).map(padded)) {
-            await execute(updateFor(part.length), writeParameters(part));
-          }
-        });
-      } catch (cause) {
-        throw sinkFailed(
-          `Could not write ${batch.length} stock changes to table "${layout.table}"; none of them were written`,
-          cause,
-        );
-      }
-    },
-
-    async readAll() {
-      try {
-        const [rows] = await db.query(
-          `SELECT ${columns} FROM ${table} WHERE ${sku} IS NOT NULL`,
-        );
-        return rows.map((row) => toSiteStock(row, perWarehouse));
-      } catch (cause) {
-        throw sinkFailed(
-          `Could not read stock from table "${layout.table}"`,
-          cause,
-        );
-      }
-    },
-
-    async close() {
-      await db.close();
-    },
+    chunk: (items) => chunks(items, CHUNK).map(padded),
+    select: async (db, keys) =>
+      (await db.execute(selectFor(keys.length), readParameters(keys)))[0],
+    update: (run, changes) =>
+      run(updateFor(changes.length), writeParameters(changes)),
+    selectAll: async (db) =>
+      (await db.query(`SELECT ${columns} FROM ${table} WHERE ${sku} IS NOT NULL`))[0],
   };
 }
 

@@ -6,15 +6,13 @@
 import { createHash } from "node:crypto";
 import { isSyncError } from "../errors.js";
 import { quoteIdentifier } from "./identifiers.js";
+import { createServerSink } from "./server.js";
 import {
   chunks,
   importDriver,
   invalidConfig,
-  keyRules,
-  readLayout,
   sinkFailed,
   siteStockColumns,
-  toSiteStock,
 } from "./table.js";
 
 const SINK = "PostgreSQL sink";
@@ -32,21 +30,22 @@ const SETUP_STATES = new Set(["28000", "28P01", "3D000"]);
  * @returns {Promise<import("./postgres.js").PostgresSink>}
  */
 export async function createPostgresSink(options) {
-  const layout = readLayout(options, SINK, {
-    url: "a postgres:// connection string",
-    pool: "a pg.Pool",
-    client: "a connected pg.Client",
+  return createServerSink({
+    sink: SINK,
+    options,
+    connections: {
+      url: "a postgres:// connection string",
+      pool: "a pg.Pool",
+      client: "a connected pg.Client",
+    },
+    connect,
+    checkSchema,
+    dialect,
   });
-  const db = await connect(layout.connection, options[layout.connection]);
-  try {
-    await checkSchema(db, layout);
-  } catch (error) {
-    await db.close();
-    throw error;
-  }
+}
 
-  const keys = keyRules(layout, SINK);
-  const { perWarehouse } = keys;
+/** The statements of one table: one per chunk, keys and values as arrays. */
+function dialect(layout, perWarehouse) {
   const table = quoteIdentifier(layout.table);
   const sku = quoteIdentifier(layout.skuColumn);
   const stock = quoteIdentifier(layout.stockColumn);
@@ -59,7 +58,7 @@ export async function createPostgresSink(options) {
   const columns = siteStockColumns(layout, quoteIdentifier, (name) => `"${name}"`);
 
   // SKUs are tested in the column's collation, which its index serves, and
-  // then exactly: by "C" in UPDATE, and by string equality here after a SELECT.
+  // then exactly: by "C" in UPDATE, and by string equality after a SELECT.
   // Both matter only under a nondeterministic ICU collation, where 'abc' = 'ABC'.
   // Warehouse ids are compared as bigint whatever the column's integer type:
   // btree indexes serve integer comparisons across widths.
@@ -104,63 +103,15 @@ export async function createPostgresSink(options) {
       : [batch.map((k) => k.sku)];
 
   return {
-    async read(requested) {
-      keys.checkKeys(requested);
-      const found = [];
-      try {
-        for (const batch of chunks(requested, CHUNK)) {
-          const { rows } = await db.query(select, keyColumns(batch));
-          const wanted = new Set(batch.map(keys.idOf));
-          for (const row of rows) {
-            const site = toSiteStock(row, perWarehouse);
-            if (wanted.has(keys.idOf(site))) found.push(site);
-          }
-        }
-      } catch (cause) {
-        throw sinkFailed(
-          `Could not read stock from table "${layout.table}"`,
-          cause,
-        );
-      }
-      return found;
+    chunk: (items) => chunks(items, CHUNK),
+    select: async (db, keys) => (await db.query(select, keyColumns(keys))).rows,
+    async update(run, changes) {
+      const values = [...keyColumns(changes), changes.map((c) => c.stock)];
+      if (observed) values.push(changes.map((c) => c.observedAt ?? null));
+      await run(update, values);
     },
-
-    async write(changes) {
-      const batch = keys.checkChanges(changes);
-      if (batch.length === 0) return;
-      try {
-        await db.transaction(async (query) => {
-          for (const part of chunks(batch, CHUNK)) {
-            const values = [...keyColumns(part), part.map((c) => c.stock)];
-            if (observed) values.push(part.map((c) => c.observedAt ?? null));
-            await query(update, values);
-          }
-        });
-      } catch (cause) {
-        throw sinkFailed(
-          `Could not write ${batch.length} stock changes to table "${layout.table}"; none of them were written`,
-          cause,
-        );
-      }
-    },
-
-    async readAll() {
-      try {
-        const { rows } = await db.query(
-          `SELECT ${columns} FROM ${table} WHERE ${sku} IS NOT NULL`,
-        );
-        return rows.map((row) => toSiteStock(row, perWarehouse));
-      } catch (cause) {
-        throw sinkFailed(
-          `Could not read stock from table "${layout.table}"`,
-          cause,
-        );
-      }
-    },
-
-    async close() {
-      await db.close();
-    },
+    selectAll: async (db) =>
+      (await db.query(`SELECT ${columns} FROM ${table} WHERE ${sku} IS NOT NULL`)).rows,
   };
 }
 

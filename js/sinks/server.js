@@ -1,0 +1,98 @@
+// What the PostgreSQL and MySQL sinks share: a database server reached through
+// a driver, made into a StockSink. Each sink says how to connect, how to check
+// its table, and how to run one chunk's SELECT and UPDATE in its dialect; this
+// file does the rest the same way for both: the checks every batch goes through,
+// chunking, keeping only the exact matches a query returns, one transaction per
+// write, and failures that name the table.
+
+import { keyRules, readLayout, sinkFailed, toSiteStock } from "./table.js";
+
+/**
+ * @typedef {object} ServerDatabase a connection or pool, as the sink uses it
+ * @property {(work: (run: Function) => Promise<void>) => Promise<void>} transaction
+ *   runs `work` in one transaction; `run` executes one statement in it
+ * @property {() => Promise<void>} close ends only what the sink opened
+ */
+
+/**
+ * @typedef {object} Dialect the statements of one table, for one layout
+ * @property {(items: any[]) => any[][]} chunk splits keys or changes into statements' worth
+ * @property {(db: ServerDatabase, keys: any[]) => Promise<object[]>} select the rows of
+ *   these keys (a superset is fine: only exact matches are kept)
+ * @property {(run: Function, changes: any[]) => Promise<void>} update writes these changes
+ * @property {(db: ServerDatabase) => Promise<object[]>} selectAll every row with a SKU
+ */
+
+/**
+ * @param {{ sink: string, options: unknown, connections: Record<string, string>,
+ *   connect: (kind: string, handle: unknown) => Promise<ServerDatabase>,
+ *   checkSchema: (db: ServerDatabase, layout: object) => Promise<void>,
+ *   dialect: (layout: object, perWarehouse: boolean) => Dialect }} server
+ */
+export async function createServerSink({ sink, options, connections, connect, checkSchema, dialect }) {
+  const layout = readLayout(options, sink, connections);
+  const db = await connect(layout.connection, options[layout.connection]);
+  try {
+    await checkSchema(db, layout);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const keys = keyRules(layout, sink);
+  const { perWarehouse, idOf } = keys;
+  const statements = dialect(layout, perWarehouse);
+  const readFailed = (cause) =>
+    sinkFailed(`Could not read stock from table "${layout.table}"`, cause);
+
+  return {
+    async read(requested) {
+      keys.checkKeys(requested);
+      const found = [];
+      try {
+        for (const batch of statements.chunk(requested)) {
+          const rows = await statements.select(db, batch);
+          // A query may match near-misses ('ABC ' for 'abc' under a PAD SPACE
+          // collation, other pairings of the SKUs and warehouses asked for).
+          const wanted = new Set(batch.map(idOf));
+          for (const row of rows) {
+            const site = toSiteStock(row, perWarehouse);
+            if (wanted.has(idOf(site))) found.push(site);
+          }
+        }
+      } catch (cause) {
+        throw readFailed(cause);
+      }
+      return found;
+    },
+
+    async write(changes) {
+      const batch = keys.checkChanges(changes);
+      if (batch.length === 0) return;
+      try {
+        await db.transaction(async (run) => {
+          for (const part of statements.chunk(batch)) {
+            await statements.update(run, part);
+          }
+        });
+      } catch (cause) {
+        throw sinkFailed(
+          `Could not write ${batch.length} stock changes to table "${layout.table}"; none of them were written`,
+          cause,
+        );
+      }
+    },
+
+    async readAll() {
+      try {
+        const rows = await statements.selectAll(db);
+        return rows.map((row) => toSiteStock(row, perWarehouse));
+      } catch (cause) {
+        throw readFailed(cause);
+      }
+    },
+
+    async close() {
+      await db.close();
+    },
+  };
+}
