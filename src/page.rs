@@ -135,7 +135,7 @@ fn finite<E: de::Error>(v: f64) -> Result<f64, E> {
 }
 
 /// A SKU: text, or a bare number some imports produce; blank and null mean none.
-fn sku<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn sku<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {

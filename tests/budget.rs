@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use keycrm_stock_sync::pagination::ScanCursor;
-use keycrm_stock_sync::{ErrorCode, SyncOptions};
+use keycrm_stock_sync::{ErrorCode, StockKey, SyncOptions};
 use serde_json::json;
 
 /// Runs again and again from the last cursor until a run completes; returns the
@@ -295,4 +295,46 @@ fn a_stop_request_writes_what_was_read_and_leaves_a_cursor() {
         written, expected_changes,
         "page 3, read before the stop, was written"
     );
+}
+
+#[test]
+fn per_warehouse_rows_are_charged_in_full_before_a_page_starts() {
+    // 250 offers in 3 warehouses: 150 rows a page, 3 sink calls a page at batchSize 50.
+    let mut catalogue = Catalogue::numbered(250);
+    for row in &mut catalogue.rows {
+        let q = row["quantity"].as_f64().unwrap();
+        row["warehouse"] = json!([
+            {"id": 1, "name": "A", "quantity": q, "reserve": 0},
+            {"id": 2, "name": "B", "quantity": 1, "reserve": 0},
+            {"id": 3, "name": "C", "quantity": 0, "reserve": 0},
+        ]);
+    }
+    let mut site = Site::default();
+    for row in &catalogue.rows {
+        for warehouse_id in 1..=3 {
+            let sku = row["sku"].as_str().unwrap().to_string();
+            site.rows.insert(
+                StockKey {
+                    sku,
+                    warehouse_id: Some(warehouse_id),
+                },
+                Some(0.0),
+            );
+        }
+    }
+    // From 7, the first page's own cost (its request, 3 reads, 3 writes): the
+    // number of warehouses is unknown until a page has been read.
+    for budget in 7..=16 {
+        let out = drive(
+            options(&format!(
+                r#"{{"perWarehouse": true, "batchSize": 50, "maxSubrequests": {budget}}}"#
+            )),
+            &site,
+            0,
+            |url, _| catalogue.answer(url),
+        );
+        let used = out.requests.len() + out.site_calls;
+        assert!(used <= budget, "budget {budget}: {used} subrequests");
+        assert_eq!(out.report.subrequests as usize, used);
+    }
 }

@@ -40,10 +40,10 @@ use std::collections::BTreeMap;
 use crate::availability::{Availability, DesiredStock, StockKey};
 use crate::diff::StockChange;
 use crate::error::{ErrorCode, SyncError};
-use crate::ledger::{Admission, SkuLedger};
+use crate::ledger::SkuLedger;
 use crate::options::SyncOptions;
 use crate::pacing::{Backoff, Jitter, Pacer, SharedPacing};
-use crate::page::StockPage;
+use crate::page::{OfferStock, StockPage};
 use crate::pagination::PagePlan;
 use crate::report::{NotOnSite, Progress, SyncReport};
 use crate::request::{HttpRequest, OfferFilter};
@@ -220,6 +220,29 @@ impl SyncEngine {
         self.pacer = Pacer::joined(self.pacer.interval_ms(), shared);
     }
 
+    /// Refuses options a stock webhook cannot honour: `perWarehouse` (it carries no
+    /// per-warehouse breakdown), a filter, an order, a cursor, or `zeroMissing`.
+    ///
+    /// # Errors
+    /// [`ErrorCode::InvalidConfig`] naming the option.
+    pub fn check_stock_webhook_options(options: &SyncOptions) -> Result<(), SyncError> {
+        if options.per_warehouse {
+            return Err(SyncError::config(
+                "the stock webhook sends balances summed over warehouses, so it cannot keep per-warehouse rows; use full scans or the order webhook for those",
+            ));
+        }
+        if options.is_filtered()
+            || options.order_id.is_some()
+            || options.resume_from.is_some()
+            || options.zero_missing
+        {
+            return Err(SyncError::config(
+                "a stock webhook applies the rows it carries; offerIds, skus, orderId, resumeFrom and zeroMissing do not apply",
+            ));
+        }
+        Ok(())
+    }
+
     /// A run that writes the balances a stock webhook delivered: no request to
     /// KeyCRM, the same availability, SKU rules and diff as a scan.
     ///
@@ -237,52 +260,26 @@ impl SyncEngine {
         now_ms: u64,
         rows: &[StockWebhookRow],
     ) -> Result<Self, SyncError> {
-        if options.per_warehouse {
-            return Err(SyncError::config(
-                "the stock webhook sends balances summed over warehouses, so it cannot keep per-warehouse rows; use full scans or the order webhook for those",
-            ));
-        }
-        if options.is_filtered()
-            || options.order_id.is_some()
-            || options.resume_from.is_some()
-            || options.zero_missing
-        {
-            return Err(SyncError::config(
-                "a stock webhook applies the rows it carries; offerIds, skus, orderId, resumeFrom and zeroMissing do not apply",
-            ));
-        }
+        Self::check_stock_webhook_options(&options)?;
         let options = SyncOptions {
             warehouses: Vec::new(),
             ..options
         };
         let mut engine = SyncEngine::new(options, now_ms, 0);
         engine.plan = PagePlan::empty();
-        let mut latest: Vec<&StockWebhookRow> = Vec::new();
-        for row in rows {
-            latest.retain(|r| r.offer_id != row.offer_id);
-            latest.push(row);
-        }
-        for row in latest {
-            match engine.ledger.admit(row.offer_id, row.sku.as_deref()) {
-                Admission::Accept => {
-                    let sku = row.sku.clone().unwrap_or_default();
-                    let stock = engine.availability.available(row.in_stock, row.in_reserve);
-                    engine.pending.push(DesiredStock {
-                        key: StockKey {
-                            sku,
-                            warehouse_id: None,
-                        },
-                        stock,
-                        observed_at: now_ms,
-                    });
-                }
-                Admission::Ambiguous { .. } => {
-                    let sku = row.sku.as_deref().unwrap_or_default();
-                    engine.pending.retain(|d| d.key.sku != sku);
-                }
-                Admission::AlreadyRead | Admission::WithoutSku => {}
-            }
-        }
+        // Latest first: an offer's earlier rows are then already read, and skipped.
+        let offers: Vec<OfferStock> = rows
+            .iter()
+            .rev()
+            .map(|row| OfferStock {
+                id: row.offer_id,
+                sku: row.sku.clone(),
+                quantity: row.in_stock,
+                reserve: row.in_reserve,
+                warehouse: None,
+            })
+            .collect();
+        engine.take_rows(&offers, now_ms);
         Ok(engine)
     }
 
@@ -344,7 +341,7 @@ impl SyncEngine {
             && self.options.resume_from.is_none()
             && self.zeroing == Zeroing::NotAsked
         {
-            if !self.can_afford(1) {
+            if !self.can_afford(1, 0) {
                 self.fail(self.out_of_budget());
                 return self.finish(now_ms);
             }

@@ -5,7 +5,7 @@ use super::{InFlight, SyncEngine, ORDER_LOOKUP};
 use crate::engine::Action;
 use crate::error::{ErrorCode, SyncError};
 use crate::ledger::Admission;
-use crate::page::StockPage;
+use crate::page::{OfferStock, StockPage};
 use crate::pagination::PagePlan;
 use crate::request::{HttpRequest, HttpResponse, OfferFilter, TransportFailure, PAGE_LIMIT};
 use crate::retry_after::retry_after_ms;
@@ -13,8 +13,9 @@ use crate::webhook::order_offer_ids;
 
 impl SyncEngine {
     /// Whether `extra` more subrequests, plus the sink calls needed to write every
-    /// row read or on its way, stay within `maxSubrequests`.
-    pub(super) fn can_afford(&self, extra: u64) -> bool {
+    /// row read, on its way, or on `extra_pages` pages about to be asked for, stay
+    /// within `maxSubrequests`.
+    pub(super) fn can_afford(&self, extra: u64, extra_pages: u64) -> bool {
         let Some(max) = self.options.max_subrequests else {
             return true;
         };
@@ -23,7 +24,7 @@ impl SyncEngine {
         } else {
             1
         };
-        let unread_pages = (self.in_flight.len() + self.arrived.len()) as u64;
+        let unread_pages = (self.in_flight.len() + self.arrived.len()) as u64 + extra_pages;
         let rows = self.pending.len() as u64 + unread_pages * PAGE_LIMIT * keys_per_offer;
         let flush_calls = 2 * rows.div_ceil(self.options.batch_size as u64)
             + u64::from(!self.restores.is_empty());
@@ -77,9 +78,8 @@ impl SyncEngine {
                 ));
             }
         }
-        // `can_afford` counts the rows already on their way; this page's rows may
-        // need one more read and write.
-        if !self.can_afford(1 + 2 * PAGE_LIMIT.div_ceil(self.options.batch_size as u64)) {
+        // This request, and the reads and writes of its rows with the others'.
+        if !self.can_afford(1, 1) {
             return Some(self.out_of_budget());
         }
         if self
@@ -258,8 +258,23 @@ impl SyncEngine {
     }
 
     pub(super) fn take_page(&mut self, page: &StockPage, observed_at: u64) {
+        let new_offers = self.take_rows(&page.data, observed_at);
+        if self.failure.is_none() {
+            if let Err(err) = self.plan.advance(page, new_offers) {
+                self.fail(err);
+            }
+        }
+    }
+
+    /// Admits rows read from KeyCRM (a page, or a stock webhook's delivery) and
+    /// queues their figures; returns how many offers were new.
+    pub(super) fn take_rows<'a>(
+        &mut self,
+        rows: impl IntoIterator<Item = &'a OfferStock>,
+        observed_at: u64,
+    ) -> usize {
         let mut new_offers = 0;
-        for row in &page.data {
+        for row in rows {
             self.warehouses.note(row);
             match self.ledger.admit(row.id, row.sku.as_deref()) {
                 Admission::AlreadyRead => continue,
@@ -268,7 +283,10 @@ impl SyncEngine {
                     let sku = row.sku.as_deref().unwrap_or_default();
                     match self.availability.figures(row, sku, observed_at) {
                         Ok(figures) => self.pending.extend(figures),
-                        Err(err) => return self.fail(err),
+                        Err(err) => {
+                            self.fail(err);
+                            return new_offers;
+                        }
                     }
                 }
                 Admission::Ambiguous { restore } => {
@@ -280,9 +298,7 @@ impl SyncEngine {
             }
             new_offers += 1;
         }
-        if let Err(err) = self.plan.advance(page, new_offers) {
-            self.fail(err);
-        }
+        new_offers
     }
 
     pub(super) fn rate_limited(&mut self, now_ms: u64, retry_after: Option<&str>) {

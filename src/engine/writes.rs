@@ -9,7 +9,7 @@ impl SyncEngine {
     pub(super) fn next_write(&mut self) -> Option<Action> {
         if self.write.is_none() {
             let write = if !self.zero_queue.is_empty() {
-                if !self.can_afford(1) {
+                if !self.can_afford(1, 0) {
                     self.zero_queue.clear();
                     self.fail(self.out_of_budget());
                     return None;
