@@ -4,7 +4,7 @@
 
 import * as wasm from "./wasm/keycrm_stock_sync.js";
 import { syncError } from "./errors.js";
-import { makeApplyStockWebhook, makeSyncStocks } from "./sync.js";
+import { makeApplyStockDelivery, makeSyncStocks } from "./sync.js";
 import { makeCreatePacing } from "./pacing.js";
 import { makeCreateWebhookHandler } from "./webhooks.js";
 
@@ -27,15 +27,16 @@ export function makeApi(source, hint) {
     return wasm;
   }
   const syncStocks = makeSyncStocks(core);
-  const applyStockWebhook = makeApplyStockWebhook(core);
+  const applyStockDelivery = makeApplyStockDelivery(core);
   const createPacing = makeCreatePacing(core);
   return {
     syncStocks,
-    applyStockWebhook,
+    /** Writes one stock-webhook delivery; resolves with its report. */
+    applyStockWebhook: async (options) => (await applyStockDelivery(options)).report,
     createPacing,
     createWebhookHandler: makeCreateWebhookHandler({
       core,
-      applyStockWebhook,
+      applyStockDelivery,
       syncStocks,
       createPacing,
     }),

@@ -58,12 +58,13 @@ export function makeSyncStocks(core) {
 }
 
 /**
- * applyStockWebhook(): writes one delivery of KeyCRM's stock webhook through the
- * same rules as a sync, with no request to KeyCRM.
+ * Writes one delivery of KeyCRM's stock webhook through the same rules as a sync,
+ * with no request to KeyCRM; resolves with `{ report, offerIds }` (the delivery's
+ * offers, each once, for the webhook handler's confirmations).
  * @param {() => typeof import("./wasm/keycrm_stock_sync.js")} core
  */
-export function makeApplyStockWebhook(core) {
-  return async function applyStockWebhook(options) {
+export function makeApplyStockDelivery(core) {
+  return async function applyStockDelivery(options) {
     const { body, sink, maxRows = 1000, ...coreOptions } = options ?? {};
     if (typeof body !== "string") {
       throw syncError("INVALID_CONFIG", "body must be the webhook's raw text");

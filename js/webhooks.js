@@ -13,10 +13,10 @@ const MIN_TOKEN = 16;
 export const MAX_CONFIRMED_OFFERS = 1000;
 
 /**
- * @param {{ core: () => any, applyStockWebhook: Function, syncStocks: Function,
+ * @param {{ core: () => any, applyStockDelivery: Function, syncStocks: Function,
  *   createPacing: Function }} api
  */
-export function makeCreateWebhookHandler({ core, applyStockWebhook, syncStocks, createPacing }) {
+export function makeCreateWebhookHandler({ core, applyStockDelivery, syncStocks, createPacing }) {
   return function createWebhookHandler(options) {
     const {
       token,
@@ -40,15 +40,9 @@ export function makeCreateWebhookHandler({ core, applyStockWebhook, syncStocks, 
         `token must be a random string of at least ${MIN_TOKEN} characters (KEYCRM_WEBHOOK_TOKEN)`,
       );
     }
-    core().validateOptions(syncOptions);
+    // Refused up front rather than on every delivery.
+    core().validateStockWebhookOptions(syncOptions);
     corePacing(pacing);
-    if (syncOptions.perWarehouse) {
-      // Refused up front rather than on every delivery.
-      throw syncError(
-        "INVALID_CONFIG",
-        "the stock webhook sends balances summed over warehouses, so it cannot keep per-warehouse rows; sync those with full scans",
-      );
-    }
     if (!(Number.isFinite(confirmAfterMs) && confirmAfterMs >= 0)) {
       throw syncError("INVALID_CONFIG", "confirmAfterMs must be a number of ms ≥ 0 (0: no confirmation)");
     }
@@ -68,11 +62,15 @@ export function makeCreateWebhookHandler({ core, applyStockWebhook, syncStocks, 
 
     async function stock(body, keepAlive) {
       try {
-        const result = await applyStockWebhook({ ...syncOptions, body, sink, maxRows });
+        const { report: result, offerIds } = await applyStockDelivery({
+          ...syncOptions,
+          body,
+          sink,
+          maxRows,
+        });
         report("stock", result);
         if (confirmations && result.complete) {
-          // The body passed the core's checks: an array of rows with offer ids.
-          const confirmed = confirmations.add(JSON.parse(body).map((row) => row.offer_id));
+          const confirmed = confirmations.add(offerIds);
           keepAlive?.(confirmed);
         }
         return json(result.complete ? 200 : 500, summary(result));
@@ -146,11 +144,15 @@ function confirmationQueue(delayMs, signal, confirm) {
         pending.add(id);
       }
       due ??= new Promise((resolve) => {
-        const timer = setTimeout(resolve, delayMs);
-        signal?.addEventListener("abort", () => {
+        const stop = () => {
           clearTimeout(timer);
           resolve();
-        }, { once: true });
+        };
+        const timer = setTimeout(() => {
+          signal?.removeEventListener("abort", stop);
+          resolve();
+        }, delayMs);
+        signal?.addEventListener("abort", stop, { once: true });
       }).then(() => {
         const offerIds = [...pending];
         pending = new Set();

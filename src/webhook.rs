@@ -4,7 +4,7 @@
 //! is used: a wrong shape is a [`ErrorCode::BadWebhook`] naming what is wrong, never
 //! a partial application.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{ErrorCode, SyncError};
@@ -15,8 +15,8 @@ use crate::error::{ErrorCode, SyncError};
 pub struct StockWebhookRow {
     /// The offer (variant) id.
     pub offer_id: u64,
-    /// The offer's SKU; `None` when null or blank.
-    #[serde(default)]
+    /// The offer's SKU; `None` when null or blank. Read as the stock list's is.
+    #[serde(default, deserialize_with = "crate::page::sku")]
     pub sku: Option<String>,
     /// Units in stock (the field the stock list calls `quantity`).
     pub in_stock: f64,
@@ -29,8 +29,8 @@ pub struct StockWebhookRow {
 ///
 /// # Errors
 /// [`ErrorCode::BadWebhook`] when the body is not such an array, a row lacks
-/// `offer_id` or `in_stock`, a figure is not a finite number, or there are too
-/// many rows.
+/// `offer_id` or `in_stock`, a figure is not a number (JSON has no infinities,
+/// and serde_json refuses numbers out of range), or there are too many rows.
 pub fn parse_stock_webhook(body: &str, max_rows: usize) -> Result<Vec<StockWebhookRow>, SyncError> {
     let value: Value = serde_json::from_str(body).map_err(|e| bad(format!("not JSON: {e}")))?;
     let Value::Array(items) = value else {
@@ -47,24 +47,14 @@ pub fn parse_stock_webhook(body: &str, max_rows: usize) -> Result<Vec<StockWebho
     items
         .into_iter()
         .enumerate()
-        .map(|(i, item)| {
-            let mut row: StockWebhookRow =
-                serde_json::from_value(item).map_err(|e| bad(format!("row {i}: {e}")))?;
-            if !row.in_stock.is_finite() || !row.in_reserve.is_finite() {
-                return Err(bad(format!(
-                    "row {i}: stock figures must be finite numbers"
-                )));
-            }
-            if row.sku.as_deref().is_some_and(|s| s.trim().is_empty()) {
-                row.sku = None;
-            }
-            Ok(row)
-        })
+        .map(|(i, item)| serde_json::from_value(item).map_err(|e| bad(format!("row {i}: {e}"))))
         .collect()
 }
 
-/// What an automation ("trigger") webhook asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an automation ("trigger") webhook asks for. Serialized as `{event, orderId}`
+/// or `{event}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged, rename_all_fields = "camelCase")]
 pub enum TriggerEvent {
     /// An order changed in a way that may reserve, write off or release stock:
     /// its lines must be looked up, then the stock of their offers.

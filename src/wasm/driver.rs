@@ -161,6 +161,9 @@ async fn send(
 /// Progress goes out after every answer and every write, so the last call agrees
 /// with the report.
 fn report_progress(engine: &SyncEngine, io: &Io) {
+    if !io.has_progress() {
+        return;
+    }
     if let Ok(progress) = to_js(&engine.progress()) {
         io.progress(&progress);
     }

@@ -86,6 +86,11 @@ impl Io {
             .is_some_and(|v| v.is_truthy())
     }
 
+    /// Whether the caller listens to progress (gave a `progress`).
+    pub fn has_progress(&self) -> bool {
+        self.progress.is_some()
+    }
+
     /// Calls `progress(value)` if there is one; its errors are ignored, since a
     /// broken progress display must not stop a sync.
     pub fn progress(&self, value: &JsValue) {
@@ -111,24 +116,28 @@ async fn call(this: &JsValue, f: &Function, arg: &JsValue) -> Result<JsValue, Js
 pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, SyncError> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| {
-            SyncError::new(
-                ErrorCode::Internal,
-                format!("could not convert a result: {e}"),
-            )
-        })
+        .map_err(conversion_error)
+}
+
+fn conversion_error(e: impl std::fmt::Display) -> SyncError {
+    SyncError::new(
+        ErrorCode::Internal,
+        format!("could not convert a result: {e}"),
+    )
+}
+
+/// A JS value as JSON text (`JSON.stringify`), if it has one.
+pub fn json_text(value: &JsValue) -> Option<String> {
+    js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|t| t.as_string())
 }
 
 /// Serializes through JSON text and `JSON.parse`: for arrays of many small objects
 /// (keys and changes for the sink) this is several times faster than building
 /// them field by field through serde-wasm-bindgen (`npm run bench:worker`).
 pub fn to_js_json<T: Serialize>(value: &T) -> Result<JsValue, SyncError> {
-    let text = serde_json::to_string(value).map_err(|e| {
-        SyncError::new(
-            ErrorCode::Internal,
-            format!("could not convert a result: {e}"),
-        )
-    })?;
+    let text = serde_json::to_string(value).map_err(conversion_error)?;
     js_sys::JSON::parse(&text)
         .map_err(|_| SyncError::new(ErrorCode::Internal, "could not convert a result to JSON"))
 }
@@ -136,10 +145,7 @@ pub fn to_js_json<T: Serialize>(value: &T) -> Result<JsValue, SyncError> {
 /// Deserializes through `JSON.stringify` and serde_json; the counterpart of
 /// [`to_js_json`] for rows coming back from the sink.
 pub fn from_js_json<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
-    let text = js_sys::JSON::stringify(value)
-        .ok()
-        .and_then(|t| t.as_string())
-        .ok_or_else(|| "not JSON-serializable".to_string())?;
+    let text = json_text(value).ok_or_else(|| "not JSON-serializable".to_string())?;
     serde_json::from_str(&text).map_err(|e| e.to_string())
 }
 

@@ -14,7 +14,7 @@ use crate::error::SyncError;
 use crate::options::SyncOptions;
 use crate::pacing::SharedPacing;
 use crate::page::StockPage;
-use interop::{error_to_js, to_js, Io};
+use interop::{error_to_js, json_text, to_js, Io};
 
 /// Runs one sync to its end and resolves with the report.
 ///
@@ -55,13 +55,19 @@ impl RequestPacing {
     }
 }
 
+/// The options and the callbacks of a run, checked.
+fn decode(options: JsValue, io: JsValue) -> Result<(SyncOptions, Io), JsValue> {
+    let options = decode_options(options).map_err(|e| error_to_js(&e))?;
+    let io = Io::from_js(&io).map_err(|e| error_to_js(&e))?;
+    Ok((options, io))
+}
+
 fn start(
     options: JsValue,
     io: JsValue,
     pacing: Option<&SharedPacing>,
 ) -> Result<(SyncEngine, Io), JsValue> {
-    let options = decode_options(options).map_err(|e| error_to_js(&e))?;
-    let io = Io::from_js(&io).map_err(|e| error_to_js(&e))?;
+    let (options, io) = decode(options, io)?;
     let mut engine = SyncEngine::new(options, js_sys::Date::now() as u64, io.seed());
     if let Some(shared) = pacing {
         engine.share_pacing(shared);
@@ -75,7 +81,9 @@ async fn finish(engine: SyncEngine, io: Io) -> Result<JsValue, JsValue> {
 }
 
 /// Writes the balances of one stock-webhook delivery (`body`, its raw text) and
-/// resolves with the report. No request goes to KeyCRM; `io.fetch` is not called.
+/// resolves with `{ report, offerIds }`: the report, and the delivery's offers
+/// (each once), for a later read that confirms their figures. No request goes to
+/// KeyCRM; `io.fetch` is not called.
 ///
 /// Rejects with a `KeyCrmSyncError`: `BAD_WEBHOOK` for a body that is not a stock
 /// webhook (or has more than `maxRows` rows), `INVALID_CONFIG` for options a stock
@@ -87,14 +95,33 @@ pub async fn apply_stock_webhook(
     max_rows: u32,
     io: JsValue,
 ) -> Result<JsValue, JsValue> {
-    let options = decode_options(options).map_err(|e| error_to_js(&e))?;
-    let io = Io::from_js(&io).map_err(|e| error_to_js(&e))?;
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Applied {
+        report: crate::SyncReport,
+        offer_ids: Vec<u64>,
+    }
+    let (options, io) = decode(options, io)?;
     let rows = crate::webhook::parse_stock_webhook(&body, max_rows as usize)
         .map_err(|e| error_to_js(&e))?;
     let engine = SyncEngine::for_stock_webhook(options, js_sys::Date::now() as u64, &rows)
         .map_err(|e| error_to_js(&e))?;
+    let mut offer_ids: Vec<u64> = rows.iter().map(|row| row.offer_id).collect();
+    offer_ids.sort_unstable();
+    offer_ids.dedup();
     let report = driver::drive(engine, &io).await;
-    to_js(&report).map_err(|e| error_to_js(&e))
+    to_js(&Applied { report, offer_ids }).map_err(|e| error_to_js(&e))
+}
+
+/// Refuses options a stock webhook cannot honour, before any delivery.
+///
+/// # Errors
+/// A `KeyCrmSyncError` with code `INVALID_CONFIG`.
+#[wasm_bindgen(js_name = validateStockWebhookOptions)]
+pub fn validate_stock_webhook_options(options: JsValue) -> Result<(), JsValue> {
+    decode_options(options)
+        .and_then(|options| SyncEngine::check_stock_webhook_options(&options))
+        .map_err(|e| error_to_js(&e))
 }
 
 /// Whether a webhook's token equals the configured one, compared in constant time.
@@ -110,23 +137,7 @@ pub fn token_matches(given: &str, expected: &str) -> bool {
 /// A `KeyCrmSyncError` with code `BAD_WEBHOOK` for another shape or an unknown event.
 #[wasm_bindgen(js_name = parseTriggerWebhook)]
 pub fn parse_trigger_webhook(body: &str) -> Result<JsValue, JsValue> {
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Trigger {
-        event: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        order_id: Option<u64>,
-    }
-    let trigger = match crate::webhook::parse_trigger_webhook(body).map_err(|e| error_to_js(&e))? {
-        crate::webhook::TriggerEvent::Order { event, order_id } => Trigger {
-            event,
-            order_id: Some(order_id),
-        },
-        crate::webhook::TriggerEvent::Ignored { event } => Trigger {
-            event,
-            order_id: None,
-        },
-    };
+    let trigger = crate::webhook::parse_trigger_webhook(body).map_err(|e| error_to_js(&e))?;
     to_js(&trigger).map_err(|e| error_to_js(&e))
 }
 
@@ -177,9 +188,7 @@ fn decode_options(value: JsValue) -> Result<SyncOptions, SyncError> {
     if value.is_undefined() || value.is_null() {
         return SyncOptions::from_json("{}");
     }
-    let text = js_sys::JSON::stringify(&value)
-        .ok()
-        .and_then(|t| t.as_string())
-        .ok_or_else(|| SyncError::config("options must be a plain object"))?;
+    let text =
+        json_text(&value).ok_or_else(|| SyncError::config("options must be a plain object"))?;
     SyncOptions::from_json(&text)
 }

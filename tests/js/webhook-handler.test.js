@@ -3,6 +3,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
 import { createServer } from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -225,6 +226,33 @@ test("once its signal aborts, a waiting confirmation reads nothing", async () =>
   stop.abort();
   await kept[0];
   assert.equal(emulator.requests.length, 0);
+});
+
+test("a confirmation that ran leaves no listener on the handler's signal", async () => {
+  const stop = new AbortController();
+  const kept = [];
+  const handler = createWebhookHandler({
+    token: TOKEN,
+    sink,
+    apiKey: "api-key",
+    apiUrl: emulator.url,
+    rateLimitPerMinute: 6000,
+    confirmAfterMs: 20,
+    signal: stop.signal,
+    waitUntil: (work) => kept.push(work),
+  });
+  const offer = offers[21];
+  for (let window = 0; window < 3; window++) {
+    await handler(
+      new Request(`http://shop.test/webhooks/keycrm/stock?token=${TOKEN}`, {
+        method: "POST",
+        body: JSON.stringify([{ offer_id: offer.id, sku: offer.sku, in_stock: 3, in_reserve: 0 }]),
+      }),
+    );
+    await kept.at(-1);
+  }
+  assert.equal(kept.length, 3);
+  assert.equal(getEventListeners(stop.signal, "abort").length, 0);
 });
 
 test("an oversized body gets its 413 over HTTP, whether its length is declared or streamed", async () => {
