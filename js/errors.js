@@ -22,17 +22,25 @@ export function isSyncError(value) {
 }
 
 /**
- * Replaces every occurrence of a secret in the strings of a JSON-shaped value.
+ * Replaces every occurrence of the secrets in the strings of a JSON-shaped value.
  * Defence in depth: the core never sees the API key, but a misplaced option or a
  * driver's error text must not be able to carry it into a report or a log.
+ * @param {unknown} value
+ * @param {...(string | undefined)} secrets too short ones (under 4) are ignored
  */
-export function redact(value, secret) {
-  if (!secret || secret.length < 4) return value;
-  if (typeof value === "string") return value.split(secret).join("[redacted]");
-  if (Array.isArray(value)) return value.map((v) => redact(v, secret));
+export function redact(value, ...secrets) {
+  const hidden = secrets.filter((secret) => secret && secret.length >= 4);
+  return hidden.length === 0 ? value : redactAll(value, hidden);
+}
+
+function redactAll(value, secrets) {
+  if (typeof value === "string") {
+    return secrets.reduce((text, secret) => text.split(secret).join("[redacted]"), value);
+  }
+  if (Array.isArray(value)) return value.map((v) => redactAll(v, secrets));
   if (value !== null && typeof value === "object") {
     const out = {};
-    for (const [k, v] of Object.entries(value)) out[k] = redact(v, secret);
+    for (const [k, v] of Object.entries(value)) out[k] = redactAll(v, secrets);
     return out;
   }
   return value;

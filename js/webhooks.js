@@ -10,7 +10,9 @@ const DEFAULT_BASE = "/webhooks/keycrm";
 const DEFAULT_MAX_BODY = 1_000_000;
 const MIN_TOKEN = 16;
 /** Most offers one confirmation reads (20 requests); a larger burst is left to the full sync. */
-export const MAX_CONFIRMED_OFFERS = 1000;
+const MAX_CONFIRMED_OFFERS = 1000;
+/** The confirmation delay `serve` and the Worker use unless told otherwise (ms). */
+export const RECOMMENDED_CONFIRM_AFTER_MS = 10_000;
 
 /**
  * @param {{ core: () => any, applyStockDelivery: Function, syncStocks: Function,

@@ -4,6 +4,8 @@
 // what to fix in its first log line.
 
 import { syncError } from "./errors.js";
+import { warehouseList } from "./warehouse-list.js";
+import { RECOMMENDED_CONFIRM_AFTER_MS } from "./webhooks.js";
 
 /**
  * What each Workers plan allows one cron invocation, as defaults: subrequests
@@ -20,13 +22,13 @@ export const PLANS = {
  * interval, so invocations do not overlap and two runs' requests never share
  * KeyCRM's 60-a-minute window beyond its limit.
  */
-export const DEFAULT_WALL_BUDGET_MS = 50_000;
+const DEFAULT_WALL_BUDGET_MS = 50_000;
 
 /** How long a lease outlives the wall budget before another invocation may take it over. */
 export const LEASE_MARGIN_MS = 60_000;
 
 /** Default name of the table that keeps the cursor, the last report and the lease. */
-export const DEFAULT_STATE_TABLE = "keycrm_sync_state";
+const DEFAULT_STATE_TABLE = "keycrm_sync_state";
 
 const OPTION_NAMES = [
   "plan",
@@ -45,8 +47,6 @@ const OPTION_NAMES = [
   "confirmAfterMs",
 ];
 
-/** How long after a stock webhook its offers are read again, by default (ms). */
-export const DEFAULT_CONFIRM_AFTER_MS = 10_000;
 
 /**
  * The longest such wait: work in waitUntil may outlive the response by 30 s, and
@@ -181,7 +181,7 @@ export function readWebhookConfig(env, options = {}) {
     Object.entries(config.sync).filter(([name]) => !SCAN_ONLY_OPTIONS.includes(name)),
   );
   const confirmAfterMs =
-    options.confirmAfterMs ?? number(env, "KEYCRM_CONFIRM_AFTER_MS") ?? DEFAULT_CONFIRM_AFTER_MS;
+    options.confirmAfterMs ?? number(env, "KEYCRM_CONFIRM_AFTER_MS") ?? RECOMMENDED_CONFIRM_AFTER_MS;
   if (!(confirmAfterMs >= 0 && confirmAfterMs <= MAX_CONFIRM_AFTER_MS)) {
     throw invalid(
       `KEYCRM_CONFIRM_AFTER_MS must be between 0 (never) and ${MAX_CONFIRM_AFTER_MS} ms, within what waitUntil keeps a Worker alive; not ${confirmAfterMs}.`,
@@ -248,16 +248,9 @@ function flag(env, name) {
   throw invalid(`${name} must be true or false, not ${JSON.stringify(value)}.`);
 }
 
-// "1, Київ" → [1, "Київ"]: an item of digits only is an id, anything else a
-// name — the same rule as the command line's --warehouses.
 function warehouses(env, name) {
   const raw = text(env, name);
-  if (raw === undefined) return undefined;
-  const items = raw.split(",").map((item) => item.trim());
-  if (items.some((item) => item === "")) {
-    throw invalid(`${name} needs comma-separated warehouse ids or names, got ${JSON.stringify(raw)}.`);
-  }
-  return items.map((item) => (/^\d+$/.test(item) ? Number(item) : item));
+  return raw === undefined ? undefined : warehouseList(raw, name, (message) => invalid(`${message}.`));
 }
 
 function defaultLog(entry) {

@@ -22,7 +22,7 @@ import { STATE_CALLS, syncState } from "./worker-state.js";
 export async function runScheduledSync(env, options = {}) {
   const config = readScheduledConfig(env, options);
   const startedAt = Date.now();
-  const sink = createD1Sink({ database: config.database, ...definedOnly(config.sink) });
+  const sink = d1SinkOf(config);
   // The core needs room for at least one request and the write after it.
   const maxSubrequests = config.subrequestBudget - STATE_CALLS;
   if (maxSubrequests < 3) {
@@ -139,7 +139,7 @@ export function createWorker(options = {}) {
 /** The webhook handler's options, from the config. */
 function webhookOptions(config, pacing) {
   const { apiKey, token, log, confirmAfterMs } = config;
-  const sink = createD1Sink({ database: config.database, ...definedOnly(config.sink) });
+  const sink = d1SinkOf(config);
   return {
     ...config.sync,
     token,
@@ -148,7 +148,7 @@ function webhookOptions(config, pacing) {
     pacing,
     confirmAfterMs,
     onResult: log
-      ? (kind, result) => log(redact(redact(webhookLogEntry(kind, result), apiKey), token))
+      ? (kind, result) => log(redact(webhookLogEntry(kind, result), apiKey, token))
       : undefined,
   };
 }
@@ -219,8 +219,7 @@ function failureReport(error, durationMs) {
   };
 }
 
-function definedOnly(object) {
-  return Object.fromEntries(
-    Object.entries(object).filter(([, value]) => value !== undefined),
-  );
+/** The D1 sink over the configured table (options left undefined take their defaults). */
+function d1SinkOf(config) {
+  return createD1Sink({ database: config.database, ...config.sink });
 }

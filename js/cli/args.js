@@ -3,6 +3,7 @@
 // `--help` cannot forget a flag the parser accepts.
 
 import { parseArgs } from "node:util";
+import { warehouseList } from "../warehouse-list.js";
 
 export const PROGRAM = "keycrm-stock-sync";
 
@@ -59,7 +60,7 @@ const SYNC_FLAGS = {
   warehouses: {
     type: "string",
     value: "LIST",
-    parse: warehouseList,
+    parse: warehouses,
     help: "sum only these warehouses: comma-separated ids (digits only) or names. Default: all",
   },
   "per-warehouse": {
@@ -352,22 +353,8 @@ function positiveSeconds(raw, flag, command) {
   return Number(raw);
 }
 
-// "1, Київ" → [1, "Київ"]: an item of digits only is an id, anything else a name.
-function warehouseList(raw, flag, command) {
-  const items = raw.split(",").map((item) => item.trim());
-  if (items.some((item) => item === "")) {
-    throw new UsageError(
-      `${flag} needs comma-separated warehouse ids or names, got ${JSON.stringify(raw)}`,
-      command,
-    );
-  }
-  return items.map((item) => {
-    if (!/^\d+$/.test(item)) return item;
-    if (!Number.isSafeInteger(Number(item))) {
-      throw new UsageError(`${flag}: ${item} is too large for an id`, command);
-    }
-    return Number(item);
-  });
+function warehouses(raw, flag, command) {
+  return warehouseList(raw, flag, (message) => new UsageError(message, command));
 }
 
 function camelCase(flag) {

@@ -4,6 +4,7 @@
 
 import { createServer } from "node:http";
 import { redact } from "../errors.js";
+import { RECOMMENDED_CONFIRM_AFTER_MS } from "../webhooks.js";
 import {
   createPacing,
   createWebhookHandler,
@@ -22,7 +23,7 @@ import { coreOptionsOf, databaseOf } from "./sync.js";
  *   stdout: NodeJS.WriteStream, stderr: NodeJS.WriteStream }} io
  * @returns {Promise<number>} the exit status
  */
-export async function runServe(flags, { env, stdout, stderr }) {
+export async function runServe(flags, { env, stderr }) {
   const apiKey = required(env, "KEYCRM_API_KEY", "your KeyCRM API key");
   const token = required(
     env,
@@ -32,7 +33,7 @@ export async function runServe(flags, { env, stdout, stderr }) {
   const database = databaseOf(flags, "serve");
   const options = coreOptionsOf(flags, env);
   const secrets = [apiKey, token, ...database.secrets];
-  const hide = (text) => secrets.reduce((t, secret) => redact(t, secret), text);
+  const hide = (text) => redact(text, ...secrets);
   const log = (line) => stderr.write(`${new Date().toISOString()} ${hide(line)}\n`);
 
   let sink;
@@ -57,7 +58,10 @@ export async function runServe(flags, { env, stdout, stderr }) {
     apiKey,
     sink,
     pacing,
-    confirmAfterMs: (flags.confirmAfter ?? 10) * 1000,
+    confirmAfterMs:
+      flags.confirmAfter === undefined
+        ? RECOMMENDED_CONFIRM_AFTER_MS
+        : flags.confirmAfter * 1000,
     signal: stop.signal,
     waitUntil: (promise) => {
       work.add(promise);
@@ -118,7 +122,6 @@ export async function runServe(flags, { env, stdout, stderr }) {
   await Promise.allSettled([...work]);
   await sink.close?.();
   log("stopped");
-  stdout.write("");
   return EXIT.OK;
 }
 

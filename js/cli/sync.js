@@ -49,8 +49,7 @@ export async function runSync(flags, { env, stdout, stderr }) {
   const coreOptions = coreOptionsOf(flags, env);
   // Neither the API key nor a password in --db may reach the output.
   const secrets = [apiKey, ...database.secrets];
-  const hide = (value) =>
-    secrets.reduce((hidden, secret) => redact(hidden, secret), value);
+  const hide = (value) => redact(value, ...secrets);
   const fail = (error, status) => {
     const code = error?.code ?? "INTERNAL";
     const hint = status === EXIT.USAGE ? `; see ${PROGRAM} sync --help` : "";

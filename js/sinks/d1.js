@@ -13,10 +13,12 @@ import {
   chunks,
   invalidConfig,
   keyRules,
+  readFailure,
   readLayout,
   sinkFailed,
   siteStockColumns,
   toSiteStock,
+  writeFailure,
 } from "./table.js";
 
 /** D1's cap on bound parameters in one statement. */
@@ -163,7 +165,7 @@ export function createD1Sink(options) {
       );
       const results = await run(
         statements,
-        `Could not read stock from table "${layout.table}"`,
+        readFailure(layout.table),
       );
       const found = [];
       for (const result of results) {
@@ -182,7 +184,7 @@ export function createD1Sink(options) {
       );
       await run(
         statements,
-        `Could not write ${distinct.length} stock changes to table "${layout.table}"; none of them were written`,
+        writeFailure(layout.table, distinct.length),
       );
     },
 
@@ -192,7 +194,7 @@ export function createD1Sink(options) {
       );
       const [result] = await run(
         [statement],
-        `Could not read stock from table "${layout.table}"`,
+        readFailure(layout.table),
       );
       return (result.results ?? []).map((row) =>
         toSiteStock(row, perWarehouse),

@@ -214,8 +214,18 @@ async function inTransaction(client, work, state = {}) {
 // text's hash, so two sinks sharing a pool never claim one name for two texts.
 function statement(text, values) {
   if (values === undefined) return { text };
-  const hash = createHash("sha256").update(text).digest("hex").slice(0, 24);
-  return { name: `keycrm_${hash}`, text, values };
+  return { name: statementName(text), text, values };
+}
+
+// A sink's statement texts are few and fixed: each is hashed once.
+const names = new Map();
+function statementName(text) {
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `keycrm_${createHash("sha256").update(text).digest("hex").slice(0, 24)}`;
+    names.set(text, name);
+  }
+  return name;
 }
 
 function connectFailed(cause) {

@@ -5,7 +5,14 @@
 // chunking, keeping only the exact matches a query returns, one transaction per
 // write, and failures that name the table.
 
-import { keyRules, readLayout, sinkFailed, toSiteStock } from "./table.js";
+import {
+  keyRules,
+  readFailure,
+  readLayout,
+  sinkFailed,
+  toSiteStock,
+  writeFailure,
+} from "./table.js";
 
 /**
  * @typedef {object} ServerDatabase a connection or pool, as the sink uses it
@@ -42,7 +49,7 @@ export async function createServerSink({ sink, options, connections, connect, ch
   const { perWarehouse, idOf } = keys;
   const statements = dialect(layout, perWarehouse);
   const readFailed = (cause) =>
-    sinkFailed(`Could not read stock from table "${layout.table}"`, cause);
+    sinkFailed(readFailure(layout.table), cause);
 
   return {
     async read(requested) {
@@ -76,7 +83,7 @@ export async function createServerSink({ sink, options, connections, connect, ch
         });
       } catch (cause) {
         throw sinkFailed(
-          `Could not write ${batch.length} stock changes to table "${layout.table}"; none of them were written`,
+          writeFailure(layout.table, batch.length),
           cause,
         );
       }

@@ -8,10 +8,12 @@ import { assertTableName, quoteIdentifier } from "./identifiers.js";
 import {
   invalidConfig,
   keyRules,
+  readFailure,
   readLayout,
   sinkFailed,
   siteStockColumns,
   toSiteStock,
+  writeFailure,
 } from "./table.js";
 
 // SQLite accepts far more bound parameters than this, but a few hundred keys
@@ -126,7 +128,7 @@ export function createSqliteSink(options) {
         }
       } catch (cause) {
         throw sinkFailed(
-          `Could not read stock from table "${config.table}"`,
+          readFailure(config.table),
           cause,
         );
       }
@@ -141,7 +143,7 @@ export function createSqliteSink(options) {
         writeAll(distinct);
       } catch (cause) {
         throw sinkFailed(
-          `Could not write ${changes.length} stock changes to table "${config.table}"; none of them were written`,
+          writeFailure(config.table, changes.length),
           cause,
         );
       }
@@ -157,7 +159,7 @@ export function createSqliteSink(options) {
         return all.map((row) => toSiteStock(row, perWarehouse));
       } catch (cause) {
         throw sinkFailed(
-          `Could not read stock from table "${config.table}"`,
+          readFailure(config.table),
           cause,
         );
       }

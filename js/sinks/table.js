@@ -6,7 +6,7 @@ import { syncError } from "../errors.js";
 import { assertIdentifier, assertTableName } from "./identifiers.js";
 
 /** Options naming where the stock lives, common to every SQL sink. */
-export const LAYOUT_OPTIONS = [
+const LAYOUT_OPTIONS = [
   "table",
   "skuColumn",
   "stockColumn",
@@ -166,7 +166,7 @@ export function toSiteStock(row, perWarehouse) {
 // number reads as null, so the next write replaces it. Drivers return DECIMAL,
 // NUMERIC and BIGINT as strings (or bigints) to keep their precision; stock fits
 // a double.
-export function toStock(value) {
+function toStock(value) {
   const number =
     typeof value === "string" && value.trim() !== "" ? Number(value) : value;
   if (typeof number === "bigint") return Number(number);
@@ -175,6 +175,16 @@ export function toStock(value) {
 
 export function invalidConfig(message, cause) {
   return syncError("INVALID_CONFIG", message, cause);
+}
+
+/** What a failed read says, before the driver's reason. */
+export function readFailure(table) {
+  return `Could not read stock from table "${table}"`;
+}
+
+/** What a failed write says: a write is one transaction, so nothing of it stayed. */
+export function writeFailure(table, count) {
+  return `Could not write ${count} stock changes to table "${table}"; none of them were written`;
 }
 
 /** SINK_FAILED with the driver's reason appended (its code and message, no SQL). */

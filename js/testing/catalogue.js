@@ -4,7 +4,7 @@
 // answer key a correct sync must reproduce from it.
 
 /** Warehouses used when the caller names none: KeyCRM's default plus one. */
-export const DEFAULT_WAREHOUSES = Object.freeze([
+const DEFAULT_WAREHOUSES = Object.freeze([
   Object.freeze({ id: 1, name: "Основний" }),
   Object.freeze({ id: 2, name: "Київ" }),
 ]);
