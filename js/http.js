@@ -2,6 +2,8 @@
 // this adds the API key and turns every outcome into a plain value, so the core
 // decides about retries and nothing here throws.
 
+const TIMED_OUT = Object.freeze({ failure: "timeout" });
+
 /**
  * @param {{ apiKey: string, fetch: typeof globalThis.fetch, signal: AbortSignal }} options
  *   `signal` aborts every request still in flight when the run ends.
@@ -15,22 +17,45 @@ export function keycrmFetcher({ apiKey, fetch, signal }) {
     Accept: "application/json",
   };
   return async ({ url, timeoutMs }) => {
+    if (signal.aborted) return TIMED_OUT;
+    // The request holds its own timer and controller: a timer the event loop
+    // keeps cannot be collected before it fires, as a signal from
+    // AbortSignal.timeout() combined through AbortSignal.any() can be on Node 20.
+    // The timer bounds the whole exchange, headers and body alike, even with a
+    // fetch that ignores its signal.
+    const request = new AbortController();
+    let giveUp;
+    const gaveUp = new Promise((resolve) => {
+      giveUp = () => resolve(TIMED_OUT);
+    });
+    const timer = setTimeout(giveUp, timeoutMs);
+    signal.addEventListener("abort", giveUp, { once: true });
     try {
-      // The signal covers reading the body too, so a stalled body times out.
-      const response = await fetch(url, {
-        headers,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-      });
-      const body = await response.text();
-      return {
-        status: response.status,
-        retryAfter: response.headers.get("retry-after"),
-        body,
-      };
-    } catch (error) {
-      const name = error instanceof Error ? error.name : "";
-      const timedOut = name === "TimeoutError" || name === "AbortError";
-      return { failure: timedOut ? "timeout" : "network" };
+      return await Promise.race([
+        exchange(fetch, url, { headers, signal: request.signal }),
+        gaveUp,
+      ]);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", giveUp);
+      // Nothing of a settled request lives on: a stalled body stops here.
+      request.abort();
     }
   };
+}
+
+async function exchange(fetch, url, init) {
+  try {
+    const response = await fetch(url, init);
+    const body = await response.text();
+    return {
+      status: response.status,
+      retryAfter: response.headers.get("retry-after"),
+      body,
+    };
+  } catch (error) {
+    const name = error instanceof Error ? error.name : "";
+    const timedOut = name === "TimeoutError" || name === "AbortError";
+    return timedOut ? TIMED_OUT : { failure: "network" };
+  }
 }

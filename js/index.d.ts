@@ -58,8 +58,14 @@ export interface CoreOptions {
   backoffBaseMs?: number;
   /** Longest backoff delay in ms. Default `30000`. */
   backoffMaxMs?: number;
-  /** Abort one request after this many ms. Default `30000`. */
+  /** Abort one request after this many ms, counting until its whole body has arrived; never past `deadlineMs`. Default `30000`; 100–600 000. */
   requestTimeoutMs?: number;
+  /**
+   * Give up on one sink call (`read`, `write`, `readAll`) after this many ms: the run ends with `SINK_FAILED`
+   * ("… timed out after N ms"); a write given up on may still commit. With `deadlineMs`, the run ends by
+   * `deadlineMs + sinkTimeoutMs` at the latest. Default `30000`; 100–600 000.
+   */
+  sinkTimeoutMs?: number;
   /** Stop the run this many ms after its start; nothing sleeps past it. Default: none. */
   deadlineMs?: number;
   /** Stop the run after this many requests. Default: none. */

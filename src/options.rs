@@ -89,6 +89,9 @@ pub struct SyncOptions {
     pub backoff_max_ms: u64,
     /// Abort one request after this many ms. Default 30 000.
     pub request_timeout_ms: u64,
+    /// Give up on one sink call (`read`, `write`, `readAll`) after this many ms; the
+    /// run then ends with `SINK_FAILED`. Default 30 000.
+    pub sink_timeout_ms: u64,
     /// Stop the run after this many ms from its start. Default: no deadline.
     pub deadline_ms: Option<u64>,
     /// Stop the run after this many requests. Default: no limit.
@@ -126,6 +129,7 @@ impl Default for SyncOptions {
             backoff_base_ms: 1_000,
             backoff_max_ms: 30_000,
             request_timeout_ms: 30_000,
+            sink_timeout_ms: 30_000,
             deadline_ms: None,
             max_requests: None,
             max_subrequests: None,
@@ -196,6 +200,7 @@ impl SyncOptions {
             3_600_000,
         )?;
         check_range("requestTimeoutMs", self.request_timeout_ms, 100, 600_000)?;
+        check_range("sinkTimeoutMs", self.sink_timeout_ms, 100, 600_000)?;
         if let Some(deadline) = self.deadline_ms {
             check_range("deadlineMs", deadline, 1, u64::from(u32::MAX))?;
         }
@@ -348,6 +353,7 @@ mod tests {
             r#"{"orderId": 5, "skus": ["a"]}"#,
             r#"{"orderId": 5, "zeroMissing": true}"#,
             r#"{"backoffBaseMs": 5000, "backoffMaxMs": 10}"#,
+            r#"{"sinkTimeoutMs": 50}"#,
         ] {
             let err = SyncOptions::from_json(bad).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidConfig, "{bad}");

@@ -103,6 +103,32 @@ impl SyncEngine {
             .collect();
     }
 
+    /// How long the driver may wait for the sink call it is about to make, in ms.
+    ///
+    /// `sinkTimeoutMs`, and within the deadline plus one `sinkTimeoutMs`: what was
+    /// read before the deadline is still written after it, but a run with a
+    /// deadline never lasts longer than `deadlineMs + sinkTimeoutMs`.
+    pub fn site_call_timeout_ms(&self, now_ms: u64) -> u64 {
+        let limit = self.options.sink_timeout_ms;
+        match self.deadline_at {
+            Some(deadline) => limit.min(deadline.saturating_add(limit).saturating_sub(now_ms)),
+            None => limit,
+        }
+    }
+
+    /// Takes the news that the sink call owed did not settle within
+    /// [`site_call_timeout_ms`](Self::site_call_timeout_ms); the run ends as if it
+    /// had failed. A write given up on may still commit later.
+    pub fn handle_site_timeout(&mut self, after_ms: u64) {
+        let call = match self.waiting {
+            Waiting::SiteRead => "read()",
+            Waiting::SiteWrite => "write()",
+            Waiting::SiteAll => "readAll()",
+            Waiting::Nothing => "a call",
+        };
+        self.handle_site_failure(&format!("{call} timed out after {after_ms} ms"));
+    }
+
     /// Takes the news that the site failed to read or write; the run ends.
     pub fn handle_site_failure(&mut self, message: &str) {
         self.waiting = Waiting::Nothing;
@@ -111,5 +137,58 @@ impl SyncEngine {
             ErrorCode::SinkFailed,
             format!("the site database failed: {message}"),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::SyncOptions;
+
+    fn engine(json: &str) -> SyncEngine {
+        SyncEngine::new(SyncOptions::from_json(json).unwrap(), 1_000, 1)
+    }
+
+    #[test]
+    fn a_sink_call_waits_its_timeout_and_no_longer_than_a_timeout_past_the_deadline() {
+        let open = engine(r#"{"sinkTimeoutMs": 500}"#);
+        assert_eq!(open.site_call_timeout_ms(1_000_000), 500);
+        let bounded = engine(r#"{"sinkTimeoutMs": 500, "deadlineMs": 2000}"#);
+        assert_eq!(bounded.site_call_timeout_ms(1_000), 500);
+        // The deadline is at 3 000: calls after it share one timeout.
+        assert_eq!(bounded.site_call_timeout_ms(3_200), 300);
+        assert_eq!(bounded.site_call_timeout_ms(9_000), 0);
+    }
+
+    #[test]
+    fn a_sink_call_that_timed_out_ends_the_run_with_sink_failed() {
+        let mut engine = engine(r#"{"apiUrl": "http://127.0.0.1:9/v1"}"#);
+        let Action::Fetch(request) = engine.poll(1_000) else {
+            panic!("a first request")
+        };
+        engine.handle_response(
+            request.id,
+            1_010,
+            crate::request::HttpResponse {
+                status: 200,
+                retry_after: None,
+                body:
+                    r#"{"next_page_url":null,"data":[{"id":1,"sku":"a","quantity":3,"reserve":0}]}"#
+                        .into(),
+            },
+        );
+        assert!(matches!(engine.poll(1_020), Action::ReadSite(_)));
+        engine.handle_site_timeout(500);
+        let Action::Done(report) = engine.poll(1_600) else {
+            panic!("the run ends")
+        };
+        let error = report.error.unwrap();
+        assert_eq!(error.code, ErrorCode::SinkFailed);
+        assert!(
+            error.message.contains("read() timed out after 500 ms"),
+            "{}",
+            error.message
+        );
+        assert!(!report.complete && report.cursor.is_none());
     }
 }

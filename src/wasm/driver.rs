@@ -2,6 +2,14 @@
 //!
 //! Requests run concurrently (as the engine allows); database calls run one at a
 //! time. While the engine sleeps, an answer that arrives ends the sleep early.
+//!
+//! Every wait on JS is bounded by a timer the driver holds: a request by its
+//! `timeoutMs` (which the engine keeps within the deadline), a sink call by the
+//! engine's [`site_call_timeout_ms`](SyncEngine::site_call_timeout_ms). A
+//! callback that never settles, or ignores its abort signal, still ends the wait.
+
+use std::future::Future;
+use std::pin::pin;
 
 use futures_util::future::{self, Either, LocalBoxFuture};
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -33,8 +41,23 @@ struct FetchOutcome {
     body: Option<String>,
 }
 
+impl FetchOutcome {
+    fn timed_out() -> Self {
+        FetchOutcome {
+            failure: Some(TransportFailure::Timeout),
+            status: None,
+            retry_after: None,
+            body: None,
+        }
+    }
+}
+
 /// A request's id and how it ended.
 type Landing = (u64, Result<FetchOutcome, ()>);
+
+/// How often a run that may be asked to stop looks whether it was, in ms, while it
+/// waits; the engine then asks for the rest of the wait again.
+const STOP_CHECK_MS: u64 = 1_000;
 
 /// Drives `engine` to its end.
 pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
@@ -48,51 +71,69 @@ pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
         match engine.poll(now_ms()) {
             Action::Fetch(request) => in_flight.push(Box::pin(fetch(io, request))),
             Action::Sleep(ms) => {
-                // gloo traps above u32::MAX ms; the engine never asks for that long,
-                // but clamping costs nothing.
-                // A run that may be asked to stop wakes at least every second to
-                // look; the engine then asks for the rest of the wait again.
-                let ms = if io.can_stop() { ms.min(1_000) } else { ms };
-                let timer = TimeoutFuture::new(ms.min(u64::from(u32::MAX)) as u32);
+                let ms = if io.can_stop() {
+                    ms.min(STOP_CHECK_MS)
+                } else {
+                    ms
+                };
                 if in_flight.is_empty() {
-                    timer.await;
-                } else if let Either::Left((Some(landing), _)) =
-                    future::select(in_flight.next(), timer).await
-                {
+                    timer(ms).await;
+                } else if let Some(Some(landing)) = within(ms, in_flight.next()).await {
                     land(&mut engine, io, landing);
                 }
             }
-            Action::AwaitResponse => match in_flight.next().await {
-                Some(landing) => land(&mut engine, io, landing),
-                None => {
-                    engine.handle_driver_failure("an answer was awaited with no request in flight")
+            // Each request in flight ends by its own timeout, so this wait ends.
+            Action::AwaitResponse => {
+                let wait = if io.can_stop() {
+                    STOP_CHECK_MS
+                } else {
+                    u64::MAX
+                };
+                match within(wait, in_flight.next()).await {
+                    Some(Some(landing)) => land(&mut engine, io, landing),
+                    Some(None) => engine
+                        .handle_driver_failure("an answer was awaited with no request in flight"),
+                    // Time to look whether the run was asked to stop.
+                    None => {}
                 }
-            },
-            Action::ReadSite(keys) => match send(io, Call::Read, to_js_json(&keys)).await {
-                Ok(rows) => match from_js_json::<Vec<SiteStock>>(&rows) {
-                    Ok(rows) => engine.handle_site_stock(rows),
-                    Err(e) => engine.handle_site_failure(&format!(
-                        "read() returned rows of the wrong shape: {e}"
-                    )),
-                },
-                Err(message) => engine.handle_site_failure(&message),
-            },
-            Action::WriteSite(changes) => match send(io, Call::Write, to_js_json(&changes)).await {
-                Ok(_) => {
-                    engine.handle_written();
-                    report_progress(&engine, io);
+            }
+            Action::ReadSite(keys) => {
+                let limit = engine.site_call_timeout_ms(now_ms());
+                match within(limit, send(io, Call::Read, to_js_json(&keys))).await {
+                    Some(Ok(rows)) => match from_js_json::<Vec<SiteStock>>(&rows) {
+                        Ok(rows) => engine.handle_site_stock(rows),
+                        Err(e) => engine.handle_site_failure(&format!(
+                            "read() returned rows of the wrong shape: {e}"
+                        )),
+                    },
+                    Some(Err(message)) => engine.handle_site_failure(&message),
+                    None => engine.handle_site_timeout(limit),
                 }
-                Err(message) => engine.handle_site_failure(&message),
-            },
-            Action::ReadAllSite => match io.read_all().await {
-                Ok(rows) => match from_js_json::<Vec<SiteStock>>(&rows) {
-                    Ok(rows) => engine.handle_site_all(rows),
-                    Err(e) => engine.handle_site_failure(&format!(
-                        "readAll() returned rows of the wrong shape: {e}"
-                    )),
-                },
-                Err(thrown) => engine.handle_site_failure(&message_of(&thrown)),
-            },
+            }
+            Action::WriteSite(changes) => {
+                let limit = engine.site_call_timeout_ms(now_ms());
+                match within(limit, send(io, Call::Write, to_js_json(&changes))).await {
+                    Some(Ok(_)) => {
+                        engine.handle_written();
+                        report_progress(&engine, io);
+                    }
+                    Some(Err(message)) => engine.handle_site_failure(&message),
+                    None => engine.handle_site_timeout(limit),
+                }
+            }
+            Action::ReadAllSite => {
+                let limit = engine.site_call_timeout_ms(now_ms());
+                match within(limit, io.read_all()).await {
+                    Some(Ok(rows)) => match from_js_json::<Vec<SiteStock>>(&rows) {
+                        Ok(rows) => engine.handle_site_all(rows),
+                        Err(e) => engine.handle_site_failure(&format!(
+                            "readAll() returned rows of the wrong shape: {e}"
+                        )),
+                    },
+                    Some(Err(thrown)) => engine.handle_site_failure(&message_of(&thrown)),
+                    None => engine.handle_site_timeout(limit),
+                }
+            }
             // Requests still in flight are dropped with `in_flight`; the shim aborts
             // them when the run's promise settles.
             Action::Done(report) => return *report,
@@ -100,16 +141,37 @@ pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
     }
 }
 
-async fn fetch(io: &Io, request: HttpRequest) -> Landing {
+/// Starts a request now and settles with how it ended: by its outcome, or as a
+/// timeout once `timeoutMs` has passed, whether or not the callback honours it.
+fn fetch(io: &Io, request: HttpRequest) -> impl Future<Output = Landing> {
     let id = request.id;
-    let outcome = match to_js(&request) {
-        Ok(request) => io.fetch(request).await.map_err(|_| ()),
-        Err(_) => Err(()),
-    };
-    (
-        id,
-        outcome.and_then(|v| from_js::<FetchOutcome>(v).map_err(|_| ())),
-    )
+    let limit = request.timeout_ms;
+    let started = to_js(&request).map(|request| io.fetch(&request));
+    async move {
+        let Ok(started) = started else {
+            return (id, Err(()));
+        };
+        let outcome = match within(limit, started).await {
+            Some(settled) => settled
+                .map_err(|_| ())
+                .and_then(|v| from_js::<FetchOutcome>(v).map_err(|_| ())),
+            None => Ok(FetchOutcome::timed_out()),
+        };
+        (id, outcome)
+    }
+}
+
+/// `future`'s output, or `None` if `ms` passed first.
+async fn within<F: Future>(ms: u64, future: F) -> Option<F::Output> {
+    match future::select(pin!(future), timer(ms)).await {
+        Either::Left((output, _)) => Some(output),
+        Either::Right(_) => None,
+    }
+}
+
+/// A timer of `ms`, clamped: gloo traps above `u32::MAX` ms.
+fn timer(ms: u64) -> TimeoutFuture {
+    TimeoutFuture::new(ms.min(u64::from(u32::MAX)) as u32)
 }
 
 fn land(engine: &mut SyncEngine, io: &Io, (id, outcome): Landing) {
@@ -145,17 +207,21 @@ enum Call {
     Write,
 }
 
-async fn send(
+/// Starts a sink call now; its future settles with the result or the thrown
+/// message.
+fn send(
     io: &Io,
     call: Call,
     arg: Result<JsValue, crate::SyncError>,
-) -> Result<JsValue, String> {
-    let arg = arg.map_err(|e| e.message)?;
-    let result = match call {
-        Call::Read => io.read(arg).await,
-        Call::Write => io.write(arg).await,
-    };
-    result.map_err(|thrown| message_of(&thrown))
+) -> impl Future<Output = Result<JsValue, String>> {
+    let started = arg.map(|arg| match call {
+        Call::Read => future::Either::Left(io.read(&arg)),
+        Call::Write => future::Either::Right(io.write(&arg)),
+    });
+    async move {
+        let started = started.map_err(|e| e.message)?;
+        started.await.map_err(|thrown| message_of(&thrown))
+    }
 }
 
 /// Progress goes out after every answer and every write, so the last call agrees

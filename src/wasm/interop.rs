@@ -1,5 +1,7 @@
 //! Conversions between the engine's types and JS values, and the `io` callbacks.
 
+use std::future::Future;
+
 use js_sys::{Function, Promise, Reflect};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -48,29 +50,29 @@ impl Io {
         self.seed
     }
 
-    /// Calls `fetch(request)` and awaits it.
-    pub async fn fetch(&self, request: JsValue) -> Result<JsValue, JsValue> {
-        call(&self.target, &self.fetch, &request).await
+    /// Calls `fetch(request)` at once; the future settles with its outcome.
+    pub fn fetch(&self, request: &JsValue) -> impl Future<Output = Result<JsValue, JsValue>> {
+        settled(call(&self.target, &self.fetch, request))
     }
 
-    /// Calls `read(keys)` and awaits it.
-    pub async fn read(&self, keys: JsValue) -> Result<JsValue, JsValue> {
-        call(&self.target, &self.read, &keys).await
+    /// Calls `read(keys)` at once; the future settles with its outcome.
+    pub fn read(&self, keys: &JsValue) -> impl Future<Output = Result<JsValue, JsValue>> {
+        settled(call(&self.target, &self.read, keys))
     }
 
-    /// Calls `write(changes)` and awaits it.
-    pub async fn write(&self, changes: JsValue) -> Result<JsValue, JsValue> {
-        call(&self.target, &self.write, &changes).await
+    /// Calls `write(changes)` at once; the future settles with its outcome.
+    pub fn write(&self, changes: &JsValue) -> impl Future<Output = Result<JsValue, JsValue>> {
+        settled(call(&self.target, &self.write, changes))
     }
 
-    /// Calls `readAll()` and awaits it; an error if the sink has none.
-    pub async fn read_all(&self) -> Result<JsValue, JsValue> {
-        match &self.read_all {
-            Some(f) => call(&self.target, f, &JsValue::UNDEFINED).await,
+    /// Calls `readAll()` at once; an error if the sink has none.
+    pub fn read_all(&self) -> impl Future<Output = Result<JsValue, JsValue>> {
+        settled(match &self.read_all {
+            Some(f) => call(&self.target, f, &JsValue::UNDEFINED),
             None => Err(JsValue::from_str(
                 "the sink has no readAll(), which zeroMissing needs",
             )),
-        }
+        })
     }
 
     /// Whether the caller can ask the run to stop (gave a `shouldStop`).
@@ -106,10 +108,16 @@ fn function(io: &JsValue, name: &str) -> Option<Function> {
         .and_then(|v| v.dyn_into::<Function>().ok())
 }
 
-async fn call(this: &JsValue, f: &Function, arg: &JsValue) -> Result<JsValue, JsValue> {
-    // A callback may throw synchronously, return a value, or return a promise.
+/// Calls `f` now. A callback may throw synchronously, return a value, or return a
+/// promise; the call starts here, not when the future is first polled, so a
+/// request starts when the engine says it does.
+fn call(this: &JsValue, f: &Function, arg: &JsValue) -> Result<JsFuture, JsValue> {
     let returned = f.call1(this, arg)?;
-    JsFuture::from(Promise::resolve(&returned)).await
+    Ok(JsFuture::from(Promise::resolve(&returned)))
+}
+
+async fn settled(started: Result<JsFuture, JsValue>) -> Result<JsValue, JsValue> {
+    started?.await
 }
 
 /// Serializes to plain JS objects (no Maps), `None` as `null`.
