@@ -167,8 +167,10 @@ export interface SyncReport {
   };
   /** Offers skipped for having no SKU. */
   withoutSku: number;
-  /** SKUs found on more than one offer; none of their stock was written. */
+  /** SKUs found on more than one offer; each row holds the smallest figure among those offers. */
   duplicateSkus: string[];
+  /** Offer ids of offers skipped because their SKU contains U+0000 (no database stores it); never written. */
+  invalidSkus: number[];
   /** Warehouses seen in KeyCRM's rows (only when a per-warehouse breakdown was read). */
   warehouses: { id: number; name: string }[];
   /** HTTP requests made, retries included. */

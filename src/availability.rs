@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, SyncError};
 use crate::options::{SyncOptions, WarehouseRef};
-use crate::page::{OfferStock, WarehouseStock};
+use crate::page::{OfferStock, WarehouseStock, MAX_FIGURE};
 
 /// Identifies one stock row on the site: a SKU, or a (SKU, warehouse) pair in
 /// per-warehouse mode.
@@ -53,27 +53,34 @@ impl Availability {
     /// The figures for one offer that has a SKU.
     ///
     /// Quantity and reserve are summed over the chosen warehouses before the reserve
-    /// is subtracted, so "all warehouses" equals KeyCRM's own totals.
+    /// is subtracted, so "all warehouses" equals KeyCRM's own totals (each reserve
+    /// is clamped at 0 first, see [`Availability::available`]).
+    ///
+    /// Every figure returned is finite, ≥ 0 and at most [`MAX_FIGURE`].
     ///
     /// # Errors
-    /// [`ErrorCode::BadPage`] when a warehouse breakdown is needed and the row has none.
+    /// [`ErrorCode::BadPage`] when a warehouse breakdown is needed and the row has
+    /// none, or when a figure, or the sum over the chosen warehouses, is not finite
+    /// or beyond ±[`MAX_FIGURE`] (rows read by [`crate::page`] are within it, so only
+    /// a sum over many warehouses can get there).
     pub fn figures(
         &self,
         row: &OfferStock,
         sku: &str,
         observed_at: u64,
     ) -> Result<Vec<DesiredStock>, SyncError> {
-        let key = |warehouse_id| StockKey {
-            sku: sku.to_string(),
-            warehouse_id,
+        let desired = |warehouse_id, quantity, reserve| {
+            Ok(DesiredStock {
+                key: StockKey {
+                    sku: sku.to_string(),
+                    warehouse_id,
+                },
+                stock: self.checked(row.id, quantity, reserve)?,
+                observed_at,
+            })
         };
         if !self.per_warehouse && self.warehouses.is_empty() {
-            let stock = self.available(row.quantity, row.reserve);
-            return Ok(vec![DesiredStock {
-                key: key(None),
-                stock,
-                observed_at,
-            }]);
+            return Ok(vec![desired(None, row.quantity, row.reserve)?]);
         }
         let breakdown = row.warehouse.as_deref().ok_or_else(|| {
             SyncError::new(
@@ -86,34 +93,48 @@ impl Availability {
         })?;
         let chosen = breakdown.iter().filter(|w| self.is_chosen(w));
         if self.per_warehouse {
-            return Ok(chosen
-                .map(|w| DesiredStock {
-                    key: key(Some(w.id)),
-                    stock: self.available(w.quantity, w.reserve),
-                    observed_at,
-                })
-                .collect());
+            return chosen
+                .map(|w| desired(Some(w.id), w.quantity, w.reserve))
+                .collect();
         }
-        let (quantity, reserve) =
-            chosen.fold((0.0, 0.0), |(q, r), w| (q + w.quantity, r + w.reserve));
-        Ok(vec![DesiredStock {
-            key: key(None),
-            stock: self.available(quantity, reserve),
-            observed_at,
-        }])
+        let (quantity, reserve) = chosen.fold((0.0, 0.0), |(q, r), w| {
+            (q + w.quantity, r + w.reserve.max(0.0))
+        });
+        Ok(vec![desired(None, quantity, reserve)?])
     }
 
     fn is_chosen(&self, w: &WarehouseStock) -> bool {
         self.warehouses.is_empty() || self.warehouses.iter().any(|r| r.matches(w.id, &w.name))
     }
 
+    /// [`Availability::available`], after refusing figures it cannot be trusted on.
+    fn checked(&self, offer: u64, quantity: f64, reserve: f64) -> Result<f64, SyncError> {
+        for (name, figure) in [("quantity", quantity), ("reserve", reserve)] {
+            if !figure.is_finite() || figure.abs() > MAX_FIGURE {
+                return Err(SyncError::new(
+                    ErrorCode::BadPage,
+                    format!(
+                        "offer {offer}: {name} {figure:e} is beyond {MAX_FIGURE:e} units, which no stock holds"
+                    ),
+                ));
+            }
+        }
+        let stock = self.available(quantity, reserve);
+        debug_assert!(stock.is_finite() && (0.0..=MAX_FIGURE).contains(&stock));
+        Ok(stock)
+    }
+
     /// Sellable units from a quantity and a reserve: never below zero, floored to
     /// whole units unless fractional output was asked for.
+    ///
+    /// A negative reserve (a KeyCRM fault) is read as 0, so what can be sold never
+    /// exceeds the quantity; a negative quantity (oversold) gives 0. For figures
+    /// within ±[`MAX_FIGURE`], the result is finite and within [0, `MAX_FIGURE`].
     pub fn available(&self, quantity: f64, reserve: f64) -> f64 {
         let raw = if self.keep_reserve {
             quantity
         } else {
-            quantity - reserve
+            quantity - reserve.max(0.0)
         };
         // Rounding to a millionth first absorbs binary float error, so that
         // 2.3 − 0.3 floors to 2, not 1.
@@ -220,6 +241,73 @@ mod tests {
         let f = rules(r#"{"fractional": true}"#);
         assert_eq!(f.available(0.3, 0.1), 0.2);
         assert_eq!(f.available(0.1, 0.3), 0.0);
+    }
+
+    #[test]
+    fn a_negative_reserve_never_raises_availability() {
+        let r = rules("{}");
+        assert_eq!(r.available(5.0, -3.0), 5.0);
+        assert_eq!(r.available(-4.0, 0.0), 0.0);
+        assert_eq!(r.available(-4.0, -10.0), 0.0);
+        let f = rules(r#"{"fractional": true}"#);
+        assert_eq!(f.available(2.5, -1e15), 2.5);
+        let mut negative = row();
+        negative.reserve = -3.0;
+        negative.quantity = 5.0;
+        assert_eq!(stocks(r.figures(&negative, "a", 0).unwrap()), [(None, 5.0)]);
+        // Summed over warehouses: a negative reserve in one does not free the
+        // reserve of another.
+        let mut breakdown = row();
+        breakdown.warehouse.as_mut().unwrap()[1].reserve = -100.0;
+        let both = rules(r#"{"warehouses": [1, 2]}"#);
+        assert_eq!(
+            stocks(both.figures(&breakdown, "a", 0).unwrap()),
+            [(None, 9.0)]
+        );
+    }
+
+    #[test]
+    fn figures_beyond_the_ceiling_are_refused_never_infinite() {
+        let r = rules("{}");
+        // At the ceiling, everything stays finite.
+        assert_eq!(r.available(MAX_FIGURE, -MAX_FIGURE), MAX_FIGURE);
+        assert_eq!(r.available(-MAX_FIGURE, MAX_FIGURE), 0.0);
+        let f = rules(r#"{"fractional": true}"#);
+        assert_eq!(f.available(MAX_FIGURE, 0.5), MAX_FIGURE - 0.5);
+        // A sum over warehouses can pass the ceiling although no figure does.
+        let mut huge = row();
+        for w in huge.warehouse.as_mut().unwrap() {
+            w.quantity = MAX_FIGURE;
+            w.reserve = 0.0;
+        }
+        let err = rules(r#"{"warehouses": [1, 2]}"#)
+            .figures(&huge, "a", 0)
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadPage);
+        assert!(
+            err.message.contains("offer 7: quantity 2e15"),
+            "{}",
+            err.message
+        );
+        // Per warehouse, each is within it.
+        let per = rules(r#"{"perWarehouse": true}"#);
+        assert_eq!(
+            stocks(per.figures(&huge, "a", 0).unwrap()),
+            [(Some(1), MAX_FIGURE), (Some(2), MAX_FIGURE)]
+        );
+        // Figures that did not come through the page reader are checked too.
+        let mut bad = row();
+        bad.quantity = f64::INFINITY;
+        assert_eq!(
+            r.figures(&bad, "a", 0).unwrap_err().code,
+            ErrorCode::BadPage
+        );
+        bad.quantity = 1e302;
+        bad.reserve = -1e302;
+        assert_eq!(
+            r.figures(&bad, "a", 0).unwrap_err().code,
+            ErrorCode::BadPage
+        );
     }
 
     #[test]

@@ -43,17 +43,25 @@ pub struct StockChange {
     /// The row's warehouse, in per-warehouse mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warehouse_id: Option<u64>,
-    /// The new figure; `None` (NULL) only when restoring a row that was NULL.
+    /// The new figure: always `Some`, finite and ≥ 0 — a figure KeyCRM held, or 0
+    /// when zeroing. Never NULL, NaN or ∞ ([`StockChange::new`] takes a plain
+    /// number); an `Option` only so that it reads like [`SiteStock::stock`].
     pub stock: Option<f64>,
     /// When KeyCRM's figure was observed (Unix ms), for sinks that keep track;
-    /// absent for restores and zeroing.
+    /// absent for zeroing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub observed_at: Option<u64>,
 }
 
 impl StockChange {
-    /// A change of `key` to `stock`.
-    pub fn new(key: &StockKey, stock: Option<f64>) -> Self {
+    /// A change of `key` to `stock`, a finite figure ≥ 0 (checked in debug builds;
+    /// [`Availability`](crate::Availability) guarantees it for every figure it gives).
+    pub fn new(key: &StockKey, stock: f64) -> Self {
+        debug_assert!(
+            stock.is_finite() && stock >= 0.0,
+            "a written figure is finite and >= 0, not {stock}"
+        );
+        let stock = Some(stock);
         StockChange {
             sku: key.sku.clone(),
             warehouse_id: key.warehouse_id,
@@ -68,9 +76,6 @@ impl StockChange {
 pub struct Diff {
     /// Rows to write.
     pub changes: Vec<StockChange>,
-    /// For each change, the key and the value it replaces (to undo it if the SKU
-    /// later turns out to be ambiguous).
-    pub replaced: Vec<(StockKey, Option<f64>)>,
     /// Rows already right.
     pub unchanged: u64,
     /// Rows left alone because the site's figure was observed later.
@@ -96,11 +101,10 @@ pub fn diff(desired: &[DesiredStock], site: &[SiteStock]) -> Diff {
             Some(SiteStock {
                 stock: Some(have), ..
             }) if !differs(*have, want.stock) => out.unchanged += 1,
-            Some(row) => {
-                let mut change = StockChange::new(&want.key, Some(want.stock));
+            Some(_) => {
+                let mut change = StockChange::new(&want.key, want.stock);
                 change.observed_at = Some(want.observed_at);
                 out.changes.push(change);
-                out.replaced.push((want.key.clone(), row.stock));
             }
         }
     }
@@ -149,8 +153,6 @@ mod tests {
             .map(|c| (c.sku.as_str(), c.stock))
             .collect();
         assert_eq!(written, [("b", Some(0.0)), ("c", Some(2.0))]);
-        assert_eq!(d.replaced[0].1, Some(3.0));
-        assert_eq!(d.replaced[1].1, None);
         assert_eq!(d.not_on_site, [want("d", 0.0).key]);
     }
 
@@ -218,9 +220,15 @@ mod tests {
     }
 
     #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "a written figure is finite")]
+    fn a_change_is_never_infinite() {
+        StockChange::new(&want("a", 0.0).key, f64::INFINITY);
+    }
+
+    #[test]
     fn change_serializes_for_sinks() {
-        let json =
-            serde_json::to_string(&StockChange::new(&want("a", 0.0).key, Some(3.0))).unwrap();
+        let json = serde_json::to_string(&StockChange::new(&want("a", 0.0).key, 3.0)).unwrap();
         assert_eq!(json, r#"{"sku":"a","stock":3.0}"#);
     }
 }

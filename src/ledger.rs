@@ -1,39 +1,60 @@
-//! The SKU rules: offers read twice, offers without a SKU, SKUs on two offers.
+//! The SKU rules: offers read twice, offers without a SKU, SKUs that cannot be
+//! stored, and SKUs on two offers.
 //!
-//! A SKU on two offers is ambiguous: the site cannot tell which figure is right, so
-//! neither is written. The second offer may come pages after the first, when the
-//! first one's figure is already written; the ledger keeps the values each write
-//! replaced, so the engine can put them back.
+//! # A SKU on several offers
+//!
+//! The site keeps one row per SKU (per SKU and warehouse in per-warehouse mode), so
+//! when KeyCRM has several offers with one SKU the site cannot tell which figure is
+//! meant. The row gets the **smallest** figure among those offers, per key: a figure
+//! KeyCRM really held, and the one that cannot oversell. The SKU is still reported
+//! as a duplicate.
+//!
+//! The rule depends only on the offers a scan reads, not on what the site held
+//! before, so a complete scan leaves the same rows whatever earlier, interrupted
+//! runs wrote. Within a scan, the second offer may come pages after the first, when
+//! the first one's figure is already written: its figure is then written only if it
+//! is smaller, giving the smallest so far. A warehouse listed by only some of the
+//! offers gets the smallest among those that list it.
+//!
+//! A scan that resumes from a cursor has not read the offers before it, so it
+//! cannot see that one of them shares a SKU with an offer after it; the next scan
+//! from the start puts that row right.
+//!
+//! # SKUs that cannot be stored
+//!
+//! A SKU containing U+0000 (NUL) is skipped and reported by offer id, never written:
+//! PostgreSQL's text types cannot hold that character and refuse the whole batch
+//! that carries it, so one such SKU would keep every other row of its batch stale.
+//! Other control characters are ordinary characters to every bundled database, so
+//! such SKUs are matched and written as they are.
 
 use std::collections::{HashMap, HashSet};
 
-use crate::availability::StockKey;
-use crate::diff::StockChange;
+use crate::availability::{differs, DesiredStock};
 
 /// What to do with a row, by its offer id and SKU.
 #[derive(Debug, PartialEq)]
 pub enum Admission {
-    /// First sight of this offer and its SKU: compute and write its figures.
+    /// First sight of this offer and of its SKU: compute and write its figures.
     Accept,
+    /// First sight of this offer, whose SKU another offer has: compute its figures
+    /// and write those below the smallest so far ([`SkuLedger::lowest`]).
+    Shared,
     /// The offer was read before (pages shift while a scan runs): ignore it.
     AlreadyRead,
     /// The offer has no SKU: skip it, counted.
     WithoutSku,
-    /// Another offer has this SKU: write nothing for it. `restore` lists the rows an
-    /// earlier write already changed, with the values they had before.
-    Ambiguous {
-        /// Changes that undo earlier writes for this SKU.
-        restore: Vec<StockChange>,
-    },
+    /// The offer's SKU cannot be stored (it contains U+0000): skip it, reported.
+    InvalidSku,
 }
 
-#[derive(Debug)]
-enum SkuState {
-    Single {
-        offer_id: u64,
-        replaced: Vec<(StockKey, Option<f64>)>,
-    },
-    Ambiguous,
+/// What the ledger knows of one SKU.
+#[derive(Debug, Default)]
+struct SkuState {
+    /// Offers with this SKU read so far.
+    offers: u32,
+    /// The smallest figure so far for each of the SKU's keys, by warehouse.
+    lowest: HashMap<Option<u64>, f64>,
 }
 
 /// Every offer and SKU a scan has met.
@@ -43,6 +64,12 @@ pub struct SkuLedger {
     skus: HashMap<String, SkuState>,
     duplicates: Vec<String>,
     without_sku: u64,
+    invalid: Vec<u64>,
+}
+
+/// Whether a SKU can be stored in every bundled database: it holds no U+0000.
+pub fn is_storable(sku: &str) -> bool {
+    !sku.contains('\0')
 }
 
 impl SkuLedger {
@@ -60,63 +87,50 @@ impl SkuLedger {
             self.without_sku += 1;
             return Admission::WithoutSku;
         };
-        match self.skus.get_mut(sku) {
-            None => {
-                self.skus.insert(
-                    sku.to_string(),
-                    SkuState::Single {
-                        offer_id,
-                        replaced: Vec::new(),
-                    },
-                );
-                Admission::Accept
-            }
-            Some(SkuState::Ambiguous) => Admission::Ambiguous {
-                restore: Vec::new(),
-            },
-            Some(state @ SkuState::Single { .. }) => {
-                let SkuState::Single { replaced, .. } =
-                    std::mem::replace(state, SkuState::Ambiguous)
-                else {
-                    unreachable!("matched Single above")
-                };
+        if !is_storable(sku) {
+            self.invalid.push(offer_id);
+            return Admission::InvalidSku;
+        }
+        let state = self.skus.entry(sku.to_string()).or_default();
+        state.offers += 1;
+        match state.offers {
+            1 => Admission::Accept,
+            2 => {
                 self.duplicates.push(sku.to_string());
-                Admission::Ambiguous {
-                    restore: replaced
-                        .into_iter()
-                        .map(|(key, before)| StockChange::new(&key, before))
-                        .collect(),
-                }
+                Admission::Shared
             }
+            _ => Admission::Shared,
         }
     }
 
-    /// Remembers that a write replaced `before` in `key`'s row.
-    pub fn record_write(&mut self, key: &StockKey, before: Option<f64>) {
-        if let Some(SkuState::Single { replaced, .. }) = self.skus.get_mut(&key.sku) {
-            // Keep the first value replaced: that is what the site had before the run.
-            if !replaced.iter().any(|(k, _)| k == key) {
-                replaced.push((key.clone(), before));
-            }
-        }
+    /// Takes the figures of an admitted offer and returns those to write: the ones
+    /// below the smallest figure recorded for their key (every one for a SKU's first
+    /// offer), each recorded as the new smallest.
+    pub fn lowest(&mut self, figures: Vec<DesiredStock>) -> Vec<DesiredStock> {
+        figures
+            .into_iter()
+            .filter(|figure| {
+                let Some(state) = self.skus.get_mut(&figure.key.sku) else {
+                    return true;
+                };
+                match state.lowest.get_mut(&figure.key.warehouse_id) {
+                    Some(low) if !differs(*low, figure.stock) || *low < figure.stock => false,
+                    Some(low) => {
+                        *low = figure.stock;
+                        true
+                    }
+                    None => {
+                        state.lowest.insert(figure.key.warehouse_id, figure.stock);
+                        true
+                    }
+                }
+            })
+            .collect()
     }
 
     /// Whether KeyCRM has this SKU (on one offer or several).
     pub fn knows(&self, sku: &str) -> bool {
         self.skus.contains_key(sku)
-    }
-
-    /// Whether the SKU is on one offer only, so its figures may be written.
-    pub fn is_unique(&self, sku: &str) -> bool {
-        matches!(self.skus.get(sku), Some(SkuState::Single { .. }))
-    }
-
-    /// The offer a unique SKU belongs to.
-    pub fn offer_of(&self, sku: &str) -> Option<u64> {
-        match self.skus.get(sku) {
-            Some(SkuState::Single { offer_id, .. }) => Some(*offer_id),
-            _ => None,
-        }
     }
 
     /// Distinct offers read.
@@ -133,17 +147,34 @@ impl SkuLedger {
     pub fn duplicates(&self) -> &[String] {
         &self.duplicates
     }
+
+    /// Offers skipped because their SKU cannot be stored, by id, in the order met.
+    pub fn invalid(&self) -> &[u64] {
+        &self.invalid
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::availability::StockKey;
 
-    fn key(sku: &str) -> StockKey {
-        StockKey {
-            sku: sku.into(),
-            warehouse_id: None,
+    fn figure(sku: &str, warehouse_id: Option<u64>, stock: f64) -> DesiredStock {
+        DesiredStock {
+            key: StockKey {
+                sku: sku.into(),
+                warehouse_id,
+            },
+            stock,
+            observed_at: 0,
         }
+    }
+
+    fn stocks(figures: Vec<DesiredStock>) -> Vec<(Option<u64>, f64)> {
+        figures
+            .into_iter()
+            .map(|f| (f.key.warehouse_id, f.stock))
+            .collect()
     }
 
     #[test]
@@ -154,38 +185,63 @@ mod tests {
         assert_eq!(ledger.admit(2, None), Admission::WithoutSku);
         assert_eq!(ledger.admit(2, None), Admission::AlreadyRead);
         assert_eq!((ledger.offers(), ledger.without_sku()), (2, 1));
-        assert!(ledger.is_unique("a"));
-        assert_eq!(ledger.offer_of("a"), Some(1));
+        assert!(ledger.knows("a") && !ledger.knows("b"));
+        assert!(ledger.duplicates().is_empty());
     }
 
     #[test]
-    fn second_offer_makes_a_sku_ambiguous_and_restores_writes() {
+    fn a_shared_sku_keeps_the_smallest_figure_per_key() {
         let mut ledger = SkuLedger::new();
-        ledger.admit(1, Some("a"));
-        ledger.record_write(&key("a"), Some(4.0));
-        ledger.record_write(&key("a"), Some(9.0));
-        let Admission::Ambiguous { restore } = ledger.admit(7, Some("a")) else {
-            panic!("expected ambiguous")
-        };
-        assert_eq!(restore, [StockChange::new(&key("a"), Some(4.0))]);
+        assert_eq!(ledger.admit(1, Some("a")), Admission::Accept);
+        let first = vec![figure("a", Some(1), 4.0), figure("a", Some(2), 9.0)];
         assert_eq!(
-            ledger.admit(8, Some("a")),
-            Admission::Ambiguous { restore: vec![] }
+            stocks(ledger.lowest(first)),
+            [(Some(1), 4.0), (Some(2), 9.0)]
         );
-        assert_eq!(ledger.duplicates(), ["a"]);
-        assert!(ledger.knows("a") && !ledger.is_unique("a"));
-        assert!(!ledger.knows("b"));
+        assert_eq!(ledger.admit(7, Some("a")), Admission::Shared);
+        let second = vec![
+            figure("a", Some(1), 6.0),
+            figure("a", Some(2), 2.0),
+            figure("a", Some(3), 5.0),
+        ];
+        assert_eq!(
+            stocks(ledger.lowest(second)),
+            [(Some(2), 2.0), (Some(3), 5.0)]
+        );
+        assert_eq!(ledger.admit(8, Some("a")), Admission::Shared);
+        let third = vec![figure("a", Some(1), 4.0), figure("a", Some(2), 1.0)];
+        assert_eq!(stocks(ledger.lowest(third)), [(Some(2), 1.0)]);
+        assert_eq!(ledger.duplicates(), ["a"], "listed once");
     }
 
     #[test]
-    fn writes_of_ambiguous_skus_are_not_recorded() {
+    fn the_smallest_does_not_depend_on_the_order_offers_come_in() {
+        let figures = [3.0, 8.0, 0.5, 2.0];
+        let mut results = Vec::new();
+        for rotation in 0..figures.len() {
+            let mut ledger = SkuLedger::new();
+            let mut last = None;
+            for (i, stock) in figures.iter().cycle().skip(rotation).take(4).enumerate() {
+                ledger.admit(i as u64, Some("a"));
+                for f in ledger.lowest(vec![figure("a", None, *stock)]) {
+                    last = Some(f.stock);
+                }
+            }
+            results.push(last);
+        }
+        assert_eq!(results, [Some(0.5); 4]);
+    }
+
+    #[test]
+    fn a_sku_with_nul_is_skipped_and_reported() {
         let mut ledger = SkuLedger::new();
-        ledger.admit(1, Some("a"));
-        ledger.admit(2, Some("a"));
-        ledger.record_write(&key("a"), Some(1.0));
-        assert_eq!(
-            ledger.admit(3, Some("a")),
-            Admission::Ambiguous { restore: vec![] }
-        );
+        assert_eq!(ledger.admit(4, Some("a\0b")), Admission::InvalidSku);
+        assert_eq!(ledger.admit(4, Some("a\0b")), Admission::AlreadyRead);
+        assert_eq!(ledger.admit(5, Some("\0")), Admission::InvalidSku);
+        assert_eq!(ledger.admit(6, Some("tab\there")), Admission::Accept);
+        assert_eq!(ledger.invalid(), [4, 5]);
+        assert_eq!(ledger.offers(), 3);
+        assert!(!ledger.knows("a\0b"));
+        assert!(is_storable("ok\u{1}") && !is_storable("x\0"));
     }
 }

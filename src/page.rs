@@ -1,14 +1,42 @@
-//! One page of `GET /offers/stocks`, parsed defensively.
+//! One page of `GET /offers/stocks`, parsed defensively, and the field readers that
+//! pages and stock webhooks share.
 //!
 //! KeyCRM wraps the rows in Laravel's paginator envelope. The published description
 //! lists fewer envelope fields than live answers carry, so every envelope field but
-//! `data` is optional. Stock figures are JSON numbers that may be fractional; they
-//! are also accepted as numeric strings, which some Laravel setups emit for decimals.
+//! `data` is optional. A row's fields are not: see [`OfferStock`].
+//!
+//! # One rule for pages and webhooks
+//!
+//! Rows of a page and rows of the stock webhook are read by the same functions:
+//!
+//! - **Ids** (`id`, `offer_id`, a warehouse's `id`) are JSON integers ≥ 0; a string,
+//!   a fraction or null is refused.
+//! - **Figures** (`quantity`, `reserve`, `in_stock`, `in_reserve`) are required. A
+//!   figure is a JSON number, or a string holding one (some Laravel setups emit
+//!   decimals as strings), possibly fractional. The published description types
+//!   them as numbers and never as nullable, so `null` is refused rather than read as
+//!   0: a figure KeyCRM did not give is not a figure it held. A figure that is not
+//!   finite (`"NaN"`, `"inf"`, `"1e999"`) or beyond ±[`MAX_FIGURE`] units is
+//!   refused too, so no arithmetic on it can overflow.
+//! - **SKUs** are text or a bare integer; null, absent and blank mean "no SKU".
+//!   Which SKUs may be written is decided later, by the [SKU rules](crate::ledger).
+//! - **Duplicate keys** in a row or envelope (`{"quantity":1,"quantity":9}`) are
+//!   refused, as they are ambiguous; unknown keys are ignored.
+//!
+//! A page with any refused row is refused whole ([`ErrorCode::BadPage`], retried
+//! like any malformed answer); a webhook delivery with any refused row is refused
+//! whole ([`ErrorCode::BadWebhook`]). Errors name the field.
 
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
 use crate::error::{ErrorCode, SyncError};
+
+/// The largest stock figure taken, in units, either sign: 10¹⁵. No shop holds
+/// that much of one offer, so a figure beyond it is a fault (of KeyCRM, a proxy
+/// or a sender), refused rather than written; and sums and differences of figures
+/// within it stay far from `f64`'s limits.
+pub const MAX_FIGURE: f64 = 1e15;
 
 /// A parsed page of the stock list.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -51,6 +79,11 @@ impl StockPage {
 }
 
 /// One row of the stock list: one offer (product variant).
+///
+/// `id`, `quantity` and `reserve` are required (see the [module docs](self)); a
+/// row without one of them is drift in KeyCRM's answer, refused naming the field.
+/// `warehouse` is required only when a breakdown was asked for, which
+/// [`Availability`](crate::availability::Availability) checks.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct OfferStock {
     /// The offer (variant) id, not the product id.
@@ -58,11 +91,11 @@ pub struct OfferStock {
     /// The offer's SKU; `None` when null, absent or blank.
     #[serde(default, deserialize_with = "sku")]
     pub sku: Option<String>,
-    /// Total stock over all warehouses.
-    #[serde(default, deserialize_with = "number")]
+    /// Total stock over all warehouses; may be negative (oversold).
+    #[serde(deserialize_with = "quantity")]
     pub quantity: f64,
     /// Total reserved by orders over all warehouses.
-    #[serde(default, deserialize_with = "number")]
+    #[serde(deserialize_with = "reserve")]
     pub reserve: f64,
     /// Per-warehouse breakdown; present only with `filter[details]=true`.
     #[serde(default)]
@@ -77,11 +110,11 @@ pub struct WarehouseStock {
     /// The warehouse name as set in KeyCRM.
     #[serde(default)]
     pub name: String,
-    /// Stock in this warehouse.
-    #[serde(default, deserialize_with = "number")]
+    /// Stock in this warehouse (required).
+    #[serde(deserialize_with = "quantity")]
     pub quantity: f64,
-    /// Reserved in this warehouse.
-    #[serde(default, deserialize_with = "number")]
+    /// Reserved in this warehouse (required).
+    #[serde(deserialize_with = "reserve")]
     pub reserve: f64,
 }
 
@@ -89,49 +122,72 @@ fn present_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Stri
     Option::<String>::deserialize(d).map(Some)
 }
 
-/// A number, a numeric string, or null (read as 0).
+fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    figure(d, "quantity")
+}
+
+fn reserve<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    figure(d, "reserve")
+}
+
+/// Reads the stock figure in `field`: a JSON number or a numeric string, finite and
+/// within ±[`MAX_FIGURE`]. Null is refused (see the [module docs](self)).
 ///
 /// A visitor rather than an untagged enum: this runs for every figure of every row,
 /// and untagged enums buffer each value before trying the variants.
-fn number<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    struct Figure;
+///
+/// # Errors
+/// A message naming `field` when the value is null, not a number, not finite, or
+/// beyond the ceiling.
+pub(crate) fn figure<'de, D: Deserializer<'de>>(
+    d: D,
+    field: &'static str,
+) -> Result<f64, D::Error> {
+    struct Figure(&'static str);
     impl<'de> de::Visitor<'de> for Figure {
         type Value = f64;
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a stock figure (number, numeric string or null)")
+            write!(f, "`{}` as a number or numeric string", self.0)
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
-            finite(v)
+            within_ceiling(self.0, v)
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
-            Ok(v as f64)
+            within_ceiling(self.0, v as f64)
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
-            Ok(v as f64)
+            within_ceiling(self.0, v as f64)
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
             let n = v
                 .trim()
                 .parse()
-                .map_err(|_| E::custom(format!("stock figure {v:?} is not a number")))?;
-            finite(n)
+                .map_err(|_| E::custom(format!("`{}` {v:?} is not a number", self.0)))?;
+            within_ceiling(self.0, n)
         }
         fn visit_unit<E: de::Error>(self) -> Result<f64, E> {
-            Ok(0.0)
+            Err(E::custom(format!(
+                "`{}` is null; KeyCRM documents it as a number",
+                self.0
+            )))
         }
         fn visit_none<E: de::Error>(self) -> Result<f64, E> {
-            Ok(0.0)
+            self.visit_unit()
         }
     }
-    d.deserialize_any(Figure)
+    d.deserialize_any(Figure(field))
 }
 
-fn finite<E: de::Error>(v: f64) -> Result<f64, E> {
-    if v.is_finite() {
-        Ok(v)
-    } else {
-        Err(E::custom("stock figure is not a finite number"))
+fn within_ceiling<E: de::Error>(field: &str, v: f64) -> Result<f64, E> {
+    if !v.is_finite() {
+        return Err(E::custom(format!("`{field}` is not a finite number")));
     }
+    if v.abs() > MAX_FIGURE {
+        return Err(E::custom(format!(
+            "`{field}` {v:e} is beyond {MAX_FIGURE:e} units, which no stock holds"
+        )));
+    }
+    Ok(v)
 }
 
 /// A SKU: text, or a bare number some imports produce; blank and null mean none.
@@ -184,24 +240,86 @@ mod tests {
     }
 
     #[test]
-    fn figures_accept_fractions_strings_and_null() {
+    fn figures_accept_fractions_and_numeric_strings() {
         let page = StockPage::from_json(
-            r#"{"data":[{"id":1,"sku":"a","quantity":"12.500","reserve":null},
-                        {"id":2,"sku":"b","quantity":0.75,"reserve":0.25}]}"#,
+            r#"{"data":[{"id":1,"sku":"a","quantity":"12.500","reserve":" 2 "},
+                        {"id":2,"sku":"b","quantity":0.75,"reserve":0.25},
+                        {"id":3,"sku":"c","quantity":-3,"reserve":1e15}]}"#,
         )
         .unwrap();
-        assert_eq!((page.data[0].quantity, page.data[0].reserve), (12.5, 0.0));
+        assert_eq!((page.data[0].quantity, page.data[0].reserve), (12.5, 2.0));
         assert_eq!((page.data[1].quantity, page.data[1].reserve), (0.75, 0.25));
+        assert_eq!((page.data[2].quantity, page.data[2].reserve), (-3.0, 1e15));
     }
 
     #[test]
     fn skus_blank_null_absent_numeric() {
         let page = StockPage::from_json(
-            r#"{"data":[{"id":1,"sku":null},{"id":2,"sku":"  "},{"id":3},{"id":4,"sku":12345}]}"#,
+            r#"{"data":[{"id":1,"sku":null,"quantity":1,"reserve":0},
+                        {"id":2,"sku":"  ","quantity":1,"reserve":0},
+                        {"id":3,"quantity":1,"reserve":0},
+                        {"id":4,"sku":12345,"quantity":1,"reserve":0}]}"#,
         )
         .unwrap();
         let skus: Vec<_> = page.data.iter().map(|r| r.sku.clone()).collect();
         assert_eq!(skus, [None, None, None, Some("12345".to_string())]);
+    }
+
+    fn refusal(body: &str) -> String {
+        let err = StockPage::from_json(body).unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadPage, "{body}");
+        err.message
+    }
+
+    #[test]
+    fn a_row_missing_a_field_is_refused_naming_it() {
+        for (row, field) in [
+            (r#"{"sku":"a","quantity":1,"reserve":0}"#, "`id`"),
+            (r#"{"id":1,"sku":"a","reserve":0}"#, "`quantity`"),
+            (r#"{"id":1,"sku":"a","quantity":1}"#, "`reserve`"),
+            (
+                r#"{"id":1,"quantity":1,"reserve":null}"#,
+                "`reserve` is null",
+            ),
+            (
+                r#"{"id":1,"quantity":null,"reserve":0}"#,
+                "`quantity` is null",
+            ),
+            (
+                r#"{"id":1,"quantity":1,"reserve":0,"warehouse":[{"id":2,"quantity":1}]}"#,
+                "`reserve`",
+            ),
+        ] {
+            let message = refusal(&format!(r#"{{"data":[{row}]}}"#));
+            assert!(message.contains(field), "{row}: {message}");
+        }
+    }
+
+    #[test]
+    fn figures_that_are_not_finite_or_absurd_are_refused() {
+        for (figure, why) in [
+            ("1e302", "beyond"),
+            ("-1e16", "beyond"),
+            ("1000000000000001", "1.000000000000001e15 is beyond"),
+            (r#""1e999""#, "not a finite"),
+            (r#""NaN""#, "not a finite"),
+            (r#""-inf""#, "not a finite"),
+            ("1e400", "out of range"),
+            (r#""lots""#, "not a number"),
+            ("true", "`quantity` as a number"),
+        ] {
+            let message = refusal(&format!(
+                r#"{{"data":[{{"id":1,"sku":"a","quantity":{figure},"reserve":0}}]}}"#
+            ));
+            assert!(message.contains(why), "{figure}: {message}");
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let message = refusal(r#"{"data":[{"id":1,"quantity":1,"quantity":9,"reserve":0}]}"#);
+        assert!(message.contains("duplicate field `quantity`"), "{message}");
+        refusal(r#"{"data":[],"data":[]}"#);
     }
 
     #[test]
@@ -212,7 +330,9 @@ mod tests {
             "<html>502</html>",
             r#"{"message":"x"}"#,
             r#"{"data":[{"sku":"no id"}]}"#,
-            r#"{"data":[{"id":1,"quantity":"lots"}]}"#,
+            r#"{"data":[{"id":1,"quantity":"lots","reserve":0}]}"#,
+            r#"{"data":[{"id":"1","quantity":1,"reserve":0}]}"#,
+            r#"{"data":[{"id":1.5,"quantity":1,"reserve":0}]}"#,
         ] {
             assert_eq!(
                 StockPage::from_json(body).unwrap_err().code,

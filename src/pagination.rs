@@ -288,7 +288,9 @@ mod tests {
     }
 
     fn rows(n: usize) -> String {
-        let rows: Vec<String> = (0..n).map(|i| format!(r#"{{"id":{i}}}"#)).collect();
+        let rows: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"id":{i},"quantity":0,"reserve":0}}"#))
+            .collect();
         rows.join(",")
     }
 
@@ -456,7 +458,7 @@ mod tests {
     /// A page of `n` rows with ids `first`, `first + 1`, …
     fn ids_from(first: u64, n: u64) -> StockPage {
         let rows: Vec<String> = (first..first + n)
-            .map(|i| format!(r#"{{"id":{i}}}"#))
+            .map(|i| format!(r#"{{"id":{i},"quantity":0,"reserve":0}}"#))
             .collect();
         page(&format!(
             r#"{{"total":1000,"last_page":20,"next_page_url":"x","data":[{}]}}"#,
@@ -508,7 +510,7 @@ mod tests {
     fn resume_trusts_a_page_not_listed_by_id() {
         let mut plan = PagePlan::resume(cursor(7, Some(1000), Some(300)), false);
         let unordered = page(
-            r#"{"total":1000,"last_page":20,"next_page_url":"x","data":[{"id":900},{"id":400}]}"#,
+            r#"{"total":1000,"last_page":20,"next_page_url":"x","data":[{"id":900,"quantity":0,"reserve":0},{"id":400,"quantity":0,"reserve":0}]}"#,
         );
         assert_eq!(plan.advance(&unordered, 2).unwrap(), PageStep::Next);
     }
@@ -540,7 +542,9 @@ mod tests {
         let mut plan = PagePlan::new(vec![], false);
         let mut result = Ok(PageStep::Next);
         for i in 0..100 {
-            let json = format!(r#"{{"last_page":5,"next_page_url":"x","data":[{{"id":{i}}}]}}"#);
+            let json = format!(
+                r#"{{"last_page":5,"next_page_url":"x","data":[{{"id":{i},"quantity":0,"reserve":0}}]}}"#
+            );
             // A server that ignores `page` answers page 1 with new rows forever.
             plan.page = 1;
             result = plan.advance(&page(&json), 1);

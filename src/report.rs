@@ -34,8 +34,13 @@ pub struct SyncReport {
     pub not_on_site: NotOnSite,
     /// Offers skipped because they have no SKU.
     pub without_sku: u64,
-    /// SKUs found on more than one offer; none of their figures was written.
+    /// SKUs found on more than one offer; each of their rows holds the smallest
+    /// figure among those offers (see [`crate::ledger`]).
     pub duplicate_skus: Vec<String>,
+    /// Offers skipped because their SKU contains U+0000, which a database cannot
+    /// store; by offer id, as such a SKU does not print. Nothing was written for
+    /// them, and the other rows were.
+    pub invalid_skus: Vec<u64>,
     /// Warehouses seen in KeyCRM's rows (only when a breakdown was read).
     pub warehouses: Vec<WarehouseSeen>,
     /// HTTP requests made, retries included.

@@ -118,11 +118,17 @@ mod tests {
         let mut book =
             WarehouseBook::new(&[WarehouseRef::Id(2), WarehouseRef::Name("київ".into())]);
         assert!(!book.all_found());
-        for row in rows(r#"{"data":[{"id":1,"warehouse":[{"id":2,"name":"Основний"}]}]}"#) {
+        for row in rows(
+            r#"{"data":[{"id":1,"quantity":0,"reserve":0,
+            "warehouse":[{"id":2,"name":"Основний","quantity":0,"reserve":0}]}]}"#,
+        ) {
             book.note(&row);
         }
         assert!(!book.all_found());
-        for row in rows(r#"{"data":[{"id":2,"warehouse":[{"id":5,"name":"Київ"}]}]}"#) {
+        for row in rows(
+            r#"{"data":[{"id":2,"quantity":0,"reserve":0,
+            "warehouse":[{"id":5,"name":"Київ","quantity":0,"reserve":0}]}]}"#,
+        ) {
             book.note(&row);
         }
         assert!(book.all_found());
@@ -132,7 +138,9 @@ mod tests {
     fn error_lists_what_was_seen() {
         let mut book = WarehouseBook::new(&[WarehouseRef::Name("Kyiv".into())]);
         for row in rows(
-            r#"{"data":[{"id":1,"warehouse":[{"id":1,"name":"Основний"},{"id":2,"name":"Київ"}]}]}"#,
+            r#"{"data":[{"id":1,"quantity":0,"reserve":0,"warehouse":[
+                {"id":1,"name":"Основний","quantity":0,"reserve":0},
+                {"id":2,"name":"Київ","quantity":0,"reserve":0}]}]}"#,
         ) {
             book.note(&row);
         }

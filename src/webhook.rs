@@ -4,51 +4,109 @@
 //! is used: a wrong shape is a [`ErrorCode::BadWebhook`] naming what is wrong, never
 //! a partial application.
 
+use std::cell::Cell;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::error::{ErrorCode, SyncError};
+use crate::page::figure;
 
 /// One row of the stock webhook: an offer's balance after a change, summed over the
 /// warehouses chosen in KeyCRM's webhook settings.
+///
+/// Read by the same rules as a stock-list row (see [`crate::page`]): `offer_id`,
+/// `in_stock` and `in_reserve` are required, figures are numbers or numeric strings
+/// (never null), finite and within ±[`MAX_FIGURE`](crate::page::MAX_FIGURE), and a key given twice is refused.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct StockWebhookRow {
     /// The offer (variant) id.
     pub offer_id: u64,
-    /// The offer's SKU; `None` when null or blank. Read as the stock list's is.
+    /// The offer's SKU; `None` when null, absent or blank. Read as the stock list's is.
     #[serde(default, deserialize_with = "crate::page::sku")]
     pub sku: Option<String>,
     /// Units in stock (the field the stock list calls `quantity`).
+    #[serde(deserialize_with = "in_stock")]
     pub in_stock: f64,
     /// Units reserved (the stock list's `reserve`).
-    #[serde(default)]
+    #[serde(deserialize_with = "in_reserve")]
     pub in_reserve: f64,
+}
+
+fn in_stock<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    figure(d, "in_stock")
+}
+
+fn in_reserve<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    figure(d, "in_reserve")
 }
 
 /// Parses the stock webhook's body: a JSON array of rows, at most `max_rows` long.
 ///
+/// The body is read straight into rows, not through an intermediate JSON value, so
+/// that a key given twice in a row is refused as it is in a page. One refused row
+/// refuses the delivery: nothing of it is applied.
+///
 /// # Errors
 /// [`ErrorCode::BadWebhook`] when the body is not such an array, a row lacks
-/// `offer_id` or `in_stock`, a figure is not a number (JSON has no infinities,
-/// and serde_json refuses numbers out of range), or there are too many rows.
+/// `offer_id`, `in_stock` or `in_reserve` (the message names the row and field), a
+/// figure is null, not a number, not finite or beyond ±[`MAX_FIGURE`](crate::page::MAX_FIGURE), a key is
+/// repeated, or there are more than `max_rows` rows.
 pub fn parse_stock_webhook(body: &str, max_rows: usize) -> Result<Vec<StockWebhookRow>, SyncError> {
-    let value: Value = serde_json::from_str(body).map_err(|e| bad(format!("not JSON: {e}")))?;
-    let Value::Array(items) = value else {
-        return Err(bad(
-            "the stock webhook sends a JSON array of rows".to_string()
-        ));
-    };
-    if items.len() > max_rows {
-        return Err(bad(format!(
-            "{} rows; at most {max_rows} are taken at once",
-            items.len()
-        )));
+    let row = Cell::new(None);
+    let mut reader = serde_json::Deserializer::from_str(body);
+    let rows = Rows {
+        max_rows,
+        row: &row,
     }
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| serde_json::from_value(item).map_err(|e| bad(format!("row {i}: {e}"))))
-        .collect()
+    .deserialize(&mut reader)
+    .and_then(|rows| reader.end().map(|()| rows));
+    rows.map_err(|e| match row.get() {
+        Some(i) => bad(format!("row {i}: {e}")),
+        None if e.is_syntax() || e.is_eof() => bad(format!("not JSON: {e}")),
+        None => bad(e.to_string()),
+    })
+}
+
+/// Reads the rows of a stock webhook, noting in `row` which one is being read.
+struct Rows<'a> {
+    max_rows: usize,
+    row: &'a Cell<Option<usize>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Rows<'_> {
+    type Value = Vec<StockWebhookRow>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Rows<'_> {
+    type Value = Vec<StockWebhookRow>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the stock webhook's JSON array of rows")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut rows = Vec::new();
+        loop {
+            if rows.len() == self.max_rows {
+                if seq.next_element::<IgnoredAny>()?.is_some() {
+                    return Err(de::Error::custom(format!(
+                        "more than {} rows; at most {} are taken at once",
+                        self.max_rows, self.max_rows
+                    )));
+                }
+                return Ok(rows);
+            }
+            self.row.set(Some(rows.len()));
+            let Some(row) = seq.next_element()? else {
+                self.row.set(None);
+                return Ok(rows);
+            };
+            rows.push(row);
+            self.row.set(None);
+        }
+    }
 }
 
 /// What an automation ("trigger") webhook asks for. Serialized as `{event, orderId}`
@@ -186,13 +244,101 @@ mod tests {
     fn stock_rows_as_documented() {
         let rows = parse_stock_webhook(
             r#"[{"offer_id":130827,"sku":"a001-56","in_stock":16,"in_reserve":3},
-                {"offer_id":5,"sku":" ","in_stock":2.5}]"#,
+                {"offer_id":5,"sku":" ","in_stock":2.5,"in_reserve":"0.5"}]"#,
             100,
         )
         .unwrap();
         assert_eq!(rows[0].offer_id, 130827);
         assert_eq!((rows[0].in_stock, rows[0].in_reserve), (16.0, 3.0));
-        assert_eq!((rows[1].sku.clone(), rows[1].in_reserve), (None, 0.0));
+        assert_eq!((rows[1].sku.clone(), rows[1].in_reserve), (None, 0.5));
+        assert_eq!(parse_stock_webhook("[]", 100).unwrap(), []);
+        assert_eq!(
+            parse_stock_webhook(r#"[{"offer_id":1,"in_stock":1,"in_reserve":0}]"#, 1)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    fn refusal(body: &str) -> String {
+        let err = parse_stock_webhook(body, 100).unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadWebhook, "{body}");
+        err.message
+    }
+
+    #[test]
+    fn drift_is_refused_naming_the_row_and_field() {
+        for (body, wanted) in [
+            (
+                r#"[{"offer_id":1,"in_stock":1,"in_reserve":0},{"offer_id":2,"in_stock":1}]"#,
+                "row 1: missing field `in_reserve`",
+            ),
+            (
+                r#"[{"offer_id":1,"in_reserve":0}]"#,
+                "row 0: missing field `in_stock`",
+            ),
+            (
+                r#"[{"offer_id":1,"in_stock":1,"in_reserve":null}]"#,
+                "row 0: `in_reserve` is null",
+            ),
+            (
+                r#"[{"offer_id":1,"in_stock":1e302,"in_reserve":0}]"#,
+                "row 0: `in_stock` 1e302 is beyond",
+            ),
+            (
+                r#"[{"offer_id":1,"in_stock":"NaN","in_reserve":0}]"#,
+                "`in_stock` is not a finite number",
+            ),
+            (
+                r#"[{"offer_id":1,"in_stock":1,"in_stock":9,"in_reserve":0}]"#,
+                "row 0: duplicate field `in_stock`",
+            ),
+            (r#"{"offer_id":1}"#, "JSON array of rows"),
+            ("", "not JSON"),
+            ("[1]", "row 0: invalid type: integer `1`"),
+        ] {
+            let message = refusal(body);
+            assert!(message.contains(wanted), "{body}: {message}");
+        }
+    }
+
+    /// Pages and webhooks read a row by one rule: what one accepts or refuses, so
+    /// does the other.
+    #[test]
+    fn pages_and_webhooks_read_rows_alike() {
+        use crate::page::StockPage;
+        for (quantity, reserve) in [
+            ("5", "1"),
+            (r#""5""#, r#""1.5""#),
+            ("null", "0"),
+            ("5", "null"),
+            ("1e300", "0"),
+            (r#""inf""#, "0"),
+            ("true", "0"),
+            ("-2", "1e15"),
+        ] {
+            let page = StockPage::from_json(&format!(
+                r#"{{"data":[{{"id":1,"sku":"a","quantity":{quantity},"reserve":{reserve}}}]}}"#
+            ))
+            .map(|p| (p.data[0].quantity, p.data[0].reserve));
+            let hook = parse_stock_webhook(
+                &format!(
+                    r#"[{{"offer_id":1,"sku":"a","in_stock":{quantity},"in_reserve":{reserve}}}]"#
+                ),
+                10,
+            )
+            .map(|r| (r[0].in_stock, r[0].in_reserve));
+            assert_eq!(page.is_ok(), hook.is_ok(), "{quantity} / {reserve}");
+            if let (Ok(page), Ok(hook)) = (page, hook) {
+                assert_eq!(page, hook);
+            }
+        }
+        for field in ["quantity", "reserve"] {
+            let page = StockPage::from_json(&format!(
+                r#"{{"data":[{{"id":1,"quantity":1,"reserve":1,"{field}":2}}]}}"#
+            ));
+            assert!(page.is_err(), "a page refuses a repeated `{field}`");
+        }
     }
 
     #[test]
@@ -203,13 +349,17 @@ mod tests {
             r#"{"offer_id":1,"in_stock":2}"#,
             r#"[{"sku":"a","in_stock":2}]"#,
             r#"[{"offer_id":1,"sku":"a"}]"#,
-            r#"[{"offer_id":1,"in_stock":"lots"}]"#,
-            r#"[{"offer_id":-1,"in_stock":1}]"#,
+            r#"[{"offer_id":1,"in_stock":"lots","in_reserve":0}]"#,
+            r#"[{"offer_id":-1,"in_stock":1,"in_reserve":0}]"#,
+            r#"[{"offer_id":"1","in_stock":1,"in_reserve":0}]"#,
         ] {
             let err = parse_stock_webhook(body, 100).unwrap_err();
             assert_eq!(err.code, ErrorCode::BadWebhook, "{body}");
         }
-        let many = format!("[{}]", [r#"{"offer_id":1,"in_stock":1}"#; 3].join(","));
+        let many = format!(
+            "[{}]",
+            [r#"{"offer_id":1,"in_stock":1,"in_reserve":0}"#; 3].join(",")
+        );
         assert_eq!(
             parse_stock_webhook(&many, 2).unwrap_err().code,
             ErrorCode::BadWebhook

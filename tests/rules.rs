@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use keycrm_stock_sync::{ErrorCode, StockKey};
+use keycrm_stock_sync::webhook::parse_stock_webhook;
+use keycrm_stock_sync::{Action, ErrorCode, SiteStock, StockKey, SyncEngine, SyncReport};
 use serde_json::json;
 
 fn one_page(rows: serde_json::Value) -> String {
@@ -36,57 +37,296 @@ fn offers_without_sku_are_skipped_and_counted() {
 }
 
 #[test]
-fn a_sku_on_two_offers_of_one_page_is_not_written() {
+fn a_sku_on_two_offers_of_one_page_holds_the_smallest_figure() {
     let body = one_page(json!([
         {"id": 1, "sku": "dup", "quantity": 5, "reserve": 0},
         {"id": 2, "sku": "ok", "quantity": 2, "reserve": 0},
-        {"id": 3, "sku": "dup", "quantity": 9, "reserve": 0}
+        {"id": 3, "sku": "dup", "quantity": 9, "reserve": 0},
+        {"id": 4, "sku": "dup3", "quantity": 9, "reserve": 0},
+        {"id": 5, "sku": "dup3", "quantity": 6, "reserve": 2},
+        {"id": 6, "sku": "dup3", "quantity": 7, "reserve": 0}
     ]));
-    let site = Site::with(&[("dup", Some(1.0)), ("ok", Some(0.0))]);
+    let site = Site::with(&[("dup", Some(1.0)), ("ok", Some(0.0)), ("dup3", Some(0.0))]);
     let out = drive(options("{}"), &site, 0, |_, _| Reply::Body(body.clone()));
     assert!(out.report.complete);
-    assert_eq!(out.report.duplicate_skus, ["dup"]);
-    assert_eq!(out.site[&key("dup")], Some(1.0));
+    assert_eq!(out.report.duplicate_skus, ["dup", "dup3"]);
+    assert_eq!(out.site[&key("dup")], Some(5.0));
+    assert_eq!(out.site[&key("dup3")], Some(4.0));
     assert_eq!(out.site[&key("ok")], Some(2.0));
-    assert_eq!(out.report.updated, 1);
-}
-
-#[test]
-fn a_sku_found_again_pages_later_is_restored() {
-    let mut catalogue = Catalogue::numbered(120);
-    catalogue.rows[110]["sku"] = "s0003".into(); // offer 111 reuses offer 3's SKU
-    let site = Site::with(&[
-        ("s0003", Some(77.0)),
-        ("s0111", Some(0.0)),
-        ("s0001", Some(0.0)),
-    ]);
-    let out = drive(options("{}"), &site, 0, |url, _| catalogue.answer(url));
-    assert!(out.report.complete);
-    assert_eq!(out.report.duplicate_skus, ["s0003"]);
+    let written: Vec<_> = out.writes.iter().flatten().map(|c| &c.sku).collect();
     assert_eq!(
-        out.site[&key("s0003")],
-        Some(77.0),
-        "the site's value is put back"
+        written,
+        ["dup", "ok", "dup3"],
+        "one write a row, with the smallest"
     );
-    assert_eq!(out.site[&key("s0001")], Some(3.0));
-    // s0001 changed; s0003 changed and was restored, so it does not count.
-    assert_eq!(out.report.updated, 1);
-    let restore = out
-        .writes
-        .iter()
-        .flatten()
-        .filter(|c| c.sku == "s0003")
-        .count();
-    assert_eq!(restore, 2, "written once on page 1, restored after page 3");
 }
 
 #[test]
-fn a_sku_restored_to_null_goes_back_to_null() {
-    let mut catalogue = Catalogue::numbered(60);
-    catalogue.rows[55]["sku"] = "s0001".into();
-    let site = Site::with(&[("s0001", None)]);
-    let out = drive(options("{}"), &site, 0, |url, _| catalogue.answer(url));
-    assert_eq!(out.site[&key("s0001")], None);
+fn a_sku_found_again_pages_later_is_lowered_to_the_smaller_figure() {
+    // Offer 3 (page 1) holds 3 % 7 + 3 = 6 units, reserve 3 % 3 = 0.
+    for (later, expected, writes) in [(1.0, 1.0, 2), (40.0, 6.0, 1)] {
+        let mut catalogue = Catalogue::numbered(120);
+        catalogue.rows[110] = offer(111, "s0003", later, 0.0); // page 3 reuses page 1's SKU
+        let site = Site::with(&[("s0003", Some(77.0)), ("s0001", Some(0.0))]);
+        let out = drive(options("{}"), &site, 0, |url, _| catalogue.answer(url));
+        assert!(out.report.complete, "{:?}", out.report.error);
+        assert_eq!(out.report.duplicate_skus, ["s0003"]);
+        assert_eq!(
+            out.site[&key("s0003")],
+            Some(expected),
+            "later offer {later}"
+        );
+        let figures: Vec<_> = out
+            .writes
+            .iter()
+            .flatten()
+            .filter(|c| c.sku == "s0003")
+            .map(|c| c.stock)
+            .collect();
+        assert_eq!(figures.len(), writes, "{figures:?}");
+        assert!(
+            figures.iter().all(|f| f.is_some()),
+            "never NULL: {figures:?}"
+        );
+    }
+}
+
+/// What a complete run leaves in the rows of a SKU shared by two offers does not
+/// depend on an interrupted run before it.
+#[test]
+fn an_interrupted_run_does_not_change_what_a_complete_run_leaves() {
+    for (first, later) in [(3.0, 1.0), (3.0, 50.0), (0.0, 2.0)] {
+        let mut catalogue = Catalogue::numbered(150);
+        catalogue.rows[1] = offer(2, "s0002", first, 0.0); // page 1
+        catalogue.rows[139] = offer(140, "s0002", later, 0.0); // page 3
+        let mut site = catalogue.empty_site();
+        site.rows.insert(key("s0002"), Some(77.0));
+
+        let alone = drive(options("{}"), &site, 0, |url, _| catalogue.answer(url));
+        assert!(alone.report.complete);
+
+        let cut = drive(options(r#"{"maxRequests": 2}"#), &site, 0, |url, _| {
+            catalogue.answer(url)
+        });
+        let cut_error = cut.report.error.as_ref().map(|e| e.code);
+        assert_eq!(cut_error, Some(ErrorCode::BudgetExhausted));
+        assert_eq!(
+            cut.site[&key("s0002")],
+            Some(first),
+            "only page 1's offer was read"
+        );
+        let after_cut = Site {
+            rows: cut.site,
+            fail_write: None,
+        };
+        let complete = drive(options("{}"), &after_cut, 0, |url, _| catalogue.answer(url));
+        assert!(complete.report.complete);
+
+        assert_eq!(complete.site, alone.site, "{first} then {later}");
+        assert_eq!(alone.site[&key("s0002")], Some(first.min(later)));
+    }
+}
+
+#[test]
+fn per_warehouse_rows_of_a_shared_sku_hold_the_smallest_per_warehouse() {
+    let body = one_page(json!([
+        {"id": 1, "sku": "dup", "quantity": 9, "reserve": 0, "warehouse": [
+            {"id": 1, "name": "A", "quantity": 4, "reserve": 0},
+            {"id": 2, "name": "B", "quantity": 5, "reserve": 0}]},
+        {"id": 2, "sku": "dup", "quantity": 9, "reserve": 0, "warehouse": [
+            {"id": 1, "name": "A", "quantity": 8, "reserve": 0},
+            {"id": 2, "name": "B", "quantity": 1, "reserve": 0}]}
+    ]));
+    let wkey = |w| StockKey {
+        sku: "dup".into(),
+        warehouse_id: Some(w),
+    };
+    let mut site = Site::default();
+    site.rows.insert(wkey(1), Some(0.0));
+    site.rows.insert(wkey(2), Some(0.0));
+    let out = drive(options(r#"{"perWarehouse": true}"#), &site, 0, |_, _| {
+        Reply::Body(body.clone())
+    });
+    assert!(out.report.complete, "{:?}", out.report.error);
+    assert_eq!(out.site[&wkey(1)], Some(4.0));
+    assert_eq!(out.site[&wkey(2)], Some(1.0));
+}
+
+/// Runs a stock-webhook engine against a fake site.
+fn apply_webhook(body: &str, site: &Site) -> (SyncReport, Site) {
+    let rows = parse_stock_webhook(body, 1_000).unwrap();
+    let mut engine = SyncEngine::for_stock_webhook(options("{}"), 0, &rows).unwrap();
+    let mut site = site.clone();
+    loop {
+        match engine.poll(0) {
+            Action::ReadSite(keys) => {
+                let found = keys
+                    .iter()
+                    .filter_map(|k| {
+                        site.rows.get(k).map(|stock| SiteStock {
+                            sku: k.sku.clone(),
+                            warehouse_id: None,
+                            stock: *stock,
+                            observed_at: None,
+                        })
+                    })
+                    .collect();
+                engine.handle_site_stock(found);
+            }
+            Action::WriteSite(changes) => {
+                for c in changes {
+                    assert!(c.stock.is_some_and(f64::is_finite), "{c:?}");
+                    site.rows.insert(key(&c.sku), c.stock);
+                }
+                engine.handle_written();
+            }
+            Action::Done(report) => return (*report, site),
+            other => panic!("a stock webhook asks KeyCRM nothing, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_stock_webhook_gives_a_shared_sku_the_smallest_figure() {
+    let site = Site::with(&[("dup", Some(7.0))]);
+    let body = r#"[{"offer_id":2,"sku":"dup","in_stock":4,"in_reserve":1},
+                   {"offer_id":3,"sku":"dup","in_stock":9,"in_reserve":0},
+                   {"offer_id":2,"sku":"dup","in_stock":2,"in_reserve":0}]"#;
+    let (report, site) = apply_webhook(body, &site);
+    assert_eq!(
+        site.stock("dup"),
+        Some(2.0),
+        "offer 2's last row, below offer 3's"
+    );
+    assert_eq!(report.duplicate_skus, ["dup"]);
+}
+
+#[test]
+fn figures_beyond_the_ceiling_are_bad_pages_and_nothing_is_written_from_them() {
+    for (quantity, reserve) in [
+        (json!(1.7e308), json!(-1.7e308)),
+        (json!(1e302), json!(0)),
+        (json!(5), json!(-1e302)),
+        (json!("1e999"), json!(0)),
+    ] {
+        let body = one_page(json!([
+            {"id": 1, "sku": "a", "quantity": quantity, "reserve": reserve}
+        ]));
+        let site = Site::with(&[("a", Some(3.0))]);
+        let out = drive(options(r#"{"maxRetries": 0}"#), &site, 0, |_, _| {
+            Reply::Body(body.clone())
+        });
+        let err = out.report.error.as_ref().expect("refused");
+        assert_eq!(err.code, ErrorCode::BadPage, "{quantity} / {reserve}");
+        assert!(out.writes.is_empty(), "{:?}", out.writes);
+        assert_eq!(out.site[&key("a")], Some(3.0));
+    }
+}
+
+#[test]
+fn warehouse_sums_beyond_the_ceiling_are_bad_pages() {
+    let body = one_page(json!([
+        {"id": 1, "sku": "a", "quantity": 1, "reserve": 0, "warehouse": [
+            {"id": 1, "name": "A", "quantity": 9e14, "reserve": 0},
+            {"id": 2, "name": "B", "quantity": 9e14, "reserve": 0}]}
+    ]));
+    let site = Site::with(&[("a", Some(3.0))]);
+    let out = drive(options(r#"{"warehouses": [1, 2]}"#), &site, 0, |_, _| {
+        Reply::Body(body.clone())
+    });
+    assert_eq!(out.report.error.map(|e| e.code), Some(ErrorCode::BadPage));
+    assert!(out.writes.is_empty());
+}
+
+#[test]
+fn a_negative_reserve_never_raises_what_can_be_sold() {
+    let body = one_page(json!([
+        {"id": 1, "sku": "a", "quantity": 5, "reserve": -3},
+        {"id": 2, "sku": "b", "quantity": -4, "reserve": -10}
+    ]));
+    let site = Site::with(&[("a", Some(0.0)), ("b", Some(9.0))]);
+    let out = drive(options("{}"), &site, 0, |_, _| Reply::Body(body.clone()));
+    assert!(out.report.complete);
+    assert_eq!(out.site[&key("a")], Some(5.0));
+    assert_eq!(out.site[&key("b")], Some(0.0));
+
+    let (_, site) = apply_webhook(
+        r#"[{"offer_id":1,"sku":"a","in_stock":5,"in_reserve":-3}]"#,
+        &Site::with(&[("a", Some(0.0))]),
+    );
+    assert_eq!(site.stock("a"), Some(5.0));
+}
+
+#[test]
+fn a_stock_webhook_with_figures_beyond_the_ceiling_is_refused() {
+    for row in [
+        r#"{"offer_id":1,"sku":"a","in_stock":1e302,"in_reserve":0}"#,
+        r#"{"offer_id":1,"sku":"a","in_stock":1.7e308,"in_reserve":-1.7e308}"#,
+    ] {
+        let body = format!(r#"[{{"offer_id":2,"sku":"b","in_stock":1,"in_reserve":0}},{row}]"#);
+        let err = parse_stock_webhook(&body, 10).unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadWebhook, "{row}");
+        assert!(err.message.starts_with("row 1: `in_"), "{}", err.message);
+    }
+}
+
+#[test]
+fn a_sku_holding_nul_is_skipped_and_reported_and_the_rest_is_written() {
+    let body = one_page(json!([
+        {"id": 1, "sku": "a", "quantity": 5, "reserve": 0},
+        {"id": 2, "sku": "bad\0sku", "quantity": 5, "reserve": 0},
+        {"id": 3, "sku": "c", "quantity": 2, "reserve": 0}
+    ]));
+    let site = Site::with(&[("a", Some(0.0)), ("bad\0sku", Some(1.0)), ("c", Some(0.0))]);
+    let out = drive(options(r#"{"zeroMissing": true}"#), &site, 0, |_, _| {
+        Reply::Body(body.clone())
+    });
+    assert!(out.report.complete, "{:?}", out.report.error);
+    assert_eq!(out.report.invalid_skus, [2]);
+    assert_eq!(out.report.offers, 3);
+    assert!(
+        out.writes.iter().flatten().all(|c| !c.sku.contains('\0')),
+        "never written, not even zeroed: {:?}",
+        out.writes
+    );
+    assert_eq!(out.site[&key("a")], Some(5.0));
+    assert_eq!(out.site[&key("c")], Some(2.0));
+    assert_eq!(out.site[&key("bad\0sku")], Some(1.0));
+
+    let (report, site) = apply_webhook(
+        r#"[{"offer_id":2,"sku":"bad\u0000sku","in_stock":4,"in_reserve":0},
+            {"offer_id":1,"sku":"a","in_stock":3,"in_reserve":0}]"#,
+        &Site::with(&[("a", Some(0.0))]),
+    );
+    assert!(report.complete);
+    assert_eq!(report.invalid_skus, [2]);
+    assert_eq!(site.stock("a"), Some(3.0));
+    assert_eq!(site.rows.len(), 1);
+}
+
+#[test]
+fn a_page_row_missing_a_figure_is_a_bad_page_naming_it() {
+    for (row, field) in [
+        (json!({"id": 1, "sku": "a", "quantity": 5}), "`reserve`"),
+        (json!({"id": 1, "sku": "a", "reserve": 0}), "`quantity`"),
+        (
+            json!({"id": 1, "sku": "a", "quantity": 5, "reserve": null}),
+            "`reserve` is null",
+        ),
+        (json!({"sku": "a", "quantity": 5, "reserve": 0}), "`id`"),
+    ] {
+        let body = one_page(json!([row]));
+        let out = drive(
+            options(r#"{"maxRetries": 0}"#),
+            &Site::with(&[("a", Some(1.0))]),
+            0,
+            |_, _| Reply::Body(body.clone()),
+        );
+        let err = out.report.error.expect("refused");
+        assert_eq!(err.code, ErrorCode::BadPage);
+        assert!(err.message.contains(field), "{row}: {}", err.message);
+        assert!(out.writes.is_empty());
+    }
 }
 
 fn warehouse_page() -> String {

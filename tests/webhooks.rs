@@ -75,7 +75,7 @@ fn a_replayed_delivery_writes_nothing() {
 }
 
 #[test]
-fn within_one_delivery_the_last_row_of_an_offer_wins_and_shared_skus_are_not_written() {
+fn within_one_delivery_the_last_row_of_an_offer_wins_and_a_shared_sku_gets_the_smallest() {
     let site = Site::with(&[("a", Some(0.0)), ("dup", Some(7.0))]);
     let body = r#"[{"offer_id":1,"sku":"a","in_stock":5,"in_reserve":0},
                    {"offer_id":2,"sku":"dup","in_stock":1,"in_reserve":0},
@@ -83,7 +83,7 @@ fn within_one_delivery_the_last_row_of_an_offer_wins_and_shared_skus_are_not_wri
                    {"offer_id":3,"sku":"dup","in_stock":9,"in_reserve":0}]"#;
     let (report, site, _) = apply(r#"{"keepReserve": true}"#, body, &site);
     assert_eq!(site.stock("a"), Some(4.0));
-    assert_eq!(site.stock("dup"), Some(7.0));
+    assert_eq!(site.stock("dup"), Some(1.0));
     assert_eq!(report.duplicate_skus, ["dup"]);
 }
 

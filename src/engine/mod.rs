@@ -98,8 +98,8 @@ struct InFlight {
 #[derive(Debug, Default)]
 struct Write {
     changes: Vec<StockChange>,
-    /// For figures from this scan: the key and the value it replaces.
-    replaced: Vec<(StockKey, Option<f64>)>,
+    /// Rows given a figure from this run.
+    updated: u64,
     /// Rows of SKUs KeyCRM lacks, set to 0.
     zeroed: u64,
 }
@@ -124,8 +124,6 @@ pub struct SyncEngine {
     warehouses: WarehouseBook,
     /// Figures read and not yet compared with the site.
     pending: Vec<DesiredStock>,
-    /// Undo of writes whose SKU later turned out to be ambiguous.
-    restores: Vec<StockChange>,
     /// The batch whose site rows were asked for.
     comparing: Vec<DesiredStock>,
     /// A write ready to hand out, or handed out and not yet confirmed.
@@ -185,7 +183,6 @@ impl SyncEngine {
             ledger: SkuLedger::new(),
             warehouses: WarehouseBook::new(&options.warehouses),
             pending: Vec::new(),
-            restores: Vec::new(),
             comparing: Vec::new(),
             write: None,
             zero_queue: Vec::new(),
@@ -247,7 +244,10 @@ impl SyncEngine {
     /// KeyCRM, the same availability, SKU rules and diff as a scan.
     ///
     /// When an offer appears twice in one delivery, its last row wins (KeyCRM sends
-    /// balances after each change, in order). The webhook's figures are already
+    /// balances after each change, in order). Offers sharing a SKU, and SKUs that
+    /// cannot be stored, follow the [SKU rules](crate::ledger) as in a scan: the
+    /// row gets the smallest figure, and a row whose SKU holds U+0000 is skipped and
+    /// reported while the others are written. The webhook's figures are already
     /// summed over the warehouses chosen in KeyCRM's webhook settings, so the
     /// options' `warehouses` cannot be applied here: they must name the same ones.
     ///
@@ -415,6 +415,7 @@ impl SyncEngine {
             not_on_site: self.not_on_site.clone(),
             without_sku: self.ledger.without_sku(),
             duplicate_skus: self.ledger.duplicates().to_vec(),
+            invalid_skus: self.ledger.invalid().to_vec(),
             warehouses: self.warehouses.seen(),
             requests: self.requests,
             retries: self.retries,

@@ -4,7 +4,6 @@
 use super::{InFlight, SyncEngine, ORDER_LOOKUP};
 use crate::engine::Action;
 use crate::error::{ErrorCode, SyncError};
-use crate::ledger::Admission;
 use crate::page::{OfferStock, StockPage};
 use crate::pagination::PagePlan;
 use crate::request::{HttpRequest, HttpResponse, OfferFilter, TransportFailure, PAGE_LIMIT};
@@ -26,8 +25,7 @@ impl SyncEngine {
         };
         let unread_pages = (self.in_flight.len() + self.arrived.len()) as u64 + extra_pages;
         let rows = self.pending.len() as u64 + unread_pages * PAGE_LIMIT * keys_per_offer;
-        let flush_calls = 2 * rows.div_ceil(self.options.batch_size as u64)
-            + u64::from(!self.restores.is_empty());
+        let flush_calls = 2 * rows.div_ceil(self.options.batch_size as u64);
         self.requests + self.site_calls + extra + flush_calls <= u64::from(max)
     }
 
@@ -276,27 +274,14 @@ impl SyncEngine {
         let mut new_offers = 0;
         for row in rows {
             self.warehouses.note(row);
-            match self.ledger.admit(row.id, row.sku.as_deref()) {
-                Admission::AlreadyRead => continue,
-                Admission::WithoutSku => {}
-                Admission::Accept => {
-                    let sku = row.sku.as_deref().unwrap_or_default();
-                    match self.availability.figures(row, sku, observed_at) {
-                        Ok(figures) => self.pending.extend(figures),
-                        Err(err) => {
-                            self.fail(err);
-                            return new_offers;
-                        }
-                    }
-                }
-                Admission::Ambiguous { restore } => {
-                    let sku = row.sku.as_deref().unwrap_or_default();
-                    self.pending.retain(|d| d.key.sku != sku);
-                    self.updated = self.updated.saturating_sub(restore.len() as u64);
-                    self.restores.extend(restore);
+            match self.take_row(row, observed_at) {
+                Ok(true) => new_offers += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    self.fail(err);
+                    return new_offers;
                 }
             }
-            new_offers += 1;
         }
         new_offers
     }

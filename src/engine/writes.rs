@@ -1,11 +1,46 @@
-//! Writes: comparing batches with the site, restoring ambiguous SKUs, zeroing.
+//! Writes: admitting rows by the SKU rules, comparing batches with the site,
+//! zeroing.
 
 use super::{SyncEngine, Waiting, Write, Zeroing};
 use crate::diff::{diff, SiteStock, StockChange};
 use crate::engine::Action;
 use crate::error::{ErrorCode, SyncError};
+use crate::ledger::{is_storable, Admission};
+use crate::page::OfferStock;
 
 impl SyncEngine {
+    /// Admits one row read from KeyCRM (from a page or a stock webhook) by the
+    /// [SKU rules](crate::ledger) and queues the figures to write; returns whether
+    /// the offer was new to this run.
+    ///
+    /// A figure of an offer whose SKU another offer has is queued only when it is
+    /// below the smallest so far, replacing a queued figure for the same row.
+    ///
+    /// # Errors
+    /// [`ErrorCode::BadPage`] from [`Availability::figures`](crate::Availability::figures):
+    /// a missing warehouse breakdown, or figures beyond the ceiling.
+    pub(super) fn take_row(
+        &mut self,
+        row: &OfferStock,
+        observed_at: u64,
+    ) -> Result<bool, SyncError> {
+        let shared = match self.ledger.admit(row.id, row.sku.as_deref()) {
+            Admission::AlreadyRead => return Ok(false),
+            Admission::WithoutSku | Admission::InvalidSku => return Ok(true),
+            Admission::Accept => false,
+            Admission::Shared => true,
+        };
+        let sku = row.sku.as_deref().unwrap_or_default();
+        let figures = self.availability.figures(row, sku, observed_at)?;
+        for figure in self.ledger.lowest(figures) {
+            if shared {
+                self.pending.retain(|queued| queued.key != figure.key);
+            }
+            self.pending.push(figure);
+        }
+        Ok(true)
+    }
+
     pub(super) fn next_write(&mut self) -> Option<Action> {
         if self.write.is_none() {
             let write = if !self.zero_queue.is_empty() {
@@ -19,11 +54,6 @@ impl SyncEngine {
                 Write {
                     zeroed: changes.len() as u64,
                     changes,
-                    ..Write::default()
-                }
-            } else if !self.restores.is_empty() && self.pending.is_empty() {
-                Write {
-                    changes: std::mem::take(&mut self.restores),
                     ..Write::default()
                 }
             } else {
@@ -64,12 +94,10 @@ impl SyncEngine {
         for key in &outcome.not_on_site {
             self.not_on_site.add(&key.sku);
         }
-        let mut changes = outcome.changes;
-        changes.append(&mut self.restores);
-        if !changes.is_empty() {
+        if !outcome.changes.is_empty() {
             self.write = Some(Write {
-                changes,
-                replaced: outcome.replaced,
+                updated: outcome.changes.len() as u64,
+                changes: outcome.changes,
                 zeroed: 0,
             });
         }
@@ -83,14 +111,13 @@ impl SyncEngine {
         let Some(write) = self.write.take() else {
             return;
         };
-        self.updated += write.replaced.len() as u64;
+        self.updated += write.updated;
         self.zeroed += write.zeroed;
-        for (key, before) in &write.replaced {
-            self.ledger.record_write(key, *before);
-        }
     }
 
     /// Takes every stock row of the site, after [`Action::ReadAllSite`].
+    ///
+    /// A row whose SKU holds U+0000 is never zeroed: no row of such a SKU is written.
     pub fn handle_site_all(&mut self, rows: Vec<SiteStock>) {
         if !self.expect(Waiting::SiteAll) {
             return;
@@ -98,8 +125,10 @@ impl SyncEngine {
         self.zeroing = Zeroing::Done;
         self.zero_queue = rows
             .into_iter()
-            .filter(|row| !self.ledger.knows(&row.sku) && row.stock != Some(0.0))
-            .map(|row| StockChange::new(&row.key(), Some(0.0)))
+            .filter(|row| {
+                !self.ledger.knows(&row.sku) && is_storable(&row.sku) && row.stock != Some(0.0)
+            })
+            .map(|row| StockChange::new(&row.key(), 0.0))
             .collect();
     }
 
