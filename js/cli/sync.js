@@ -67,17 +67,34 @@ export async function runSync(flags, { env, stdout, stderr }) {
   }
 
   const progress = flags.quiet ? null : createProgress(stderr);
+  // SIGTERM or SIGINT stops the run as a deadline would: the rows already read
+  // are written, and the report (with its cursor) is printed. A second signal
+  // finds no listener and ends the process at once.
+  const stop = new AbortController();
+  const stopping = (signal) => {
+    // On a terminal, below the progress line rather than over it.
+    const from = stderr.isTTY ? "\n" : "";
+    stderr.write(
+      `${from}${signal}: stopping after the batch in flight; send it again to quit at once\n`,
+    );
+    stop.abort();
+  };
+  process.once("SIGTERM", stopping);
+  process.once("SIGINT", stopping);
   let report;
   try {
     report = await syncStocks({
       ...coreOptions,
       apiKey,
       sink,
+      signal: stop.signal,
       onProgress: progress ? (p) => progress.update(p) : undefined,
     });
   } catch (error) {
     return fail(error, statusOf(error));
   } finally {
+    process.off("SIGTERM", stopping);
+    process.off("SIGINT", stopping);
     progress?.finish(report);
     // Every batch is committed as it is written, so a failed close loses
     // nothing; it is worth a line, not a different outcome.
@@ -91,6 +108,8 @@ export async function runSync(flags, { env, stdout, stderr }) {
     flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report),
   );
   if (report.complete) return EXIT.OK;
+  // A stopped run is an unfinished one (DEADLINE_EXCEEDED): exit 1, and the next
+  // run continues.
   return fail(report.error, statusOf(report.error));
 }
 
@@ -125,6 +144,8 @@ export function databaseOf(flags, command = "sync") {
     stockColumn: flags.stockColumn,
     warehouseColumn: flags.warehouseColumn,
     observedColumn: flags.observedColumn,
+    // The sink refuses a column of whole numbers for fractional stock.
+    fractional: flags.fractional,
   });
   const scheme = ANY_URL.exec(db)?.[1].toLowerCase();
   if (scheme === undefined) {

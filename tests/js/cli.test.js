@@ -303,6 +303,58 @@ test("a run failing midway exits 1, and --json still reports it", async () => {
   }
 });
 
+test("SIGTERM ends a stalled sync: the rows read are written, the report and cursor printed, exit 1", { timeout: 30_000 }, async () => {
+  // Page 3 is held, so the run can go no further than pages 1 and 2; the
+  // request for page 6 shows that both were taken (a page starts only within
+  // four of the first one not yet taken). Only the signal can end the run.
+  emulator.reset();
+  emulator.injectFault({ page: 3, delayMs: 600_000 });
+  const db = siteDatabase();
+  const child = spawn(
+    process.execPath,
+    ["js/cli.js", "sync", "--db", db, "--json", "--quiet", ...FAST],
+    { cwd: ROOT, env: userEnv() },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (text) => (stdout += text));
+  child.stderr.setEncoding("utf8").on("data", (text) => (stderr += text));
+  const exited = new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal })));
+  try {
+    await until(() => emulator.requests.some((r) => r.query.page === "6"));
+    child.kill("SIGTERM");
+    const { code, signal } = await exited;
+    assert.equal(signal, null, stderr);
+    assert.equal(code, 1, stderr);
+    const report = JSON.parse(stdout);
+    assert.equal(report.complete, false);
+    assert.equal(report.error.code, "DEADLINE_EXCEEDED");
+    assert.match(report.error.message, /asked to stop/);
+    assert.equal(report.pages, 2);
+    assert.equal(report.cursor?.page, 3, "the next run continues at the held page");
+    assert.match(stderr, /SIGTERM: stopping after the batch in flight/);
+    assert.match(stderr, /^error DEADLINE_EXCEEDED: /m);
+    // Pages 1 and 2 are written; nothing after them is.
+    const sorted = [...offers].sort((a, b) => a.id - b.id);
+    const read = expectedAvailability(sorted.slice(0, 100));
+    const later = new Set(sorted.slice(100).map((o) => o.sku).filter(Boolean));
+    const stock = stockOf(db);
+    for (const [sku, value] of read) {
+      if (!later.has(sku)) assert.equal(stock.get(sku), value, `stock of ${sku}`);
+    }
+    for (const sku of later) if (!read.has(sku)) assert.equal(stock.get(sku), 0, `stock of ${sku}`);
+    for (const key of [SECRET, ...DB_SECRETS]) assert.ok(!stdout.includes(key) && !stderr.includes(key));
+  } finally {
+    child.kill("SIGKILL");
+    emulator.clearFaults();
+  }
+});
+
+/** Resolves once `condition()` holds, looking again after each turn of the event loop's timers. */
+async function until(condition) {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
 test("the API key comes from KEYCRM_API_KEY only", async () => {
   const db = siteDatabase();
   const env = userEnv();
