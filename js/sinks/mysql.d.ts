@@ -59,13 +59,28 @@ interface MysqlTableOptions {
    * before a webhook arrived leaves the webhook's figure in place. NULL rows take any figure. Default: none.
    */
   observedColumn?: string;
+  /**
+   * Whether the sync writes fractional stock (its `fractional`, `--fractional`). With it, a stock column that keeps
+   * whole numbers only (an integer type or DECIMAL(p, 0)) is refused with INVALID_CONFIG when the sink is made: the database would round
+   * 35.575 to 36, more than can be sold. Whatever this says, a fraction is never sent to such a column: the write
+   * rejects with SINK_FAILED and writes nothing. Default `false`.
+   */
+  fractional?: boolean;
+  /**
+   * Longest time, in ms, one statement may run or wait for a lock another transaction holds; past it the server ends
+   * the statement and the call rejects with SINK_FAILED saying it timed out. Applied to the connections the sink opens
+   * (`url`): `innodb_lock_wait_timeout` and `lock_wait_timeout` in whole seconds (at least 1), and MariaDB's
+   * `max_statement_time` or MySQL's `max_execution_time` (SELECTs only). A pool or connection you give keeps its own
+   * settings. `0`: no limit. Default `10000`.
+   */
+  statementTimeoutMs?: number;
 }
 
 /** Options of `createMysqlSink`: exactly one of `url`, `pool` or `connection`, plus the table layout. */
 export type MysqlSinkOptions = MysqlTableOptions &
   (
     | {
-        /** A `mysql://` or `mariadb://` URL naming the database; the sink opens one utf8mb4 connection (mysql2 must be installed) and `close()` ends it. */
+        /** A `mysql://` or `mariadb://` URL naming the database; the sink opens one utf8mb4 connection (mysql2 must be installed) and `close()` ends it. A password holding `/ ? # @ :` or `%` must be percent-encoded (`/` as `%2F`); a URL that cannot be read as user:password@host/database is INVALID_CONFIG. */
         url: string;
         pool?: undefined;
         connection?: undefined;

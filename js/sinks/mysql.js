@@ -8,6 +8,7 @@
 // `IN (…)` to read, `UPDATE … SET stock = CASE … END` to write.
 
 import { isSyncError } from "../errors.js";
+import { checkDatabaseUrl } from "./database-url.js";
 import { quoteIdentifier } from "./identifiers.js";
 import { createServerSink } from "./server.js";
 import {
@@ -28,6 +29,13 @@ const CHUNK = 1024;
 // denied (user or password; database) and unknown database.
 const SETUP_ERRORS = new Set([1044, 1045, 1049]);
 
+// Server errors of a statement ended by a time limit: a lock wait past
+// innodb_lock_wait_timeout (1205) or lock_wait_timeout (metadata locks, 1205 too),
+// MariaDB's max_statement_time (1969) and MySQL's max_execution_time (3024).
+const TIMEOUT_ERRORS = new Set([1205, 1969, 3024]);
+
+const INTEGER_TYPES = ["tinyint", "smallint", "mediumint", "int", "bigint"];
+
 const TEXT_TYPES = [
   "char",
   "varchar",
@@ -37,11 +45,7 @@ const TEXT_TYPES = [
   "longtext",
 ];
 const NUMBER_TYPES = [
-  "tinyint",
-  "smallint",
-  "mediumint",
-  "int",
-  "bigint",
+  ...INTEGER_TYPES,
   "decimal",
   "float",
   "double",
@@ -85,11 +89,12 @@ function dialect(layout, perWarehouse) {
       : quoteIdentifier(layout.observedColumn, "`");
   const columns = siteStockColumns(layout, (name) => quoteIdentifier(name, "`"));
 
+  const { within, select } = limits(layout.statementTimeoutMs);
   const list = (size, item = "?") => Array(size).fill(item).join(", ");
   const selectFor = bySize((size) =>
     perWarehouse
-      ? `SELECT ${columns} FROM ${table} WHERE ${sku} IN (${list(size)}) AND ${warehouse} IN (${list(size)})`
-      : `SELECT ${columns} FROM ${table} WHERE ${sku} IN (${list(size)})`,
+      ? `${within}${select} ${columns} FROM ${table} WHERE ${sku} IN (${list(size)}) AND ${warehouse} IN (${list(size)})`
+      : `${within}${select} ${columns} FROM ${table} WHERE ${sku} IN (${list(size)})`,
   );
   // A CASE with one WHEN per change, matching its row exactly.
   const caseOf = (size, then) =>
@@ -112,7 +117,7 @@ function dialect(layout, perWarehouse) {
         caseOf(size, `(? IS NULL OR ${observed} IS NULL OR ${observed} <= ?)`),
       );
     }
-    return `UPDATE ${table} SET ${sets.join(", ")}\n         WHERE ${where.join(" AND ")}`;
+    return `${within}UPDATE ${table} SET ${sets.join(", ")}\n         WHERE ${where.join(" AND ")}`;
   });
 
   const readParameters = (batch) =>
@@ -133,13 +138,29 @@ function dialect(layout, perWarehouse) {
   };
 
   return {
+    isTimeout: (cause) => TIMEOUT_ERRORS.has(cause?.errno),
     chunk: (items) => chunks(items, CHUNK).map(padded),
     select: async (db, keys) =>
       (await db.execute(selectFor(keys.length), readParameters(keys)))[0],
     update: (run, changes) =>
       run(updateFor(changes.length), writeParameters(changes)),
     selectAll: async (db) =>
-      (await db.query(`SELECT ${columns} FROM ${table} WHERE ${sku} IS NOT NULL`))[0],
+      (await db.query(`${within}${select} ${columns} FROM ${table} WHERE ${sku} IS NOT NULL`))[0],
+  };
+}
+
+/**
+ * What bounds each statement of the sink, on a pool or connection it was given
+ * as well as on its own: MariaDB runs a statement inside SET STATEMENT … FOR,
+ * written in a comment only MariaDB executes; MySQL ends a SELECT at its
+ * MAX_EXECUTION_TIME hint (a comment to MariaDB before 12).
+ */
+function limits(timeoutMs) {
+  if (timeoutMs === 0) return { within: "", select: "SELECT" };
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  return {
+    within: `/*M!100300 SET STATEMENT max_statement_time = ${timeoutMs / 1000}, innodb_lock_wait_timeout = ${seconds}, lock_wait_timeout = ${seconds} FOR */ `,
+    select: `SELECT /*+ MAX_EXECUTION_TIME(${timeoutMs}) */`,
   };
 }
 
@@ -166,8 +187,8 @@ function bySize(build) {
  * One interface over the three ways in: `execute(sql, values)` and `query(sql)`
  * for reads, `transaction(fn)` for writes, `close()` that ends only what we opened.
  */
-async function connect(kind, given) {
-  if (kind === "url") return openPool(given);
+async function connect(kind, given, { statementTimeoutMs }) {
+  if (kind === "url") return openPool(given, statementTimeoutMs);
   // A callback-style pool or connection turns into its promise twin.
   const handle = typeof given?.promise === "function" ? given.promise() : given;
   if (kind === "pool") {
@@ -189,13 +210,9 @@ async function connect(kind, given) {
   };
 }
 
-async function openPool(url) {
-  if (typeof url !== "string" || !/^(mysql|mariadb):\/\//i.test(url)) {
-    // Never echo the URL: it may carry a password.
-    throw invalidConfig(
-      "The MySQL sink's url must be a mysql:// or mariadb:// URL.",
-    );
-  }
+async function openPool(url, timeoutMs) {
+  // Never echo the URL: it may carry a password.
+  checkDatabaseUrl(url, ["mysql", "mariadb"], SINK);
   const mysql = await importDriver("mysql2/promise", "mysql:// databases");
   // The core reads and writes one batch at a time, so one connection serves it.
   const pool = mysql.createPool({
@@ -205,6 +222,13 @@ async function openPool(url) {
     // Stock is a number; SKUs need all of Unicode.
     charset: "utf8mb4_general_ci",
   });
+  // Each connection the pool opens gets the time limits first: its queries
+  // wait in line behind them.
+  if (timeoutMs > 0) {
+    pool.on("connection", (connection) => {
+      connection.query(sessionLimits(timeoutMs), () => {});
+    });
+  }
   const db = overPool(pool, true);
   try {
     await db.query("SELECT 1");
@@ -219,6 +243,18 @@ async function openPool(url) {
       : failed;
   }
   return db;
+}
+
+/**
+ * The SET statement of a connection's time limits. Lock waits are counted in
+ * whole seconds, the least being one; MariaDB also ends any statement at
+ * max_statement_time (seconds, fractions allowed), set in a comment only
+ * MariaDB executes, and MySQL a SELECT at max_execution_time (ms), which
+ * MariaDB lacks.
+ */
+function sessionLimits(timeoutMs) {
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  return `SET SESSION innodb_lock_wait_timeout = ${seconds}, lock_wait_timeout = ${seconds} /*M!100108 , max_statement_time = ${timeoutMs / 1000} */`;
 }
 
 function overPool(pool, owned) {
@@ -265,7 +301,10 @@ async function inTransaction(connection, work, state) {
   }
 }
 
-/** Throws INVALID_CONFIG unless the table and every configured column exist. */
+/**
+ * Throws INVALID_CONFIG unless the table and every configured column exist;
+ * returns the stock column's type and whether it holds whole numbers only.
+ */
 async function checkSchema(db, layout) {
   const [schema, name] = layout.table.includes(".")
     ? layout.table.split(".")
@@ -280,7 +319,8 @@ async function checkSchema(db, layout) {
       );
     }
     [columns] = await db.execute(
-      `SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS
+      `SELECT COLUMN_NAME AS name, DATA_TYPE AS type, NUMERIC_SCALE AS scale
+       FROM information_schema.COLUMNS
        WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
       [database, name],
     );
@@ -341,4 +381,12 @@ async function checkSchema(db, layout) {
       );
     }
   }
+  const stock = columns.find(
+    (c) => c.name.toLowerCase() === layout.stockColumn.toLowerCase(),
+  );
+  const type = String(stock.type).toLowerCase();
+  const whole =
+    INTEGER_TYPES.includes(type) ||
+    (type === "decimal" && Number(stock.scale) === 0);
+  return { type, whole };
 }

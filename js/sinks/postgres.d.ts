@@ -52,13 +52,27 @@ interface PostgresTableOptions {
    * before a webhook arrived leaves the webhook's figure in place. NULL rows take any figure. Default: none.
    */
   observedColumn?: string;
+  /**
+   * Whether the sync writes fractional stock (its `fractional`, `--fractional`). With it, a stock column that keeps
+   * whole numbers only (integer, smallint, bigint or numeric(p, 0)) is refused with INVALID_CONFIG when the sink is made: the database would round
+   * 35.575 to 36, more than can be sold. Whatever this says, a fraction is never sent to such a column: the write
+   * rejects with SINK_FAILED and writes nothing. Default `false`.
+   */
+  fractional?: boolean;
+  /**
+   * Longest time, in ms, one statement may run or wait for a row or table lock another transaction holds; past it the server
+   * ends the statement and the call rejects with SINK_FAILED saying it timed out. Set as `statement_timeout` and
+   * `lock_timeout`: for the sink's whole session when it opens the connection (`url`), else with SET LOCAL in each
+   * of its transactions (writes), leaving your pool's or client's settings as they are. `0`: no limit. Default `10000`.
+   */
+  statementTimeoutMs?: number;
 }
 
 /** Options of `createPostgresSink`: exactly one of `url`, `pool` or `client`, plus the table layout. */
 export type PostgresSinkOptions = PostgresTableOptions &
   (
     | {
-        /** A `postgres://` or `postgresql://` connection string; the sink opens one connection (pg must be installed) and `close()` ends it. */
+        /** A `postgres://` or `postgresql://` connection string; the sink opens one connection (pg must be installed) and `close()` ends it. A password holding `/ ? # @ :` or `%` must be percent-encoded (`/` as `%2F`); a URL that cannot be read as user:password@host/database is INVALID_CONFIG. */
         url: string;
         pool?: undefined;
         client?: undefined;

@@ -5,6 +5,7 @@
 
 import { createHash } from "node:crypto";
 import { isSyncError } from "../errors.js";
+import { checkDatabaseUrl } from "./database-url.js";
 import { quoteIdentifier } from "./identifiers.js";
 import { createServerSink } from "./server.js";
 import {
@@ -23,6 +24,13 @@ const CHUNK = 1024;
 
 // SQLSTATE classes that mean the URL is wrong, not that the server is down.
 const SETUP_STATES = new Set(["28000", "28P01", "3D000"]);
+
+// What the server says when statement_timeout (57014, query_canceled) or
+// lock_timeout (55P03, lock_not_available) ends a statement.
+const TIMEOUT_STATES = new Set(["57014", "55P03"]);
+
+// Integer types, whose columns round a fraction to the nearest whole number.
+const INTEGER_TYPES = new Set(["int2", "int4", "int8"]);
 
 /**
  * Connects (or adopts a pool or client) and returns a StockSink over one table.
@@ -103,6 +111,10 @@ function dialect(layout, perWarehouse) {
       : [batch.map((k) => k.sku)];
 
   return {
+    // PostgreSQL's text cannot hold U+0000: no row has such a SKU, and sending
+    // one fails the whole statement (22021).
+    storable: (sku) => !sku.includes("\u0000"),
+    isTimeout: (cause) => TIMEOUT_STATES.has(cause?.code),
     chunk: (items) => chunks(items, CHUNK),
     select: async (db, keys) => (await db.query(select, keyColumns(keys))).rows,
     async update(run, changes) {
@@ -119,13 +131,14 @@ function dialect(layout, perWarehouse) {
  * One interface over the three ways in: `query(text, values)` for reads,
  * `transaction(fn)` for writes, `close()` that ends only what we opened.
  */
-async function connect(kind, handle) {
-  if (kind === "url") return openPool(handle);
+async function connect(kind, handle, { statementTimeoutMs }) {
+  const begin = beginWithin(statementTimeoutMs);
+  if (kind === "url") return openPool(handle, statementTimeoutMs, begin);
   if (kind === "pool") {
     if (typeof handle?.connect !== "function") {
       throw invalidConfig("The PostgreSQL sink's pool must be a pg.Pool.");
     }
-    return overPool(handle, false);
+    return overPool(handle, false, begin);
   }
   if (typeof handle?.query !== "function") {
     throw invalidConfig(
@@ -134,30 +147,41 @@ async function connect(kind, handle) {
   }
   return {
     query: (text, values) => handle.query(statement(text, values)),
-    transaction: (work) => inTransaction(handle, work),
+    transaction: (work) => inTransaction(handle, work, begin),
     async close() {},
   };
 }
 
-async function openPool(url) {
-  if (typeof url !== "string" || !/^postgres(ql)?:\/\//i.test(url)) {
-    // Never echo the URL: it may carry a password.
-    throw invalidConfig(
-      "The PostgreSQL sink's url must be a postgres:// or postgresql:// connection string.",
-    );
-  }
+/**
+ * The statement that opens the sink's transactions. With a time limit, every
+ * statement of the transaction, and every wait for a lock a site transaction
+ * holds, ends at it, on the server: SET LOCAL lasts until COMMIT or ROLLBACK,
+ * so a pool or client the sink was given keeps its own settings otherwise.
+ */
+function beginWithin(timeoutMs) {
+  if (timeoutMs === 0) return "BEGIN";
+  return `BEGIN; SET LOCAL statement_timeout = ${timeoutMs}; SET LOCAL lock_timeout = ${timeoutMs}`;
+}
+
+async function openPool(url, timeoutMs, begin) {
+  // Never echo the URL: it may carry a password.
+  checkDatabaseUrl(url, ["postgres", "postgresql"], SINK);
   const pg = await importDriver("pg", "postgres:// databases");
   // The core reads and writes one batch at a time, so one connection serves it.
+  // Its session has the time limits too, so reads outside a transaction end at them.
+  const limits =
+    timeoutMs === 0 ? {} : { statement_timeout: timeoutMs, lock_timeout: timeoutMs };
   const pool = new pg.Pool({
     connectionString: url,
     max: 1,
     connectionTimeoutMillis: 15_000,
     application_name: "keycrm-stock-sync",
+    ...limits,
   });
   // An idle connection dropped by the server must not crash the process; the
   // next query reconnects or fails with the reason.
   pool.on("error", () => {});
-  const db = overPool(pool, true);
+  const db = overPool(pool, true, begin);
   try {
     await db.query("SELECT 1");
   } catch (cause) {
@@ -167,7 +191,7 @@ async function openPool(url) {
   return db;
 }
 
-function overPool(pool, owned) {
+function overPool(pool, owned, begin) {
   let closed = false;
   return {
     query: (text, values) => pool.query(statement(text, values)),
@@ -175,7 +199,7 @@ function overPool(pool, owned) {
       const client = await pool.connect();
       const state = { rollbackFailed: false };
       try {
-        return await inTransaction(client, work, state);
+        return await inTransaction(client, work, begin, state);
       } finally {
         // A connection whose ROLLBACK failed is in an unknown state: drop it.
         client.release(state.rollbackFailed ? true : undefined);
@@ -193,9 +217,9 @@ function overPool(pool, owned) {
   };
 }
 
-async function inTransaction(client, work, state = {}) {
+async function inTransaction(client, work, begin, state = {}) {
   const query = (text, values) => client.query(statement(text, values));
-  await client.query("BEGIN");
+  await client.query(begin);
   try {
     const result = await work(query);
     await client.query("COMMIT");
@@ -241,13 +265,17 @@ function connectFailed(cause) {
     : failed;
 }
 
-/** Throws INVALID_CONFIG unless the table and every configured column exist. */
+/**
+ * Throws INVALID_CONFIG unless the table and every configured column exist;
+ * returns the stock column's type and whether it holds whole numbers only.
+ */
 async function checkSchema(db, layout) {
   let columns;
   try {
     // to_regclass resolves the name as the statements will, search_path included.
     const { rows } = await db.query(
-      `SELECT a.attname AS name, t.typcategory AS category, t.typname AS type
+      `SELECT a.attname AS name, t.typcategory AS category, t.typname AS type,
+         a.atttypmod AS typmod
        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
        WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
        ORDER BY a.attnum`,
@@ -318,4 +346,13 @@ async function checkSchema(db, layout) {
       );
     }
   }
+  const stock = columns.find((c) => c.name === layout.stockColumn);
+  return { type: stock.type, whole: holdsWholeNumbers(stock) };
+}
+
+/** Integer types, and numeric(p, 0): a fraction is rounded to a whole number. */
+function holdsWholeNumbers({ type, typmod }) {
+  if (INTEGER_TYPES.has(type)) return true;
+  // numeric's typmod is ((precision << 16) | scale) + 4; -1 when unconstrained.
+  return type === "numeric" && typmod >= 4 && ((typmod - 4) & 0x7ff) === 0;
 }

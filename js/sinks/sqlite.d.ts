@@ -19,13 +19,26 @@ interface SqliteTableOptions {
    * before a webhook arrived leaves the webhook's figure in place. NULL rows take any figure. Default: none.
    */
   observedColumn?: string;
+  /**
+   * Whether the sync writes fractional stock (its `fractional`, `--fractional`). With it, a stock column that keeps
+   * whole numbers only (INTEGER in a STRICT table (in other tables SQLite keeps a fraction even in an INTEGER column)) is refused with INVALID_CONFIG when the sink is made: the database would round
+   * 35.575 to 36, more than can be sold. Whatever this says, a fraction is never sent to such a column: the write
+   * rejects with SINK_FAILED and writes nothing. Default `false`.
+   */
+  fractional?: boolean;
+  /**
+   * Longest time, in ms, a statement waits for a lock another connection holds (SQLite's busy timeout); past it the
+   * call rejects with SINK_FAILED saying it timed out. For a file the sink opens (`path`); a `database` you give keeps
+   * its own. `0`: no limit. Default `10000`.
+   */
+  statementTimeoutMs?: number;
 }
 
 /** Options of `createSqliteSink`: exactly one of `path` or `database`, plus the table layout. */
 export type SqliteSinkOptions = SqliteTableOptions &
   (
     | {
-        /** Path of an existing database file; the sink opens it in WAL mode and `close()` closes it. */
+        /** Path of an existing database file; the sink opens it, leaves its journal mode as it is, and `close()` closes it. */
         path: string;
         database?: undefined;
       }

@@ -6,12 +6,16 @@ import Database from "better-sqlite3";
 import { isSyncError } from "../errors.js";
 import { assertTableName, quoteIdentifier } from "./identifiers.js";
 import {
+  SERVER_OPTIONS,
+  checkWholeNumbers,
   invalidConfig,
   keyRules,
   readFailure,
   readLayout,
+  refuseFractionalInto,
   sinkFailed,
   siteStockColumns,
+  timedOut,
   toSiteStock,
   writeFailure,
 } from "./table.js";
@@ -28,12 +32,15 @@ const MAX_PARAMETERS = 500;
 export function createSqliteSink(options) {
   const config = readOptions(options);
   const ownsDatabase = config.database === undefined;
-  const db = config.database ?? openFile(config.path);
+  const db = config.database ?? openFile(config.path, config.statementTimeoutMs);
+  // The journal mode is left as the file has it. WAL would let the site read
+  // while a batch is written, but it is a lasting property of the file (a dry
+  // run must change nothing) with costs of its own: -wal and -shm files beside
+  // it, no network file systems. Whether to use it is the site's choice.
+  let stockColumn;
   try {
-    checkSchema(db, config);
-    // WAL lets the site keep reading while a batch is written. Only for a file
-    // we opened: the journal mode of someone else's handle is theirs to choose.
-    if (ownsDatabase) db.pragma("journal_mode = WAL");
+    stockColumn = checkSchema(db, config);
+    refuseFractionalInto(config, stockColumn);
   } catch (error) {
     if (ownsDatabase) db.close();
     throw isSyncError(error)
@@ -55,6 +62,12 @@ export function createSqliteSink(options) {
       ? ""
       : quoteIdentifier(config.observedColumn);
   const columns = siteStockColumns(config, quoteIdentifier);
+  // A lock held past the busy timeout fails the call with SQLITE_BUSY. On a
+  // handle the sink was given, the timeout is the handle's own.
+  const failed = (message, cause) =>
+    ownsDatabase && String(cause?.code).startsWith("SQLITE_BUSY")
+      ? timedOut(message, config.statementTimeoutMs, cause)
+      : sinkFailed(message, cause);
   const parametersPerKey = perWarehouse ? 2 : 1;
   const chunkSize = Math.floor(MAX_PARAMETERS / parametersPerKey);
 
@@ -127,25 +140,20 @@ export function createSqliteSink(options) {
           }
         }
       } catch (cause) {
-        throw sinkFailed(
-          readFailure(config.table),
-          cause,
-        );
+        throw failed(readFailure(config.table), cause);
       }
       return found;
     },
 
     async write(changes) {
       const distinct = rules.checkChanges(changes);
+      checkWholeNumbers(distinct, stockColumn, config);
       if (distinct.length === 0) return;
       try {
         writeAll ??= prepareWrite();
         writeAll(distinct);
       } catch (cause) {
-        throw sinkFailed(
-          writeFailure(config.table, changes.length),
-          cause,
-        );
+        throw failed(writeFailure(config.table, changes.length), cause);
       }
     },
 
@@ -158,10 +166,7 @@ export function createSqliteSink(options) {
           .all();
         return all.map((row) => toSiteStock(row, perWarehouse));
       } catch (cause) {
-        throw sinkFailed(
-          readFailure(config.table),
-          cause,
-        );
+        throw failed(readFailure(config.table), cause);
       }
     },
 
@@ -217,10 +222,15 @@ export function createSampleDatabase(
 }
 
 function readOptions(options) {
-  const layout = readLayout(options, "SQLite sink", {
-    path: "a database file",
-    database: "an open better-sqlite3 Database",
-  });
+  const layout = readLayout(
+    options,
+    "SQLite sink",
+    {
+      path: "a database file",
+      database: "an open better-sqlite3 Database",
+    },
+    SERVER_OPTIONS,
+  );
   const { path, database } = options;
   if (path !== undefined && (typeof path !== "string" || path === "")) {
     throw invalidConfig(
@@ -235,11 +245,16 @@ function readOptions(options) {
   return { ...layout, path, database };
 }
 
-function openFile(path) {
+function openFile(path, timeoutMs) {
   try {
     // fileMustExist: a mistyped path should fail here, not leave an empty
-    // database behind and then report a missing table.
-    return new Database(path, { fileMustExist: true });
+    // database behind and then report a missing table. timeout: how long a
+    // statement waits for a lock the site holds (SQLite's busy timeout); 0 waits
+    // not at all, so "no limit" is the largest SQLite takes.
+    return new Database(path, {
+      fileMustExist: true,
+      timeout: timeoutMs === 0 ? 2_147_483_647 : timeoutMs,
+    });
   } catch (cause) {
     throw invalidConfig(
       `Cannot open the SQLite database ${JSON.stringify(path)}: ${cause.message}.`,
@@ -248,7 +263,10 @@ function openFile(path) {
   }
 }
 
-/** Throws INVALID_CONFIG unless the table and every configured column exist. */
+/**
+ * Throws INVALID_CONFIG unless the table and every configured column exist;
+ * returns the stock column's declared type and whether it holds whole numbers only.
+ */
 function checkSchema(db, config) {
   const [schema, table] = config.table.includes(".")
     ? config.table.split(".")
@@ -262,10 +280,10 @@ function checkSchema(db, config) {
       `No attached database "${schema}" for table "${config.table}" (table, --table); attached: ${schemas.join(", ")}.`,
     );
   }
-  const columns = db
-    .prepare("SELECT name FROM pragma_table_info(?, ?)")
-    .pluck()
+  const declared = db
+    .prepare("SELECT name, type FROM pragma_table_info(?, ?)")
     .all(table, schema);
+  const columns = declared.map((column) => column.name);
   if (columns.length === 0) {
     const tables = db
       .prepare(
@@ -296,4 +314,22 @@ function checkSchema(db, config) {
       `Table "${config.table}" has no column "${column}" (${option}, ${flag}); its columns are: ${columns.join(", ")}.`,
     );
   }
+  const stock = declared.find(
+    (column) => column.name.toLowerCase() === config.stockColumn.toLowerCase(),
+  );
+  const whole = /^INT(EGER)?$/i.test(stock.type) && isStrict(db, schema, table);
+  return { type: stock.type, whole };
+}
+
+// In an ordinary table a column's type is only an affinity, and a REAL that is
+// not a whole number stays a REAL even in an INTEGER column: nothing is
+// rounded. Only a STRICT table's INTEGER column keeps whole numbers alone (and
+// refuses the rest).
+function isStrict(db, schema, table) {
+  const row = db
+    .prepare(
+      "SELECT strict FROM pragma_table_list(?) WHERE schema = ? COLLATE NOCASE",
+    )
+    .get(table, schema);
+  return row?.strict === 1;
 }

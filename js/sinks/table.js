@@ -14,6 +14,15 @@ const LAYOUT_OPTIONS = [
   "observedColumn",
 ];
 
+/** Options of the SQLite, PostgreSQL and MySQL sinks beyond the layout. */
+export const SERVER_OPTIONS = ["fractional", "statementTimeoutMs"];
+
+/** How long one statement, or one wait for a lock, may take by default. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
+
+// PostgreSQL's statement_timeout is a 32-bit count of ms.
+const MAX_STATEMENT_TIMEOUT_MS = 2_147_483_647;
+
 /**
  * Checks an options bag: no unknown names, exactly one way to reach the
  * database, valid identifiers. Returns the layout plus the connection option.
@@ -21,8 +30,9 @@ const LAYOUT_OPTIONS = [
  * @param {string} sink e.g. "PostgreSQL sink"
  * @param {Record<string, string>} connections option name → what it is, e.g.
  *   `{ url: "a postgres:// URL", pool: "a pg.Pool" }`
+ * @param {string[]} [extra] further option names this sink knows, e.g. SERVER_OPTIONS
  */
-export function readLayout(options, sink, connections) {
+export function readLayout(options, sink, connections, extra = []) {
   const ways = Object.keys(connections);
   const choices = ways
     .map((name) => `${name} (${connections[name]})`)
@@ -32,7 +42,7 @@ export function readLayout(options, sink, connections) {
       `The ${sink} needs an options object with one of: ${choices}.`,
     );
   }
-  const known = [...ways, ...LAYOUT_OPTIONS];
+  const known = [...ways, ...LAYOUT_OPTIONS, ...extra];
   for (const name of Object.keys(options)) {
     if (!known.includes(name)) {
       throw invalidConfig(
@@ -47,6 +57,10 @@ export function readLayout(options, sink, connections) {
   const { warehouseColumn, observedColumn } = options;
   return {
     connection: given[0],
+    ...(extra.includes("fractional") ? { fractional: readFractional(options) } : {}),
+    ...(extra.includes("statementTimeoutMs")
+      ? { statementTimeoutMs: readStatementTimeout(options) }
+      : {}),
     table: assertTableName(options.table ?? "products", "table"),
     skuColumn: assertIdentifier(options.skuColumn ?? "sku", "skuColumn"),
     stockColumn: assertIdentifier(
@@ -62,6 +76,72 @@ export function readLayout(options, sink, connections) {
         ? undefined
         : assertIdentifier(observedColumn, "observedColumn"),
   };
+}
+
+function readFractional({ fractional = false }) {
+  if (typeof fractional === "boolean") return fractional;
+  throw invalidConfig(
+    `fractional (--fractional) must be true or false, not ${JSON.stringify(fractional)}.`,
+  );
+}
+
+function readStatementTimeout({
+  statementTimeoutMs = DEFAULT_STATEMENT_TIMEOUT_MS,
+}) {
+  if (
+    Number.isInteger(statementTimeoutMs) &&
+    statementTimeoutMs >= 0 &&
+    statementTimeoutMs <= MAX_STATEMENT_TIMEOUT_MS
+  ) {
+    return statementTimeoutMs;
+  }
+  throw invalidConfig(
+    `statementTimeoutMs must be a whole number of milliseconds from 0 (no limit) to ${MAX_STATEMENT_TIMEOUT_MS}, not ${JSON.stringify(statementTimeoutMs)}.`,
+  );
+}
+
+/**
+ * Refuses `fractional` for a stock column that keeps whole numbers only: the
+ * database would round 35.575 to 36, more than can be sold.
+ * @param {{ fractional?: boolean, table: string, stockColumn: string }} layout
+ * @param {import("./server.js").StockColumn} column
+ */
+export function refuseFractionalInto(layout, column) {
+  if (!layout.fractional || !column.whole) return;
+  throw invalidConfig(
+    `Column "${layout.stockColumn}" of table "${layout.table}" (stockColumn, --stock-column) is ${column.type} and holds whole numbers only, so fractional stock (fractional, --fractional) would be rounded, at times up. Give the column a type that keeps fractions (e.g. numeric(14,3)), or sync whole units.`,
+  );
+}
+
+/**
+ * Refuses a batch holding a fraction for a column of whole numbers, before any
+ * statement: the database would round it, at times up.
+ * @param {import("./sink.js").StockChange[]} changes
+ * @param {import("./server.js").StockColumn} column
+ * @param {{ table: string, stockColumn: string }} layout
+ */
+export function checkWholeNumbers(changes, column, layout) {
+  if (!column.whole) return;
+  for (const { sku, stock } of changes) {
+    if (stock === null || Number.isInteger(stock)) continue;
+    throw sinkFailed(
+      `Stock ${stock} for SKU "${sku}" has a fraction, and column "${layout.stockColumn}" of table "${layout.table}" holds whole numbers only: the database would round it, at times up; nothing was written. Give the column a type that keeps fractions, or sync whole units`,
+    );
+  }
+}
+
+/**
+ * SINK_FAILED for a statement the database ended because it ran, or waited for
+ * a lock, longer than statementTimeoutMs.
+ * @param {string} message what failed, e.g. from readFailure()
+ * @param {number} timeoutMs
+ * @param {unknown} cause the driver's error
+ */
+export function timedOut(message, timeoutMs, cause) {
+  return sinkFailed(
+    `${message}: timed out: the database gave up after ${timeoutMs} ms (statementTimeoutMs) running the statement or waiting for a lock another transaction holds`,
+    cause,
+  );
 }
 
 /**

@@ -39,6 +39,7 @@ export function sinkConformance(options) {
     setup,
     perWarehouse = true,
     observed = false,
+    integerStock = false,
   } = checkOptions(options);
 
   /** Runs `body` with a fresh fixture, then closes and disposes of it. */
@@ -48,6 +49,7 @@ export function sinkConformance(options) {
         rows: rows.map(copy),
         perWarehouse: false,
         observed: false,
+        integerStock: false,
         ...layout,
       };
       const fixture = await setup(given);
@@ -143,6 +145,35 @@ export function sinkConformance(options) {
         ]);
       },
       { perWarehouse: true, observed: true },
+    );
+  }
+
+  /** For stores whose stock column can be made to hold whole numbers only. */
+  function integerColumn() {
+    withStore(
+      "a stock column of whole numbers never gets a fraction rounded up",
+      [sku("A", 0), sku("B", 0)],
+      async (sink, stored) => {
+        // A fraction is refused, or written at most as large as it is: 35.575
+        // kilograms stored as 36 would sell one that is not there.
+        let refused = false;
+        try {
+          await sink.write([sku("A", 35.575), sku("B", 7)]);
+        } catch (error) {
+          assertSinkFailure(error);
+          refused = true;
+        }
+        const [a, b] = await stored();
+        assert.ok(a.stock <= 35.575, `A holds ${a.stock}, more than 35.575`);
+        if (refused) {
+          assert.deepEqual([a, b], [sku("A", 0), sku("B", 0)], "all or nothing");
+        } else {
+          assert.equal(b.stock, 7);
+        }
+        await sink.write([sku("A", 35), sku("B", 8)]);
+        assert.deepEqual(await stored(), [sku("A", 35), sku("B", 8)]);
+      },
+      { integerStock: true },
     );
   }
 
@@ -305,6 +336,22 @@ export function sinkConformance(options) {
     );
 
     withStore(
+      "a SKU holding U+0000 is read as absent and blocks nothing else in its batch",
+      [sku("A", 1), sku("B", 2)],
+      async (sink, stored) => {
+        // Some stores cannot hold U+0000 in text at all (PostgreSQL): such a
+        // key cannot name a row there, and must not fail the keys beside it.
+        const odd = "bad\u0000sku";
+        assert.deepEqual(
+          sorted(await sink.read([{ sku: "A" }, { sku: odd }, { sku: "B" }])),
+          [sku("A", 1), sku("B", 2)],
+        );
+        await sink.write([sku("A", 5), sku(odd, 3), sku("B", 6)]);
+        assert.deepEqual(await stored([{ sku: odd }]), [sku("A", 5), sku("B", 6)]);
+      },
+    );
+
+    withStore(
       "readAll returns every row, if the sink has it",
       [sku("A", 1), sku("B", null), sku("C", 2.5)],
       async (sink) => {
@@ -318,6 +365,7 @@ export function sinkConformance(options) {
     );
 
     if (observed) observedTimes();
+    if (integerStock) integerColumn();
     if (!perWarehouse) return;
     const at = (code, warehouseId, stock) => ({
       sku: code,

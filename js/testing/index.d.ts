@@ -243,6 +243,8 @@ export interface ConformanceLayout {
   perWarehouse: boolean;
   /** Whether the store keeps observation times: the sink must then be set up with an integer observed column (e.g. `observedColumn`), NULL in every row given. */
   observed: boolean;
+  /** Whether the stock column must hold whole numbers only (e.g. `integer`), to check that no fraction is rounded up into it. */
+  integerStock: boolean;
 }
 
 /** A fresh store with a sink over it, made by the harness for one test. */
@@ -271,14 +273,17 @@ export interface SinkConformanceOptions {
   perWarehouse?: boolean;
   /** Run the tests of observation times (`observedAt` on read and write), for sinks that keep them. Default: `false`. */
   observed?: boolean;
+  /** Run the test of a whole-number stock column (a fraction is refused or written no larger than it is), for stores that can make one. Default: `false`. */
+  integerStock?: boolean;
 }
 
 /**
  * Registers the sink conformance suite with `node:test` (a `describe` block of
  * tests): reads of present and missing keys, 1 200 keys in one call, writes that
  * update and never insert, all-or-nothing batches, fractional and null stock,
- * exact SKU matching (case, spaces, Unicode, quotes), `readAll`, per-warehouse keys, and
- * observation times where the sink keeps them.
+ * exact SKU matching (case, spaces, Unicode, quotes), a SKU holding U+0000 that
+ * blocks nothing else, `readAll`, per-warehouse keys, and observation times and
+ * whole-number stock columns where the sink has them.
  * Call it at the top level of a test file run by `node --test`.
  */
 export function sinkConformance(options: SinkConformanceOptions): void;

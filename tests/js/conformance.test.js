@@ -19,7 +19,8 @@ let files = 0;
 sinkConformance({
   name: "SQLite sink",
   observed: true,
-  setup({ rows, perWarehouse, observed }) {
+  integerStock: true,
+  setup({ rows, perWarehouse, observed, integerStock }) {
     files += 1;
     const file = path.join(dir, `site-${files}.db`);
     const db = new Database(file);
@@ -27,8 +28,8 @@ sinkConformance({
     db.exec(`CREATE TABLE products (
       sku TEXT COLLATE NOCASE NOT NULL,
       ${perWarehouse ? "warehouse_id INTEGER NOT NULL," : ""}
-      stock REAL CHECK (stock >= 0)
-      ${observed ? ", observed_at INTEGER" : ""})`);
+      stock ${integerStock ? "INTEGER" : "REAL"} CHECK (stock >= 0)
+      ${observed ? ", observed_at INTEGER" : ""})${integerStock ? " STRICT" : ""}`);
     const insert = perWarehouse
       ? db.prepare(
           "INSERT INTO products (sku, warehouse_id, stock) VALUES (?, ?, ?)",

@@ -27,11 +27,16 @@ after(async () => {
 
 let tables = 0;
 /** A fresh table holding `rows`; NOCASE so the sink must match exactly itself. */
-async function tableWith(rows, perWarehouse = false, observed = false) {
+async function tableWith(
+  rows,
+  perWarehouse = false,
+  observed = false,
+  stock = "REAL",
+) {
   tables += 1;
   const table = `stock_${tables}`;
   await db.exec(
-    `CREATE TABLE ${table} (sku TEXT COLLATE NOCASE NOT NULL, ${perWarehouse ? "warehouse_id INTEGER NOT NULL, " : ""}stock REAL CHECK (stock >= 0)${observed ? ", observed_at INTEGER" : ""})`,
+    `CREATE TABLE ${table} (sku TEXT COLLATE NOCASE NOT NULL, ${perWarehouse ? "warehouse_id INTEGER NOT NULL, " : ""}stock ${stock} CHECK (stock >= 0)${observed ? ", observed_at INTEGER" : ""})`,
   );
   // Multi-row INSERTs within D1's 100 parameters: each statement is a round
   // trip through miniflare's proxy, so fewer statements keep the suite quick.
@@ -93,8 +98,15 @@ function counted(database) {
 sinkConformance({
   name: "D1 sink",
   observed: true,
-  async setup({ rows, perWarehouse, observed }) {
-    const table = await tableWith(rows, perWarehouse, observed);
+  // An INTEGER column keeps a fraction in D1, as in any SQLite table that is not STRICT.
+  integerStock: true,
+  async setup({ rows, perWarehouse, observed, integerStock }) {
+    const table = await tableWith(
+      rows,
+      perWarehouse,
+      observed,
+      integerStock ? "INTEGER" : "REAL",
+    );
     return {
       sink: createD1Sink({
         database: db,

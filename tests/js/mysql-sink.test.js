@@ -4,6 +4,9 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import mysql from "mysql2/promise";
 import mysqlCallbacks from "mysql2";
 import { createMysqlSink } from "../../js/sinks/mysql.js";
@@ -11,6 +14,7 @@ import { sinkConformance } from "../../js/testing/index.js";
 import { passwordOf, scratchName, serverUrl } from "./support/databases.js";
 
 const URL_ = serverUrl("mysql");
+const CLI = fileURLToPath(new URL("../../js/cli.js", import.meta.url));
 const DB = scratchName("keycrm_my");
 const admin = mysql.createPool({ uri: URL_, connectionLimit: 2 });
 const pool = mysql.createPool({ uri: URL_, connectionLimit: 2 });
@@ -35,6 +39,7 @@ async function tableWith(
     perWarehouse = false,
     collation = "utf8mb4_general_ci",
     observed = false,
+    stock = "decimal(14,3)",
   } = {},
 ) {
   tables += 1;
@@ -43,7 +48,7 @@ async function tableWith(
     id int AUTO_INCREMENT PRIMARY KEY,
     sku varchar(100) COLLATE ${collation} NOT NULL,
     ${perWarehouse ? "warehouse_id int NOT NULL," : ""}
-    stock decimal(14,3) NULL CHECK (stock >= 0),
+    stock ${stock} NULL CHECK (stock >= 0),
     ${observed ? "observed_at bigint NULL," : ""}
     KEY (sku${perWarehouse ? ", warehouse_id" : ""})) ENGINE=InnoDB`);
   if (rows.length > 0) {
@@ -84,8 +89,13 @@ function rejectsWith(code, pattern) {
 sinkConformance({
   name: "MySQL sink",
   observed: true,
-  async setup({ rows, perWarehouse, observed }) {
-    const table = await tableWith(rows, { perWarehouse, observed });
+  integerStock: true,
+  async setup({ rows, perWarehouse, observed, integerStock }) {
+    const table = await tableWith(rows, {
+      perWarehouse,
+      observed,
+      stock: integerStock ? "int" : undefined,
+    });
     return {
       sink: await createMysqlSink({
         pool,
@@ -145,7 +155,8 @@ describe("MySQL sink", () => {
     for (const method of ["execute", "query"]) {
       const original = connection[method].bind(connection);
       connection[method] = (sql, ...rest) => {
-        statements.push(sql.trim().split(/\s/)[0]);
+        // The first word after the comment that bounds MariaDB's statements.
+        statements.push(sql.replace(/^\s*\/\*[^]*?\*\/\s*/, "").split(/\s/)[0]);
         return original(sql, ...rest);
       };
     }
@@ -362,5 +373,122 @@ describe("MySQL sink", () => {
     assert.deepEqual(await rowsOf(table, true), [
       { sku: "A", warehouseId: 1, stock: 1 },
     ]);
+  });
+
+  test("fractional stock is refused for a column of whole numbers when the sink is made", async () => {
+    for (const type of ["int", "bigint", "smallint", "decimal(10,0)"]) {
+      const table = await tableWith([{ sku: "A", stock: 1 }], { stock: type });
+      await assert.rejects(
+        createMysqlSink({ pool, table, fractional: true }),
+        rejectsWith(
+          "INVALID_CONFIG",
+          /Column "stock" .* holds whole numbers only.*--fractional/,
+        ),
+      );
+      // Without it, whole units are written as ever, and a fraction never is.
+      const sink = await createMysqlSink({ pool, table });
+      await assert.rejects(
+        sink.write([{ sku: "A", stock: 35.575 }]),
+        rejectsWith("SINK_FAILED", /35\.575 .*has a fraction.*nothing was written/),
+      );
+      await sink.write([{ sku: "A", stock: 7 }]);
+      assert.deepEqual(await rowsOf(table), [{ sku: "A", stock: 7 }]);
+    }
+    const table = await tableWith([{ sku: "A", stock: 1 }]);
+    const sink = await createMysqlSink({ pool, table, fractional: true });
+    await sink.write([{ sku: "A", stock: 35.575 }]);
+    assert.deepEqual(await rowsOf(table), [{ sku: "A", stock: 35.575 }]);
+  });
+
+  /** Runs `body` while another session holds a row lock on every row of `table`. */
+  async function whileLocked(table, body) {
+    const site = await mysql.createConnection({ uri: URL_ });
+    try {
+      await site.query("BEGIN");
+      await site.query(`SELECT * FROM ${table} FOR UPDATE`);
+      await body();
+    } finally {
+      await site.query("ROLLBACK");
+      await site.end();
+    }
+  }
+
+  // The lock is held until the assertion is done: only the server's limit can
+  // end the write's wait (MariaDB's max_statement_time). The test's own timeout
+  // only turns a regression into a failure instead of a hang.
+  test("a write waiting on a site's row lock ends at statementTimeoutMs, on a URL's connection", { timeout: 60_000 }, async () => {
+    const table = await tableWith([{ sku: "A", stock: 1 }]);
+    const sink = await createMysqlSink({ url: URL_, table, statementTimeoutMs: 50 });
+    try {
+      await whileLocked(table, () =>
+        assert.rejects(
+          sink.write([{ sku: "A", stock: 2 }]),
+          rejectsWith(
+            "SINK_FAILED",
+            /none of them were written: timed out: .*50 ms \(statementTimeoutMs\).*error 1969/,
+          ),
+        ),
+      );
+      await sink.write([{ sku: "A", stock: 3 }]);
+      assert.deepEqual(await rowsOf(table), [{ sku: "A", stock: 3 }]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test("so does one on a given pool, whose session is left alone", { timeout: 60_000 }, async () => {
+    const table = await tableWith([{ sku: "A", stock: 1 }]);
+    const given = mysql.createPool({ uri: URL_, connectionLimit: 1 });
+    try {
+      const [[before]] = await given.query(
+        "SELECT @@max_statement_time AS statement, @@innodb_lock_wait_timeout AS wait",
+      );
+      const sink = await createMysqlSink({ pool: given, table, statementTimeoutMs: 50 });
+      await whileLocked(table, () =>
+        assert.rejects(
+          sink.write([{ sku: "A", stock: 2 }]),
+          rejectsWith("SINK_FAILED", /timed out/),
+        ),
+      );
+      const [[after]] = await given.query(
+        "SELECT @@max_statement_time AS statement, @@innodb_lock_wait_timeout AS wait",
+      );
+      assert.deepEqual(after, before);
+    } finally {
+      await given.end();
+    }
+  });
+
+  test("a URL whose password holds / or # is INVALID_CONFIG, and the password is never shown", async () => {
+    for (const url of [
+      "mysql://shop:s3cr/et@127.0.0.1/shop",
+      "mysql://shop:s3cr#et@127.0.0.1/shop",
+      "mariadb://shop:12#s3cret@127.0.0.1/shop",
+    ]) {
+      await assert.rejects(createMysqlSink({ url }), (error) => {
+        rejectsWith("INVALID_CONFIG", /percent-encode/)(error);
+        assert.doesNotMatch(error.message, /s3c/);
+        return true;
+      });
+    }
+  });
+
+  test("the CLI exits 2 for such a URL and never prints the password", async () => {
+    for (const db of [
+      "mysql://shop:s3cr#et@127.0.0.1/shop",
+      "mariadb://shop:s3cr/et@127.0.0.1/shop",
+    ]) {
+      const run = promisify(execFile)(
+        process.execPath,
+        [CLI, "sync", "--db", db],
+        { env: { ...process.env, KEYCRM_API_KEY: "key-for-tests" } },
+      );
+      await assert.rejects(run, (failed) => {
+        assert.equal(failed.code, 2, failed.stderr);
+        assert.match(failed.stderr, /INVALID_CONFIG.*percent-encode/);
+        assert.doesNotMatch(failed.stdout + failed.stderr, /s3c/);
+        return true;
+      });
+    }
   });
 });

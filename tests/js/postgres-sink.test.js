@@ -3,12 +3,16 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import pg from "pg";
 import { createPostgresSink } from "../../js/sinks/postgres.js";
 import { sinkConformance } from "../../js/testing/index.js";
 import { passwordOf, scratchName, serverUrl } from "./support/databases.js";
 
 const URL_ = serverUrl("postgres");
+const CLI = fileURLToPath(new URL("../../js/cli.js", import.meta.url));
 const SCHEMA = scratchName("keycrm_pg");
 const admin = new pg.Pool({ connectionString: URL_, max: 2 });
 const pool = new pg.Pool({ connectionString: URL_, max: 2 });
@@ -78,8 +82,13 @@ function rejectsWith(code, pattern) {
 sinkConformance({
   name: "PostgreSQL sink",
   observed: true,
-  async setup({ rows, perWarehouse, observed }) {
-    const table = await tableWith(rows, { perWarehouse, observed });
+  integerStock: true,
+  async setup({ rows, perWarehouse, observed, integerStock }) {
+    const table = await tableWith(rows, {
+      perWarehouse,
+      observed,
+      stock: integerStock ? "integer" : undefined,
+    });
     return {
       sink: await createPostgresSink({
         pool,
@@ -138,7 +147,7 @@ describe("PostgreSQL sink", () => {
       assert.equal((await sink.read(rows)).length, 500);
       await sink.write(rows.map((row, i) => ({ ...row, stock: i })));
       assert.deepEqual(
-        texts.map((text) => text.trim().split(/\s/)[0]),
+        texts.map((text) => text.trim().split(/[\s;]/)[0]),
         ["SELECT", "BEGIN", "UPDATE", "COMMIT"],
       );
       assert.deepEqual(
@@ -357,5 +366,137 @@ describe("PostgreSQL sink", () => {
     assert.deepEqual(await rowsOf(table, true), [
       { sku: "A", warehouseId: 1, stock: 1 },
     ]);
+  });
+
+  test("fractional stock is refused for a column of whole numbers when the sink is made", async () => {
+    for (const type of ["integer", "bigint", "smallint", "numeric(10,0)"]) {
+      const table = await tableWith([{ sku: "A", stock: 1 }], { stock: type });
+      await assert.rejects(
+        createPostgresSink({ pool, table, fractional: true }),
+        rejectsWith(
+          "INVALID_CONFIG",
+          /Column "stock" .* holds whole numbers only.*--fractional/,
+        ),
+      );
+      // Without it, whole units are written as ever, and a fraction never is.
+      const sink = await createPostgresSink({ pool, table });
+      await assert.rejects(
+        sink.write([{ sku: "A", stock: 35.575 }]),
+        rejectsWith("SINK_FAILED", /35\.575 .*has a fraction.*nothing was written/),
+      );
+      await sink.write([{ sku: "A", stock: 7 }]);
+      assert.deepEqual(await rowsOf(table), [{ sku: "A", stock: 7 }]);
+    }
+    const table = await tableWith([{ sku: "A", stock: 1 }]);
+    const sink = await createPostgresSink({ pool, table, fractional: true });
+    await sink.write([{ sku: "A", stock: 35.575 }]);
+    assert.deepEqual(await rowsOf(table), [{ sku: "A", stock: 35.575 }]);
+  });
+
+  test("a SKU holding U+0000 is absent, and the rest of its batch is read and written", async () => {
+    const table = await tableWith([{ sku: "A", stock: 1 }]);
+    const sink = await createPostgresSink({ url: URL_, table });
+    try {
+      const keys = [{ sku: "A" }, { sku: "x\u0000y" }];
+      assert.deepEqual(await sink.read(keys), [{ sku: "A", stock: 1 }]);
+      await sink.write([
+        { sku: "x\u0000y", stock: 3 },
+        { sku: "A", stock: 2 },
+      ]);
+      assert.deepEqual(await rowsOf(table), [{ sku: "A", stock: 2 }]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  /** Runs `body` while another session holds a row lock on every row of `table`. */
+  async function whileLocked(table, body) {
+    const site = new pg.Client({ connectionString: URL_ });
+    await site.connect();
+    try {
+      await site.query("BEGIN");
+      await site.query(`SELECT * FROM ${table} FOR UPDATE`);
+      await body();
+    } finally {
+      await site.query("ROLLBACK");
+      await site.end();
+    }
+  }
+
+  // The lock is held until the assertion is done: only the server's timeout
+  // can end the write's wait. The test's own timeout only turns a regression
+  // into a failure instead of a hang.
+  test("a write waiting on a site's row lock ends at statementTimeoutMs, on a URL's connection", { timeout: 60_000 }, async () => {
+    const table = await tableWith([{ sku: "A", stock: 1 }]);
+    const sink = await createPostgresSink({ url: URL_, table, statementTimeoutMs: 50 });
+    try {
+      await whileLocked(table, () =>
+        assert.rejects(
+          sink.write([{ sku: "A", stock: 2 }]),
+          rejectsWith(
+            "SINK_FAILED",
+            /none of them were written: timed out: .*50 ms \(statementTimeoutMs\).*(55P03|57014)/,
+          ),
+        ),
+      );
+      await sink.write([{ sku: "A", stock: 3 }]);
+      assert.deepEqual(await rowsOf(table), [{ sku: "A", stock: 3 }]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test("so does one on a given pool, whose own settings are left alone", { timeout: 60_000 }, async () => {
+    const table = await tableWith([{ sku: "A", stock: 1 }]);
+    const given = new pg.Pool({ connectionString: URL_, max: 1 });
+    try {
+      const sink = await createPostgresSink({ pool: given, table, statementTimeoutMs: 50 });
+      await whileLocked(table, () =>
+        assert.rejects(
+          sink.write([{ sku: "A", stock: 2 }]),
+          rejectsWith("SINK_FAILED", /timed out/),
+        ),
+      );
+      const { rows } = await given.query(
+        "SELECT current_setting('statement_timeout') AS s, current_setting('lock_timeout') AS l",
+      );
+      assert.deepEqual(rows, [{ s: "0", l: "0" }]);
+    } finally {
+      await given.end();
+    }
+  });
+
+  test("a URL whose password holds / or # is INVALID_CONFIG, and the password is never shown", async () => {
+    for (const url of [
+      "postgres://shop:s3cr/et@127.0.0.1/shop",
+      "postgresql://shop:s3cr#et@127.0.0.1/shop",
+      "postgres://shop:12/s3cret@127.0.0.1/shop",
+      "postgres://shop:s3cr%zzet@127.0.0.1/shop",
+    ]) {
+      await assert.rejects(createPostgresSink({ url }), (error) => {
+        rejectsWith("INVALID_CONFIG", /percent-encode/)(error);
+        assert.doesNotMatch(error.message, /s3c/);
+        return true;
+      });
+    }
+  });
+
+  test("the CLI exits 2 for such a URL and never prints the password", async () => {
+    for (const db of [
+      "postgres://shop:s3cr/et@127.0.0.1/shop",
+      "postgres://shop:s3cr#et@127.0.0.1/shop",
+    ]) {
+      const run = promisify(execFile)(
+        process.execPath,
+        [CLI, "sync", "--db", db],
+        { env: { ...process.env, KEYCRM_API_KEY: "key-for-tests" } },
+      );
+      await assert.rejects(run, (failed) => {
+        assert.equal(failed.code, 2, failed.stderr);
+        assert.match(failed.stderr, /INVALID_CONFIG.*percent-encode/);
+        assert.doesNotMatch(failed.stdout + failed.stderr, /s3c/);
+        return true;
+      });
+    }
   });
 });

@@ -1,8 +1,11 @@
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import {
   createSampleDatabase,
@@ -468,7 +471,7 @@ describe("SQLite sink", () => {
     await sink.close();
   });
 
-  test("an adopted handle stays open; an opened file is closed and uses WAL", async () => {
+  test("an adopted handle stays open; an opened file is closed", async () => {
     const file = freshFile();
     createSampleDatabase(file, { skus: ["A"] });
     const db = new Database(file);
@@ -480,13 +483,121 @@ describe("SQLite sink", () => {
     db.close();
 
     const owned = createSqliteSink({ path: file });
-    assert.equal(stockOf(file, "PRAGMA journal_mode")[0].journal_mode, "wal");
     await owned.close();
     await owned.close();
     await assert.rejects(
       owned.read([{ sku: "A" }]),
       rejectsWith("SINK_FAILED"),
     );
+  });
+
+  test("the journal mode of a file is left as it was, in a dry run and a real one", async () => {
+    const file = databaseWith(
+      "CREATE TABLE products (sku TEXT, stock REAL); INSERT INTO products VALUES ('A', 1)",
+    );
+    const journal = () => stockOf(file, "PRAGMA journal_mode")[0].journal_mode;
+    assert.equal(journal(), "delete");
+    // A dry run only reads; a run writes too. Neither may change the file's mode.
+    const sink = createSqliteSink({ path: file });
+    assert.deepEqual(await sink.read([{ sku: "A" }]), [{ sku: "A", stock: 1 }]);
+    await sink.close();
+    assert.equal(journal(), "delete");
+    const writer = createSqliteSink({ path: file });
+    await writer.write([{ sku: "A", stock: 2 }]);
+    await writer.close();
+    assert.equal(journal(), "delete");
+    assert.deepEqual(stockOf(file), [{ sku: "A", stock: 2 }]);
+
+    const wal = databaseWith(
+      "PRAGMA journal_mode = WAL; CREATE TABLE products (sku TEXT, stock REAL)",
+    );
+    createSqliteSink({ path: wal }).close();
+    assert.equal(stockOf(wal, "PRAGMA journal_mode")[0].journal_mode, "wal");
+  });
+
+  test("a write blocked by the site's transaction fails at statementTimeoutMs, saying it timed out", async () => {
+    const file = databaseWith(
+      "CREATE TABLE products (sku TEXT, stock REAL); INSERT INTO products VALUES ('A', 1)",
+    );
+    const site = new Database(file);
+    site.exec("BEGIN IMMEDIATE");
+    site.prepare("UPDATE products SET stock = 9").run();
+    const sink = createSqliteSink({ path: file, statementTimeoutMs: 20 });
+    try {
+      // Only the busy timeout can end the wait: the site's transaction stays open.
+      await assert.rejects(
+        sink.write([{ sku: "A", stock: 2 }]),
+        rejectsWith("SINK_FAILED", /timed out.*20 ms \(statementTimeoutMs\).*SQLITE_BUSY/),
+      );
+    } finally {
+      site.exec("ROLLBACK");
+      site.close();
+    }
+    await sink.write([{ sku: "A", stock: 2 }]);
+    await sink.close();
+    assert.deepEqual(stockOf(file), [{ sku: "A", stock: 2 }]);
+  });
+
+  test("statementTimeoutMs and fractional are checked", () => {
+    const file = freshFile();
+    createSampleDatabase(file, { skus: ["A"] });
+    for (const statementTimeoutMs of [-1, 1.5, "10", 2 ** 31]) {
+      assert.throws(
+        () => createSqliteSink({ path: file, statementTimeoutMs }),
+        rejectsWith("INVALID_CONFIG", /statementTimeoutMs must be a whole number/),
+      );
+    }
+    assert.throws(
+      () => createSqliteSink({ path: file, fractional: "yes" }),
+      rejectsWith("INVALID_CONFIG", /fractional/),
+    );
+    createSqliteSink({ path: file, statementTimeoutMs: 0, fractional: true }).close();
+  });
+
+  test("fractional stock is refused for a STRICT table's INTEGER column, and never rounded", async () => {
+    const strict = databaseWith(
+      "CREATE TABLE products (sku TEXT, stock INTEGER) STRICT; INSERT INTO products VALUES ('A', 1), ('B', 1)",
+    );
+    assert.throws(
+      () => createSqliteSink({ path: strict, fractional: true }),
+      rejectsWith("INVALID_CONFIG", /"stock".*holds whole numbers only.*--fractional/),
+    );
+    // Told nothing, the sink still sends no fraction into it.
+    const sink = createSqliteSink({ path: strict });
+    await assert.rejects(
+      sink.write([{ sku: "B", stock: 2 }, { sku: "A", stock: 35.575 }]),
+      rejectsWith("SINK_FAILED", /35\.575 .*has a fraction.*whole numbers only.*nothing was written/),
+    );
+    await sink.write([{ sku: "A", stock: 35 }]);
+    await sink.close();
+    assert.deepEqual(stockOf(strict), [
+      { sku: "A", stock: 35 },
+      { sku: "B", stock: 1 },
+    ]);
+
+    // The CLI says so before it asks KeyCRM for anything.
+    const cli = fileURLToPath(new URL("../../js/cli.js", import.meta.url));
+    await assert.rejects(
+      promisify(execFile)(
+        process.execPath,
+        [cli, "sync", "--db", strict, "--fractional"],
+        { env: { ...process.env, KEYCRM_API_KEY: "key-for-tests" } },
+      ),
+      (failed) => {
+        assert.equal(failed.code, 2, failed.stderr);
+        assert.match(failed.stderr, /INVALID_CONFIG.*whole numbers only/);
+        return true;
+      },
+    );
+
+    // Elsewhere an INTEGER column is an affinity only: the fraction is kept.
+    const loose = databaseWith(
+      "CREATE TABLE products (sku TEXT, stock INTEGER); INSERT INTO products VALUES ('A', 1)",
+    );
+    const kept = createSqliteSink({ path: loose, fractional: true });
+    await kept.write([{ sku: "A", stock: 35.575 }]);
+    await kept.close();
+    assert.deepEqual(stockOf(loose), [{ sku: "A", stock: 35.575 }]);
   });
 
   test("a database failure at runtime becomes SINK_FAILED with its cause", async () => {
