@@ -128,7 +128,7 @@ async fn a_whole_run_through_js_callbacks() {
 async fn callback_failures_become_report_errors() {
     let io = js(r#"{
         fetch: async () => ({ status: 200, retryAfter: null,
-            body: JSON.stringify({ next_page_url: null, data: [{ id: 1, sku: "a", quantity: 1 }] }) }),
+            body: JSON.stringify({ next_page_url: null, data: [{ id: 1, sku: "a", quantity: 1, reserve: 0 }] }) }),
         read: async () => [{ sku: "a", stock: 0 }],
         write: async () => { throw new Error("database is locked"); },
     }"#);
@@ -166,7 +166,7 @@ async fn malformed_io_rejects_with_a_coded_error() {
         .unwrap_err();
     assert_coded_error(&err, "INVALID_CONFIG");
     let read_rows_of_wrong_shape = js(r#"{
-        fetch: async () => ({ status: 200, body: JSON.stringify({ next_page_url: null, data: [{ id: 1, sku: "a" }] }) }),
+        fetch: async () => ({ status: 200, body: JSON.stringify({ next_page_url: null, data: [{ id: 1, sku: "a", quantity: 1, reserve: 0 }] }) }),
         read: async () => [{ stock: "lots" }],
         write: async () => {},
     }"#);
@@ -186,7 +186,7 @@ async fn timers_really_sleep() {
     let io = js(r#"{
         n: 0,
         fetch(req) { this.n += 1; return { status: 200, body: JSON.stringify({
-            last_page: 3, next_page_url: this.n < 3 ? "x" : null, data: [{ id: this.n, sku: "s" + this.n, quantity: 1 }] }) }; },
+            last_page: 3, next_page_url: this.n < 3 ? "x" : null, data: [{ id: this.n, sku: "s" + this.n, quantity: 1, reserve: 0 }] }) }; },
         read: async () => [],
         write: async () => {},
     }"#);
