@@ -49,6 +49,7 @@ fn normalize_name(name: &str) -> String {
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct SyncOptions {
     /// KeyCRM API base URL, without a trailing slash. Default [`DEFAULT_API_URL`].
+    /// No query, fragment or credentials (`user:password@`).
     pub api_url: String,
     /// Requests per minute the scan may start. Default 60, KeyCRM's limit.
     pub rate_limit_per_minute: u32,
@@ -168,6 +169,18 @@ impl SyncOptions {
         if url.contains(['?', '#']) {
             return Err(SyncError::config(
                 "apiUrl must not carry a query or fragment",
+            ));
+        }
+        // `user:password@` in the URL: fetch refuses such URLs, which would pass
+        // for network errors and be retried. The URL is not echoed: it holds a secret.
+        let authority = rest
+            .unwrap_or_default()
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        if authority.contains('@') {
+            return Err(SyncError::config(
+                "apiUrl must not carry credentials (user:password@): the API key goes in apiKey (KEYCRM_API_KEY)",
             ));
         }
         self.api_url = url.to_string();
@@ -336,6 +349,24 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused_and_not_echoed() {
+        for bad in [
+            "https://user:s3cret@openapi.keycrm.app/v1",
+            "https://s3cret@openapi.keycrm.app",
+            "http://user:s3cret@127.0.0.1:9/v1/",
+        ] {
+            let json = format!(r#"{{"apiUrl": "{bad}"}}"#);
+            let err = SyncOptions::from_json(&json).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidConfig, "{bad}");
+            assert!(err.message.contains("credentials"), "{}", err.message);
+            assert!(!err.to_string().contains("s3cret"), "{err}");
+        }
+        // An `@` in the path is no credential.
+        let options = SyncOptions::from_json(r#"{"apiUrl": "https://h/v1/@team"}"#).unwrap();
+        assert_eq!(options.api_url, "https://h/v1/@team");
     }
 
     #[test]
