@@ -29,7 +29,10 @@ pub enum ErrorCode {
     RateLimited,
     /// A 200 answer whose body is not a stock page (malformed JSON, missing `data`, a
     /// row without an id, a row without its warehouse breakdown when one was asked
-    /// for), past the retry limit; or pagination that does not end.
+    /// for), past the retry limit; or pagination that does not end; or a scan that
+    /// cannot show it saw the catalogue: an envelope contradicting itself or the
+    /// request, pages repeating offers already read, or fewer distinct offers than
+    /// KeyCRM's `total` (see [`crate::pagination`]).
     BadPage,
     /// A webhook body is not what KeyCRM sends: not JSON, a wrong shape, a figure
     /// that is not a number, too many rows, or an unknown event. Nothing was

@@ -8,8 +8,35 @@
 //!
 //! Pages are *processed* strictly in order, but once KeyCRM has announced how many
 //! there are, later ones may be *requested* ahead ([`PagePlan::requestable_until`]),
-//! so that slow answers overlap. Every step back and every new segment starts a new
-//! [`epoch`](PagePlan::epoch); answers to requests of an older epoch are dropped.
+//! so that slow answers overlap. Every step back, every re-read and every new segment
+//! starts a new [`epoch`](PagePlan::epoch); answers to requests of an older epoch are
+//! dropped.
+//!
+//! # When a segment is complete
+//!
+//! A segment (the whole catalogue, or one filter chunk) ends only when the plan can
+//! show it saw what KeyCRM listed; otherwise the scan ends with `BAD_PAGE`, the report
+//! says `complete: false`, and nothing is zeroed.
+//!
+//! - **Repeated pages.** A page past the furthest one read whose offers were all read
+//!   before in the segment, when the plan did not step back, is not taken: the same
+//!   page is asked for again ([`PageStep::Reread`]). The third such answer in a row
+//!   ends the scan. A repeated page never ends a segment.
+//! - **Contradictions.** An envelope that contradicts itself or the request ends the
+//!   scan at once, naming what contradicted ([`PagePlan::check`]).
+//! - **The count.** When a segment ends, the distinct offers it read are weighed
+//!   against the last `total` KeyCRM announced: offers deleted during the scan lower
+//!   it (and were read before they went, or the plan stepped back for them), offers
+//!   added raise it. Fewer distinct offers than `total` means some were never seen.
+//!   A resumed scan counts the positions before the first page it read as seen by the
+//!   runs before it. Without any `total`, only the other rules apply.
+//! - **Bounds.** A segment reads at most `2 × announced pages + 10` pages (re-reads
+//!   after deletions included), where the announced pages are the largest `last_page`
+//!   (or `total / per_page`) seen; and never more than 20 000 pages (1 000 000 offers at
+//!   50 a page), which also bounds a segment that announces no size at all. A `total`
+//!   or `last_page` past that bound is refused as absurd.
+
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,9 +44,13 @@ use crate::error::{ErrorCode, SyncError};
 use crate::page::StockPage;
 use crate::request::{OfferFilter, StockQuery, PAGE_LIMIT};
 
-/// Pages in a row that may hold only offers already read before the scan calls the
-/// pagination broken (an API that ignores `page` would otherwise loop forever).
+/// Answers in a row that may repeat offers already read (each one asked for again)
+/// before the scan calls the pagination broken.
 const MAX_STALE_PAGES: u32 = 3;
+
+/// The most pages one segment reads, whatever KeyCRM announces: 1 000 000 offers at
+/// 50 a page, about five and a half hours at KeyCRM's 60 requests a minute.
+pub const MAX_PAGES: u64 = 20_000;
 
 /// Where an unfinished whole-catalogue scan stopped, to resume from in a later run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +86,15 @@ pub struct PagePlan {
     last_id: Option<u64>,
     /// After a resume: the offer the previous run applied last, until it is found.
     anchor: Option<u64>,
+    /// Offer ids read in the current segment.
+    seen: HashSet<u64>,
+    /// The lowest page read in the current segment (above 1 only when resumed).
+    lowest_page: u64,
+    /// Rows per page, as KeyCRM last said.
+    per_page: u64,
+    /// Whether the one unfiltered segment ended with the evidence above, read from
+    /// page 1.
+    saw_catalogue: bool,
 }
 
 /// Where a page left the plan.
@@ -64,6 +104,9 @@ pub enum PageStep {
     Next,
     /// Offers may have moved back; the plan stepped back to re-read.
     Rewound,
+    /// The page repeated offers already read although the plan did not step back;
+    /// the same page is asked for again.
+    Reread,
     /// The segment ended; another one (or none) follows.
     SegmentDone,
 }
@@ -90,9 +133,12 @@ impl PagePlan {
             epoch: 0,
             last_id: None,
             anchor: None,
+            seen: HashSet::new(),
+            lowest_page: u64::MAX,
+            per_page: PAGE_LIMIT,
+            saw_catalogue: false,
         }
     }
-
     /// A plan with nothing to read: figures come from elsewhere (a webhook), or an
     /// order lookup decides the offers later.
     pub fn empty() -> Self {
@@ -190,44 +236,74 @@ impl PagePlan {
         in_segment + later_segments
     }
 
-    /// Applies the stop rules to the page just read.
+    /// Whether the scan read the whole catalogue from its first page and its one
+    /// segment ended with the evidence of the [module docs](self): the only scan
+    /// after which rows KeyCRM lacks may be zeroed.
+    pub fn saw_whole_catalogue(&self) -> bool {
+        self.saw_catalogue
+    }
+
+    /// Checks the envelope of the page just answered against itself and against the
+    /// page asked for (the current one).
+    ///
+    /// # Errors
+    /// [`ErrorCode::BadPage`] naming the contradiction: `per_page` 0; `current_page`
+    /// other than the page asked for; more rows than `per_page`; a `next_page_url`
+    /// with `last_page` 0 or below the page asked for; rows with `last_page` 0;
+    /// `last_page` other than `max(1, ceil(total / per_page))`; a `total` or
+    /// `last_page` beyond what one scan reads ([`MAX_PAGES`] pages).
+    pub fn check(&self, page: &StockPage) -> Result<(), SyncError> {
+        match contradiction(self.page, page) {
+            Some(detail) => Err(SyncError::new(
+                ErrorCode::BadPage,
+                format!("the stock page contradicts itself: {detail}"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Applies the stop rules to the page just read (the current one).
     ///
     /// The segment ends when any of these says so: `data` is empty,
     /// `next_page_url` is `null`, or the page is at or past `last_page`. A drop in
-    /// `total` overrides them all and steps back first.
-    /// `new_offers` is how many rows of the page had not been read before.
+    /// `total` overrides them all and steps back first; a page repeating offers
+    /// already read is asked for again. A segment that ends must account for
+    /// KeyCRM's last `total` (see the [module docs](self)).
     ///
     /// # Errors
-    /// [`ErrorCode::BadPage`] when pagination does not end: pages keep repeating
-    /// offers already read, or far more pages were read than KeyCRM ever announced.
-    pub fn advance(&mut self, page: &StockPage, new_offers: usize) -> Result<PageStep, SyncError> {
+    /// [`ErrorCode::BadPage`] when the envelope contradicts itself ([`check`](Self::check));
+    /// when pagination does not end: answers keep repeating offers already read, or far
+    /// more pages were read than KeyCRM announced (or than [`MAX_PAGES`]); or when the
+    /// segment ends having read fewer distinct offers than the last `total` says exist.
+    pub fn advance(&mut self, page: &StockPage) -> Result<PageStep, SyncError> {
+        self.check(page)?;
         let read = self.page;
         self.pages_read += 1;
         self.pages_in_segment += 1;
-        let per_page = page.per_page.filter(|&n| n > 0).unwrap_or(PAGE_LIMIT);
+        self.lowest_page = self.lowest_page.min(read);
+        let per_page = page.per_page.unwrap_or(PAGE_LIMIT);
+        self.per_page = per_page;
         let announced = page
             .last_page
             .or_else(|| page.total.map(|t| t.div_ceil(per_page)))
             .unwrap_or(0);
         self.known_pages = self.known_pages.max(announced);
+        let seen = &mut self.seen;
+        let new_offers = page.data.iter().filter(|row| seen.insert(row.id)).count();
 
-        if new_offers == 0 && !page.data.is_empty() && read > self.furthest_page {
-            self.stale_pages += 1;
-            if self.stale_pages >= MAX_STALE_PAGES {
-                return Err(broken(format!(
-                    "{MAX_STALE_PAGES} pages in a row repeated offers already read"
-                )));
-            }
-        } else {
-            self.stale_pages = 0;
+        if self.pages_in_segment > MAX_PAGES {
+            return Err(endless(format!(
+                "{} pages read, more than the {MAX_PAGES} one scan reads",
+                self.pages_in_segment
+            )));
         }
-        if self.known_pages > 0 && self.pages_in_segment > 2 * self.known_pages + 10 {
-            return Err(broken(format!(
+        let cap = self.known_pages.saturating_mul(2).saturating_add(10);
+        if self.known_pages > 0 && self.pages_in_segment > cap {
+            return Err(endless(format!(
                 "{} pages read where KeyCRM announced {}",
                 self.pages_in_segment, self.known_pages
             )));
         }
-        self.furthest_page = self.furthest_page.max(read);
 
         let shrunk_by = match (self.last_total, page.total) {
             (Some(before), Some(now)) if now < before => before - now,
@@ -235,11 +311,28 @@ impl PagePlan {
         };
         self.last_total = page.total.or(self.last_total);
         if shrunk_by > 0 && read > 1 {
+            self.furthest_page = self.furthest_page.max(read);
+            self.stale_pages = 0;
             self.page = read.saturating_sub(shrunk_by.div_ceil(per_page)).max(1);
             self.epoch += 1;
             self.last_id = None;
             return Ok(PageStep::Rewound);
         }
+        if new_offers == 0 && !page.data.is_empty() && read > self.furthest_page {
+            // Nothing moved back (`total` did not drop), yet the page holds only
+            // offers already read: a stale or misrouted answer. Taking it would skip
+            // the offers really on this page.
+            self.stale_pages += 1;
+            if self.stale_pages >= MAX_STALE_PAGES {
+                return Err(endless(format!(
+                    "page {read} repeated offers already read, {MAX_STALE_PAGES} answers in a row"
+                )));
+            }
+            self.epoch += 1;
+            return Ok(PageStep::Reread);
+        }
+        self.stale_pages = 0;
+        self.furthest_page = self.furthest_page.max(read);
         if let Some(anchor) = self.anchor {
             let ascending = page.data.windows(2).all(|w| w[0].id < w[1].id);
             let starts_after = page.data.first().is_some_and(|row| row.id > anchor);
@@ -255,24 +348,112 @@ impl PagePlan {
             || page.says_last_by_url()
             || page.last_page.is_some_and(|last| read >= last);
         if last {
-            self.segment += 1;
-            self.page = 1;
-            self.last_total = None;
-            self.furthest_page = 0;
-            self.known_pages = 0;
-            self.pages_in_segment = 0;
-            self.stale_pages = 0;
-            self.epoch += 1;
-            Ok(PageStep::SegmentDone)
+            let shortfall = self.shortfall();
+            self.saw_catalogue =
+                shortfall.is_none() && self.segments == [None] && self.lowest_page == 1;
+            self.end_segment();
+            match shortfall {
+                Some(detail) => Err(SyncError::new(
+                    ErrorCode::BadPage,
+                    format!("the scan of /offers/stocks is not complete: {detail}"),
+                )),
+                None => Ok(PageStep::SegmentDone),
+            }
         } else {
             self.page = read + 1;
             self.last_id = page.data.last().map(|row| row.id);
             Ok(PageStep::Next)
         }
     }
+
+    /// Why the segment's distinct offers do not account for KeyCRM's last `total`,
+    /// if they do not.
+    fn shortfall(&self) -> Option<String> {
+        let total = self.last_total?;
+        let read = self.seen.len() as u64;
+        let before = self
+            .lowest_page
+            .saturating_sub(1)
+            .saturating_mul(self.per_page);
+        if read.saturating_add(before) >= total {
+            return None;
+        }
+        Some(if before == 0 {
+            format!("{read} distinct offers read where KeyCRM's total says {total} exist")
+        } else {
+            format!(
+                "{read} distinct offers read from page {} on, where KeyCRM's total says {total} exist ({before} before that page)",
+                self.lowest_page
+            )
+        })
+    }
+
+    fn end_segment(&mut self) {
+        self.segment += 1;
+        self.page = 1;
+        self.last_total = None;
+        self.furthest_page = 0;
+        self.known_pages = 0;
+        self.pages_in_segment = 0;
+        self.stale_pages = 0;
+        self.seen.clear();
+        self.lowest_page = u64::MAX;
+        self.per_page = PAGE_LIMIT;
+        self.epoch += 1;
+    }
 }
 
-fn broken(detail: String) -> SyncError {
+/// What in the envelope of the answer to page `asked` contradicts itself or the
+/// request, if anything.
+fn contradiction(asked: u64, page: &StockPage) -> Option<String> {
+    if page.per_page == Some(0) {
+        return Some("per_page is 0".into());
+    }
+    if let Some(current) = page.current_page.filter(|&c| c != asked) {
+        return Some(format!(
+            "page {asked} was asked for and the answer is current_page {current}"
+        ));
+    }
+    let rows = page.data.len() as u64;
+    if let Some(per_page) = page.per_page.filter(|&n| rows > n) {
+        return Some(format!("{rows} rows on a page of per_page {per_page}"));
+    }
+    let per_page = page.per_page.unwrap_or(PAGE_LIMIT);
+    let has_next = matches!(page.next_page_url, Some(Some(_)));
+    if let Some(last) = page.last_page {
+        if has_next && last < asked {
+            return Some(format!(
+                "last_page {last} on page {asked}, with a next_page_url"
+            ));
+        }
+        if last == 0 && rows > 0 {
+            return Some(format!("last_page 0 with {rows} rows"));
+        }
+        if last > MAX_PAGES {
+            return Some(format!(
+                "last_page {last} is absurd: one scan reads at most {MAX_PAGES} pages"
+            ));
+        }
+    }
+    if let Some(total) = page.total {
+        if total > MAX_PAGES.saturating_mul(per_page) {
+            return Some(format!(
+                "total {total} is absurd: one scan reads at most {MAX_PAGES} pages of {per_page}"
+            ));
+        }
+        if let (Some(last), Some(per_page)) = (page.last_page, page.per_page) {
+            let pages = total.div_ceil(per_page).max(1);
+            if last != pages {
+                return Some(format!(
+                    "last_page {last} where total {total} at per_page {per_page} makes {pages}"
+                ));
+            }
+        }
+    }
+    None
+}
+
+fn endless(detail: String) -> SyncError {
     SyncError::new(
         ErrorCode::BadPage,
         format!("pagination of /offers/stocks does not end: {detail}"),
@@ -282,13 +463,17 @@ fn broken(detail: String) -> SyncError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     fn page(json: &str) -> StockPage {
         StockPage::from_json(json).unwrap()
     }
 
+    /// `n` rows of offers no other call of this function returns.
     fn rows(n: usize) -> String {
-        let rows: Vec<String> = (0..n)
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let first = NEXT_ID.fetch_add(n as u64, Ordering::Relaxed);
+        let rows: Vec<String> = (first..first + n as u64)
             .map(|i| format!(r#"{{"id":{i},"quantity":0,"reserve":0}}"#))
             .collect();
         rows.join(",")
@@ -298,7 +483,7 @@ mod tests {
     fn stops_on_null_next_url() {
         let mut plan = PagePlan::new(vec![], false);
         let p = page(&format!(r#"{{"next_page_url":null,"data":[{}]}}"#, rows(3)));
-        assert_eq!(plan.advance(&p, 3).unwrap(), PageStep::SegmentDone);
+        assert_eq!(plan.advance(&p).unwrap(), PageStep::SegmentDone);
         assert!(plan.is_done());
         assert!(plan.query().is_none());
     }
@@ -310,17 +495,17 @@ mod tests {
             r#"{{"last_page":1,"next_page_url":"x?page=2","data":[{}]}}"#,
             rows(50)
         ));
-        assert_eq!(plan.advance(&p, 50).unwrap(), PageStep::SegmentDone);
+        assert_eq!(plan.advance(&p).unwrap(), PageStep::SegmentDone);
     }
 
     #[test]
     fn without_last_page_goes_on_until_an_empty_page() {
         let mut plan = PagePlan::new(vec![], false);
         let full = page(&format!(r#"{{"next_page_url":"x","data":[{}]}}"#, rows(50)));
-        assert_eq!(plan.advance(&full, 50).unwrap(), PageStep::Next);
+        assert_eq!(plan.advance(&full).unwrap(), PageStep::Next);
         assert_eq!(plan.query().unwrap().page, 2);
         let empty = page(r#"{"data":[]}"#);
-        assert_eq!(plan.advance(&empty, 0).unwrap(), PageStep::SegmentDone);
+        assert_eq!(plan.advance(&empty).unwrap(), PageStep::SegmentDone);
     }
 
     #[test]
@@ -332,7 +517,7 @@ mod tests {
             r#"{{"last_page":3,"next_page_url":"x","data":[{}]}}"#,
             rows(10)
         ));
-        assert_eq!(plan.advance(&short, 10).unwrap(), PageStep::Next);
+        assert_eq!(plan.advance(&short).unwrap(), PageStep::Next);
     }
 
     #[test]
@@ -342,12 +527,12 @@ mod tests {
             r#"{{"total":100,"last_page":2,"next_page_url":"x","data":[{}]}}"#,
             rows(50)
         ));
-        plan.advance(&first, 50).unwrap();
+        plan.advance(&first).unwrap();
         let grown = page(&format!(
             r#"{{"total":120,"last_page":3,"next_page_url":"x","data":[{}]}}"#,
             rows(50)
         ));
-        assert_eq!(plan.advance(&grown, 50).unwrap(), PageStep::Next);
+        assert_eq!(plan.advance(&grown).unwrap(), PageStep::Next);
         assert_eq!(plan.query().unwrap().page, 3);
     }
 
@@ -359,7 +544,7 @@ mod tests {
                 r#"{{"total":500,"last_page":10,"next_page_url":"x","data":[{}]}}"#,
                 rows(50)
             );
-            plan.advance(&page(&json), 50).unwrap();
+            plan.advance(&page(&json)).unwrap();
             assert_eq!(plan.query().unwrap().page, p + 1);
         }
         // 60 offers vanished before page 4 was read: up to 60 unread ones moved back
@@ -368,7 +553,7 @@ mod tests {
             r#"{{"total":440,"last_page":9,"next_page_url":"x","data":[{}]}}"#,
             rows(50)
         );
-        assert_eq!(plan.advance(&page(&json), 50).unwrap(), PageStep::Rewound);
+        assert_eq!(plan.advance(&page(&json)).unwrap(), PageStep::Rewound);
         assert_eq!(plan.query().unwrap().page, 2);
     }
 
@@ -379,12 +564,12 @@ mod tests {
             r#"{{"total":60,"last_page":2,"next_page_url":"x","data":[{}]}}"#,
             rows(50)
         ));
-        plan.advance(&first, 50).unwrap();
+        plan.advance(&first).unwrap();
         let last = page(&format!(
             r#"{{"total":55,"last_page":2,"next_page_url":null,"data":[{}]}}"#,
             rows(5)
         ));
-        assert_eq!(plan.advance(&last, 5).unwrap(), PageStep::Rewound);
+        assert_eq!(plan.advance(&last).unwrap(), PageStep::Rewound);
         assert_eq!(plan.query().unwrap().page, 1);
         assert!(!plan.is_done());
     }
@@ -395,10 +580,10 @@ mod tests {
         let mut plan = PagePlan::new(filters, true);
         assert!(plan.query().unwrap().filter.is_some());
         let last = page(&format!(r#"{{"last_page":1,"data":[{}]}}"#, rows(50)));
-        assert_eq!(plan.advance(&last, 50).unwrap(), PageStep::SegmentDone);
+        assert_eq!(plan.advance(&last).unwrap(), PageStep::SegmentDone);
         assert!(!plan.is_done());
         assert_eq!(plan.query().unwrap().page, 1);
-        plan.advance(&last, 10).unwrap();
+        plan.advance(&last).unwrap();
         assert!(plan.is_done());
     }
 
@@ -421,7 +606,7 @@ mod tests {
             r#"{{"total":260,"last_page":6,"next_page_url":"x","data":[{}]}}"#,
             rows(50)
         ));
-        plan.advance(&first, 50).unwrap();
+        plan.advance(&first).unwrap();
         assert_eq!(
             (plan.current_page(), plan.requestable_until()),
             (Some(2), 6)
@@ -431,7 +616,7 @@ mod tests {
             r#"{{"total":200,"last_page":4,"next_page_url":"x","data":[{}]}}"#,
             rows(50)
         ));
-        assert_eq!(plan.advance(&shrunk, 50).unwrap(), PageStep::Rewound);
+        assert_eq!(plan.advance(&shrunk).unwrap(), PageStep::Rewound);
         assert_ne!(plan.epoch(), epoch);
         assert_eq!(
             (plan.current_page(), plan.requestable_until()),
@@ -443,7 +628,7 @@ mod tests {
     fn no_look_ahead_without_an_announced_size() {
         let mut plan = PagePlan::new(vec![], false);
         let bare = page(&format!(r#"{{"next_page_url":"x","data":[{}]}}"#, rows(50)));
-        plan.advance(&bare, 50).unwrap();
+        plan.advance(&bare).unwrap();
         assert_eq!(plan.requestable_until(), 2);
     }
 
@@ -474,7 +659,7 @@ mod tests {
             r#"{{"total":380,"last_page":8,"next_page_url":"x","data":[{}]}}"#,
             rows(50)
         ));
-        assert_eq!(plan.advance(&shrunk, 50).unwrap(), PageStep::Rewound);
+        assert_eq!(plan.advance(&shrunk).unwrap(), PageStep::Rewound);
         assert_eq!(plan.current_page(), Some(3), "120 gone: three pages back");
         assert_eq!(plan.cursor(), Some(cursor(3, Some(380), None)));
         let first = PagePlan::resume(cursor(1, None, None), false);
@@ -488,20 +673,11 @@ mod tests {
         // offer 300 now sits on page 4.
         let mut plan = PagePlan::resume(cursor(7, Some(1000), Some(300)), false);
         assert_eq!(plan.current_page(), Some(6));
-        assert_eq!(
-            plan.advance(&ids_from(371, 50), 50).unwrap(),
-            PageStep::Rewound
-        );
+        assert_eq!(plan.advance(&ids_from(371, 50)).unwrap(), PageStep::Rewound);
         assert_eq!(plan.current_page(), Some(5));
-        assert_eq!(
-            plan.advance(&ids_from(321, 50), 50).unwrap(),
-            PageStep::Rewound
-        );
+        assert_eq!(plan.advance(&ids_from(321, 50)).unwrap(), PageStep::Rewound);
         assert_eq!(plan.current_page(), Some(4));
-        assert_eq!(
-            plan.advance(&ids_from(271, 50), 50).unwrap(),
-            PageStep::Next
-        );
+        assert_eq!(plan.advance(&ids_from(271, 50)).unwrap(), PageStep::Next);
         assert_eq!(plan.current_page(), Some(5), "found: on from here");
         assert_eq!(plan.cursor(), Some(cursor(5, Some(1000), Some(320))));
     }
@@ -512,7 +688,7 @@ mod tests {
         let unordered = page(
             r#"{"total":1000,"last_page":20,"next_page_url":"x","data":[{"id":900,"quantity":0,"reserve":0},{"id":400,"quantity":0,"reserve":0}]}"#,
         );
-        assert_eq!(plan.advance(&unordered, 2).unwrap(), PageStep::Next);
+        assert_eq!(plan.advance(&unordered).unwrap(), PageStep::Next);
     }
 
     #[test]
@@ -521,7 +697,7 @@ mod tests {
         assert_eq!(filtered.cursor(), None);
         let mut plan = PagePlan::new(vec![], false);
         assert_eq!(plan.cursor(), Some(cursor(1, None, None)));
-        plan.advance(&page(r#"{"next_page_url":null,"data":[]}"#), 0)
+        plan.advance(&page(r#"{"next_page_url":null,"data":[]}"#))
             .unwrap();
         assert_eq!(plan.cursor(), None);
     }
@@ -530,10 +706,10 @@ mod tests {
     fn repeating_pages_are_an_error_not_a_loop() {
         let mut plan = PagePlan::new(vec![], false);
         let same = page(&format!(r#"{{"next_page_url":"x","data":[{}]}}"#, rows(50)));
-        plan.advance(&same, 50).unwrap();
-        plan.advance(&same, 0).unwrap();
-        plan.advance(&same, 0).unwrap();
-        let err = plan.advance(&same, 0).unwrap_err();
+        plan.advance(&same).unwrap();
+        plan.advance(&same).unwrap();
+        plan.advance(&same).unwrap();
+        let err = plan.advance(&same).unwrap_err();
         assert_eq!(err.code, ErrorCode::BadPage);
     }
 
@@ -547,11 +723,195 @@ mod tests {
             );
             // A server that ignores `page` answers page 1 with new rows forever.
             plan.page = 1;
-            result = plan.advance(&page(&json), 1);
+            result = plan.advance(&page(&json));
             if result.is_err() {
                 break;
             }
         }
         assert_eq!(result.unwrap_err().code, ErrorCode::BadPage);
+    }
+
+    #[test]
+    fn a_repeated_page_is_read_again_and_never_ends_the_segment() {
+        let mut plan = PagePlan::new(vec![], false);
+        let ids = rows(50);
+        let first = page(&format!(r#"{{"next_page_url":"x","data":[{ids}]}}"#));
+        assert_eq!(plan.advance(&first).unwrap(), PageStep::Next);
+        let epoch = plan.epoch();
+        // Page 2 comes back with page 1's offers, and says it is the last.
+        let stale = page(&format!(r#"{{"next_page_url":null,"data":[{ids}]}}"#));
+        assert_eq!(plan.advance(&stale).unwrap(), PageStep::Reread);
+        assert_eq!(plan.current_page(), Some(2), "the same page again");
+        assert_ne!(plan.epoch(), epoch, "answers asked for ahead are dropped");
+        assert!(!plan.is_done());
+        let real = page(&format!(
+            r#"{{"next_page_url":null,"data":[{}]}}"#,
+            rows(10)
+        ));
+        assert_eq!(plan.advance(&real).unwrap(), PageStep::SegmentDone);
+        assert!(plan.saw_whole_catalogue());
+    }
+
+    #[test]
+    fn pages_re_read_after_a_step_back_may_repeat() {
+        let mut plan = PagePlan::new(vec![], false);
+        let one = rows(50);
+        let two = rows(50);
+        let env = |total: u64, ids: &str| {
+            page(&format!(
+                r#"{{"total":{total},"next_page_url":"x","data":[{ids}]}}"#
+            ))
+        };
+        plan.advance(&env(200, &one)).unwrap();
+        plan.advance(&env(200, &two)).unwrap();
+        assert_eq!(
+            plan.advance(&env(150, &rows(50))).unwrap(),
+            PageStep::Rewound
+        );
+        assert_eq!(plan.current_page(), Some(2));
+        // Page 2 read again holds what it held: expected after a step back.
+        assert_eq!(plan.advance(&env(150, &two)).unwrap(), PageStep::Next);
+    }
+
+    #[test]
+    fn contradicting_envelopes_are_bad_pages_naming_the_contradiction() {
+        let data = rows(3);
+        for (envelope, named) in [
+            (r#""last_page":0,"next_page_url":"x""#, "last_page 0"),
+            (
+                r#""last_page":0,"next_page_url":null"#,
+                "last_page 0 with 3 rows",
+            ),
+            (r#""current_page":1,"next_page_url":"x""#, "current_page 1"),
+            (r#""per_page":0,"next_page_url":"x""#, "per_page is 0"),
+            (
+                r#""per_page":2,"next_page_url":"x""#,
+                "3 rows on a page of per_page 2",
+            ),
+            (
+                r#""total":700,"per_page":50,"last_page":3,"next_page_url":"x""#,
+                "last_page 3 where total 700 at per_page 50 makes 14",
+            ),
+            (
+                r#""total":99000000,"next_page_url":"x""#,
+                "total 99000000 is absurd",
+            ),
+            (
+                r#""last_page":999999,"next_page_url":"x""#,
+                "last_page 999999 is absurd",
+            ),
+        ] {
+            let mut plan = PagePlan::new(vec![], false);
+            plan.advance(&page(&format!(
+                r#"{{"next_page_url":"x","data":[{}]}}"#,
+                rows(50)
+            )))
+            .unwrap();
+            let answer = page(&format!(r#"{{{envelope},"data":[{data}]}}"#));
+            let err = plan.check(&answer).unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadPage, "{envelope}");
+            assert!(err.message.contains(named), "{envelope}: {}", err.message);
+            assert_eq!(plan.advance(&answer).unwrap_err(), err);
+        }
+        // The end of the listing, as Laravel answers a page past it, is no
+        // contradiction; nor is a next_page_url on the last page.
+        let mut plan = PagePlan::new(vec![], false);
+        let past_the_end = r#"{"current_page":1,"last_page":1,"next_page_url":null,"data":[]}"#;
+        assert_eq!(
+            plan.advance(&page(past_the_end)).unwrap(),
+            PageStep::SegmentDone
+        );
+    }
+
+    #[test]
+    fn a_segment_ends_only_when_its_offers_account_for_the_total() {
+        let mut plan = PagePlan::new(vec![], false);
+        let short = page(&format!(
+            r#"{{"total":500,"next_page_url":null,"data":[{}]}}"#,
+            rows(50)
+        ));
+        let err = plan.advance(&short).unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadPage);
+        assert!(
+            err.message
+                .contains("50 distinct offers read where KeyCRM's total says 500"),
+            "{}",
+            err.message
+        );
+        assert!(!plan.saw_whole_catalogue());
+        assert_eq!(plan.cursor(), None, "the next run starts afresh");
+
+        // Offers deleted after they were read still count; added ones must be read.
+        let mut plan = PagePlan::new(vec![], false);
+        let full = |total: u64, next: &str| {
+            page(&format!(
+                r#"{{"total":{total},"next_page_url":{next},"data":[{}]}}"#,
+                rows(50)
+            ))
+        };
+        plan.advance(&full(100, r#""x""#)).unwrap();
+        assert_eq!(
+            plan.advance(&full(100, "null")).unwrap(),
+            PageStep::SegmentDone
+        );
+    }
+
+    #[test]
+    fn a_resumed_segment_counts_the_pages_before_it_as_read() {
+        let full = |total: u64| {
+            page(&format!(
+                r#"{{"total":{total},"next_page_url":null,"data":[{}]}}"#,
+                rows(50)
+            ))
+        };
+        // Resumed at page 3: page 2 is read again, page 1 was read by earlier runs.
+        let mut plan = PagePlan::resume(cursor(3, Some(100), None), false);
+        assert_eq!(plan.advance(&full(100)).unwrap(), PageStep::SegmentDone);
+        assert!(
+            !plan.saw_whole_catalogue(),
+            "page 1 was not read by this run"
+        );
+        let mut plan = PagePlan::resume(cursor(3, Some(150), None), false);
+        let err = plan.advance(&full(150)).unwrap_err();
+        assert!(
+            err.message
+                .contains("50 distinct offers read from page 2 on"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn a_segment_that_announces_nothing_still_ends() {
+        let mut plan = PagePlan::new(vec![], false);
+        let mut pages = 0;
+        let err = loop {
+            let next = page(&format!(r#"{{"next_page_url":"x","data":[{}]}}"#, rows(2)));
+            match plan.advance(&next) {
+                Ok(step) => assert_eq!(step, PageStep::Next),
+                Err(err) => break err,
+            }
+            pages += 1;
+        };
+        assert_eq!(pages, MAX_PAGES);
+        assert_eq!(err.code, ErrorCode::BadPage);
+        assert!(err.message.contains("20001 pages read"), "{}", err.message);
+    }
+
+    #[test]
+    fn only_a_whole_scan_from_page_one_saw_the_catalogue() {
+        let last = || {
+            page(&format!(
+                r#"{{"total":3,"next_page_url":null,"data":[{}]}}"#,
+                rows(3)
+            ))
+        };
+        let mut whole = PagePlan::new(vec![], false);
+        assert!(!whole.saw_whole_catalogue());
+        whole.advance(&last()).unwrap();
+        assert!(whole.saw_whole_catalogue());
+        let mut filtered = PagePlan::new(OfferFilter::chunks(&[1, 2, 3], &[]), false);
+        filtered.advance(&last()).unwrap();
+        assert!(filtered.is_done() && !filtered.saw_whole_catalogue());
     }
 }

@@ -13,7 +13,10 @@ pub const NOT_ON_SITE_SAMPLE: usize = 20;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncReport {
-    /// Every offer was read and every figure written; false on any error.
+    /// Every offer was read and every figure written; false on any error. A scan
+    /// is complete only when it can show it saw the catalogue: no page repeating
+    /// offers already read, no envelope contradicting itself, and at least as many
+    /// distinct offers as KeyCRM's last `total` (see [`crate::pagination`]).
     pub complete: bool,
     /// Nothing was written; `updated` and `zeroed` say what would have been.
     pub dry_run: bool,
@@ -45,7 +48,10 @@ pub struct SyncReport {
     pub warehouses: Vec<WarehouseSeen>,
     /// HTTP requests made, retries included.
     pub requests: u64,
-    /// Requests repeated after a 429, 5xx, timeout, network error or bad page.
+    /// Requests repeated after a 429, 5xx, timeout, network error or bad page, or
+    /// because a page repeated offers already read; counted when the repeat starts,
+    /// so a retry the run ended before making is not counted. A message "gave up
+    /// after N retries" counts the same way, for its page.
     pub retries: u64,
     /// 429 answers seen.
     pub rate_limited: u64,

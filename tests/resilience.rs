@@ -460,3 +460,64 @@ fn deletions_are_caught_with_requests_in_flight() {
         );
     }
 }
+
+/// Requests that repeated one made before in the run.
+fn repeated(out: &Outcome) -> usize {
+    let mut asked: Vec<&str> = out.requests.iter().map(|(_, url)| url.as_str()).collect();
+    asked.sort_unstable();
+    asked.dedup();
+    out.requests.len() - asked.len()
+}
+
+#[test]
+fn the_retries_given_up_after_are_the_retries_reported() {
+    // One 429, then 502s: six retries in all, five of them after errors.
+    let mut answers = 0;
+    let out = drive(options("{}"), &Site::default(), 0, |_, _| {
+        answers += 1;
+        if answers == 1 {
+            return too_many(Some("1"));
+        }
+        Reply::Status(502, None, String::new())
+    });
+    let err = out.report.error.as_ref().unwrap();
+    assert_eq!(err.code, ErrorCode::CrmUnavailable);
+    assert_eq!(
+        err.message,
+        "KeyCRM answered HTTP 502 (page 1: gave up after 6 retries: 5 after errors, \
+         the most maxRetries allows, and 1 after 429 answers)"
+    );
+    assert_eq!((out.report.retries, out.report.requests), (6, 7));
+    assert_eq!(repeated(&out), 6);
+}
+
+#[test]
+fn a_retry_the_run_ends_before_making_is_not_counted() {
+    // The backoff after the failure passes the deadline: no request is repeated.
+    let out = drive(
+        options(r#"{"deadlineMs": 500}"#),
+        &Site::default(),
+        0,
+        |_, _| Reply::Status(502, None, String::new()),
+    );
+    assert_eq!(out.report.error.unwrap().code, ErrorCode::DeadlineExceeded);
+    assert_eq!((out.report.requests, out.report.retries), (1, 0));
+}
+
+#[test]
+fn overlapping_failures_count_the_requests_repeated() {
+    // Slow failures overlap: pages 1 and 2 fail in turn; the message names the page
+    // given up on, the report counts every repeated request of the run.
+    let out = drive(options("{}"), &Site::default(), 1_500, |_, _| {
+        Reply::Status(502, None, String::new())
+    });
+    let err = out.report.error.as_ref().unwrap();
+    assert!(
+        err.message.contains("(page 1: gave up after 5 retries)"),
+        "{}",
+        err.message
+    );
+    let page_1 = out.requests.iter().filter(|(_, u)| page_of(u) == 1).count();
+    assert_eq!(page_1, 6, "page 1: the first request and 5 retries");
+    assert_eq!(out.report.retries as usize, repeated(&out));
+}

@@ -162,7 +162,21 @@ fn offers_inserted_mid_scan_are_read_once() {
         }
         catalogue.answer(url)
     });
-    assert!(out.report.complete);
+    // KeyCRM now lists 340 offers and the scan saw 320 of them: it cannot show it
+    // saw the catalogue, so it is not complete (and would zero nothing).
+    assert!(!out.report.complete);
+    let err = out
+        .report
+        .error
+        .as_ref()
+        .expect("an incomplete scan says why");
+    assert_eq!(err.code, ErrorCode::BadPage);
+    assert!(
+        err.message
+            .contains("320 distinct offers read where KeyCRM's total says 340 exist"),
+        "{}",
+        err.message
+    );
     assert_eq!(
         out.report.offers, 320,
         "300 originals, each once, and the 20 appended"
@@ -177,6 +191,7 @@ fn offers_inserted_mid_scan_are_read_once() {
     assert_eq!(out.site[&key("back19")], Some(5.0));
     // Offers inserted behind the read position wait for the next run.
     assert_eq!(out.site[&key("front0")], Some(0.0));
+    assert_eq!(out.report.cursor, None, "the next run starts afresh");
 }
 
 #[test]
@@ -213,4 +228,189 @@ fn sku_filter_is_chunked_and_sent() {
         "outside the filter: untouched"
     );
     assert_eq!(out.site[&key("s0120")], Some(catalogue.expected()["s0120"]));
+}
+
+/// A site holding every SKU of `catalogue` at 7, plus one SKU KeyCRM lacks, to see
+/// whether a run zeroes rows.
+fn stocked_site(catalogue: &Catalogue) -> Site {
+    let mut site = catalogue.empty_site();
+    for stock in site.rows.values_mut() {
+        *stock = Some(7.0);
+    }
+    site.rows.insert(key("not-in-keycrm"), Some(7.0));
+    site
+}
+
+fn zero_missing() -> keycrm_stock_sync::SyncOptions {
+    options(r#"{"zeroMissing": true}"#)
+}
+
+/// Page `n` of the catalogue with its envelope changed by `edit`.
+fn edited(catalogue: &Catalogue, n: u64, edit: impl Fn(&mut serde_json::Value)) -> Reply {
+    let mut page: serde_json::Value = serde_json::from_str(&catalogue.page(n)).unwrap();
+    edit(&mut page);
+    Reply::Body(page.to_string())
+}
+
+#[test]
+fn a_page_that_repeats_the_one_before_is_read_again_not_taken() {
+    let catalogue = Catalogue::numbered(150);
+    let site = stocked_site(&catalogue);
+    let mut stale_answers = 1;
+    let out = drive(zero_missing(), &site, 0, |url, _| {
+        let n = page_of(url);
+        if n == 2 && stale_answers > 0 {
+            // A cache in front of KeyCRM answers page 2 with page 1's rows, once.
+            stale_answers -= 1;
+            return edited(&catalogue, 1, |page| {
+                page["current_page"] = 2.into();
+                page["next_page_url"] = catalogue.page(2).parse::<serde_json::Value>().unwrap()
+                    ["next_page_url"]
+                    .clone();
+            });
+        }
+        catalogue.answer(url)
+    });
+    assert!(out.report.complete, "{:?}", out.report.error);
+    assert_eq!((out.report.offers, out.report.pages), (150, 4));
+    assert_eq!(out.report.retries, 1, "page 2 was asked for again");
+    for (sku, want) in catalogue.expected() {
+        assert_eq!(out.site[&key(&sku)], Some(want), "{sku}");
+    }
+    assert_eq!(out.site[&key("not-in-keycrm")], Some(0.0));
+}
+
+#[test]
+fn a_page_that_keeps_repeating_ends_the_scan_and_zeroes_nothing() {
+    let catalogue = Catalogue::numbered(150);
+    let site = stocked_site(&catalogue);
+    let out = drive(zero_missing(), &site, 0, |url, _| {
+        if page_of(url) == 2 {
+            return edited(&catalogue, 1, |page| page["current_page"] = 2.into());
+        }
+        catalogue.answer(url)
+    });
+    let r = &out.report;
+    assert!(!r.complete);
+    let err = r.error.as_ref().unwrap();
+    assert_eq!(err.code, ErrorCode::BadPage);
+    assert!(
+        err.message.contains("page 2 repeated offers already read"),
+        "{}",
+        err.message
+    );
+    assert_eq!(r.zeroed, 0);
+    assert_eq!(out.site[&key("not-in-keycrm")], Some(7.0));
+    // Offers on the page never seen keep their figure: KeyCRM still has them.
+    assert_eq!(out.site[&key("s0051")], Some(7.0));
+}
+
+#[test]
+fn a_contradicting_envelope_ends_the_scan_naming_the_contradiction() {
+    let catalogue = Catalogue::numbered(100);
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(u64, Edit, &str); 6] = [
+        (
+            1,
+            |p| p["last_page"] = 0.into(),
+            "last_page 0 on page 1, with a next_page_url",
+        ),
+        (
+            2,
+            |p| p["current_page"] = 1.into(),
+            "page 2 was asked for and the answer is current_page 1",
+        ),
+        (1, |p| p["per_page"] = 0.into(), "per_page is 0"),
+        (
+            1,
+            |p| p["per_page"] = 20.into(),
+            "50 rows on a page of per_page 20",
+        ),
+        (
+            1,
+            |p| p["last_page"] = 1.into(),
+            "last_page 1 where total 100 at per_page 50 makes 2",
+        ),
+        (1, |p| p["total"] = 1_000_000_000_000u64.into(), "is absurd"),
+    ];
+    for (at, edit, named) in cases {
+        let site = stocked_site(&catalogue);
+        let out = drive(zero_missing(), &site, 0, |url, _| {
+            let n = page_of(url);
+            if n == at {
+                return edited(&catalogue, n, edit);
+            }
+            catalogue.answer(url)
+        });
+        let r = &out.report;
+        assert!(!r.complete, "{named}");
+        let err = r.error.as_ref().unwrap();
+        assert_eq!(err.code, ErrorCode::BadPage, "{named}");
+        assert!(err.message.contains(named), "{named}: {}", err.message);
+        assert_eq!(r.zeroed, 0, "{named}");
+        assert_eq!(out.site[&key("not-in-keycrm")], Some(7.0), "{named}");
+        let first_row = format!("s{:04}", (at - 1) * 50 + 1);
+        assert_eq!(
+            out.site[&key(&first_row)],
+            Some(7.0),
+            "{named}: no row of a contradicting page is written"
+        );
+    }
+}
+
+#[test]
+fn fewer_distinct_offers_than_total_is_not_a_complete_scan() {
+    let mut catalogue = Catalogue::numbered(100);
+    catalogue.without_last_page = true;
+    let site = stocked_site(&catalogue);
+    let out = drive(zero_missing(), &site, 0, |url, _| {
+        // Two pages end the listing, yet KeyCRM counts 500 offers.
+        edited(&catalogue, page_of(url), |page| page["total"] = 500.into())
+    });
+    let r = &out.report;
+    assert!(!r.complete);
+    let err = r.error.as_ref().unwrap();
+    assert_eq!(err.code, ErrorCode::BadPage);
+    assert!(
+        err.message
+            .contains("100 distinct offers read where KeyCRM's total says 500 exist"),
+        "{}",
+        err.message
+    );
+    assert_eq!((r.zeroed, r.cursor), (0, None));
+    assert_eq!(out.site[&key("not-in-keycrm")], Some(7.0));
+    // What was read is real, and written.
+    assert_eq!(out.site[&key("s0100")], Some(catalogue.expected()["s0100"]));
+}
+
+#[test]
+fn a_complete_scan_still_zeroes() {
+    let catalogue = Catalogue::numbered(120);
+    let out = drive(zero_missing(), &stocked_site(&catalogue), 0, |url, _| {
+        catalogue.answer(url)
+    });
+    assert!(out.report.complete, "{:?}", out.report.error);
+    assert_eq!(out.report.zeroed, 1);
+    assert_eq!(out.site[&key("not-in-keycrm")], Some(0.0));
+}
+
+#[test]
+fn pages_that_never_end_and_announce_nothing_end_the_scan() {
+    // Pages of new offers, each with a next_page_url, no total, no last_page.
+    let out = drive(options("{}"), &Site::default(), 0, |url, _| {
+        let n = page_of(url);
+        let rows: Vec<String> = (0..2)
+            .map(|i| format!(r#"{{"id":{},"quantity":0,"reserve":0}}"#, n * 2 + i))
+            .collect();
+        Reply::Body(format!(
+            r#"{{"current_page":{n},"next_page_url":"x","data":[{}]}}"#,
+            rows.join(",")
+        ))
+    });
+    let r = &out.report;
+    let err = r.error.as_ref().expect("the scan ends");
+    assert_eq!(err.code, ErrorCode::BadPage);
+    assert!(err.message.contains("20001 pages read"), "{}", err.message);
+    assert_eq!(r.pages, 20_001);
+    assert!(r.requests <= 20_001 + 4, "{} requests", r.requests);
 }

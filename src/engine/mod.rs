@@ -35,6 +35,8 @@
 mod requests;
 mod writes;
 
+use requests::Retried;
+
 use std::collections::BTreeMap;
 
 use crate::availability::{Availability, DesiredStock, StockKey};
@@ -136,6 +138,8 @@ pub struct SyncEngine {
     arrived: BTreeMap<u64, (StockPage, u64)>,
     /// Failed attempts of pages of the current epoch.
     page_attempts: BTreeMap<u64, u32>,
+    /// Retries of pages of the current epoch, owed and made.
+    retried: BTreeMap<u64, Retried>,
     next_id: u64,
     rate_limit_attempt: u32,
     started_ms: u64,
@@ -191,6 +195,7 @@ impl SyncEngine {
             in_flight: Vec::new(),
             arrived: BTreeMap::new(),
             page_attempts: BTreeMap::new(),
+            retried: BTreeMap::new(),
             next_id: 1,
             rate_limit_attempt: 0,
             started_ms: now_ms,
@@ -335,10 +340,12 @@ impl SyncEngine {
             self.fail(self.warehouses.missing_error());
             return self.finish(now_ms);
         }
-        // A resumed run has not seen the offers of earlier runs, so it cannot tell
-        // which site rows KeyCRM lacks.
+        // Only a scan that showed it saw the whole catalogue may zero; a resumed run
+        // has not seen the offers of earlier runs, so it cannot tell which site rows
+        // KeyCRM lacks.
         if self.options.zero_missing
             && self.options.resume_from.is_none()
+            && self.plan.saw_whole_catalogue()
             && self.zeroing == Zeroing::NotAsked
         {
             if !self.can_afford(1, 0) {

@@ -5,10 +5,19 @@ use super::{InFlight, SyncEngine, ORDER_LOOKUP};
 use crate::engine::Action;
 use crate::error::{ErrorCode, SyncError};
 use crate::page::{OfferStock, StockPage};
-use crate::pagination::PagePlan;
+use crate::pagination::{PagePlan, PageStep};
 use crate::request::{HttpRequest, HttpResponse, OfferFilter, TransportFailure, PAGE_LIMIT};
 use crate::retry_after::retry_after_ms;
 use crate::webhook::order_offer_ids;
+
+/// A page's retries in the current epoch of the plan.
+#[derive(Debug, Default)]
+pub(super) struct Retried {
+    /// The page's last request got no usable answer: its next start is a retry.
+    owed: bool,
+    /// Retries of the page started.
+    made: u32,
+}
 
 impl SyncEngine {
     /// Whether `extra` more subrequests, plus the sink calls needed to write every
@@ -136,6 +145,13 @@ impl SyncEngine {
         });
         self.pacer.started(now_ms);
         self.requests += 1;
+        // Counted when the repeat starts, not when it is decided: a retry the run
+        // ends before making is no retry.
+        if let Some(retried) = self.retried.get_mut(&page).filter(|r| r.owed) {
+            retried.owed = false;
+            retried.made += 1;
+            self.retries += 1;
+        }
         Action::Fetch(HttpRequest {
             id,
             url,
@@ -153,6 +169,7 @@ impl SyncEngine {
                 Ok(ids) => {
                     self.rate_limit_attempt = 0;
                     self.page_attempts.clear();
+                    self.retried.clear();
                     self.order_lookup = None;
                     self.plan = if ids.is_empty() {
                         // An order of custom lines only: no offer, nothing to read.
@@ -172,7 +189,7 @@ impl SyncEngine {
                 }
                 Err(err) => self.retry(now_ms, flight.page, err),
             },
-            429 => self.rate_limited(now_ms, response.retry_after.as_deref()),
+            429 => self.rate_limited(now_ms, flight.page, response.retry_after.as_deref()),
             401 | 403 => self.fail(
                 SyncError::new(
                     ErrorCode::Unauthorized,
@@ -242,8 +259,9 @@ impl SyncEngine {
                 break;
             };
             self.page_attempts.remove(&current);
+            self.retried.remove(&current);
             let epoch = self.plan.epoch();
-            self.take_page(&page, observed_at);
+            let reread = self.take_page(&page, observed_at);
             if self.failure.is_some() {
                 break;
             }
@@ -251,17 +269,38 @@ impl SyncEngine {
                 // Pages answered ahead belong to the old position or segment.
                 self.arrived.clear();
                 self.page_attempts.clear();
+                self.retried.clear();
+            }
+            if reread {
+                self.owe_retry(current);
             }
         }
     }
 
-    pub(super) fn take_page(&mut self, page: &StockPage, observed_at: u64) {
-        let new_offers = self.take_rows(&page.data, observed_at);
-        if self.failure.is_none() {
-            if let Err(err) = self.plan.advance(page, new_offers) {
+    /// Takes the answer to the plan's current page: its rows, then the plan's
+    /// verdict. Returns whether the page must be asked for again.
+    pub(super) fn take_page(&mut self, page: &StockPage, observed_at: u64) -> bool {
+        // An envelope that contradicts itself is refused before any row is taken.
+        if let Err(err) = self.plan.check(page) {
+            self.fail(err);
+            return false;
+        }
+        self.take_rows(&page.data, observed_at);
+        if self.failure.is_some() {
+            return false;
+        }
+        match self.plan.advance(page) {
+            Ok(step) => step == PageStep::Reread,
+            Err(err) => {
                 self.fail(err);
+                false
             }
         }
+    }
+
+    /// Notes that `page` is to be asked for again: its next start is a retry.
+    fn owe_retry(&mut self, page: u64) {
+        self.retried.entry(page).or_default().owed = true;
     }
 
     /// Admits rows read from KeyCRM (a page, or a stock webhook's delivery) and
@@ -286,7 +325,7 @@ impl SyncEngine {
         new_offers
     }
 
-    pub(super) fn rate_limited(&mut self, now_ms: u64, retry_after: Option<&str>) {
+    pub(super) fn rate_limited(&mut self, now_ms: u64, page: u64, retry_after: Option<&str>) {
         self.rate_limited += 1;
         self.rate_limit_attempt += 1;
         if self.rate_limit_attempt > self.options.max_rate_limit_retries {
@@ -308,7 +347,7 @@ impl SyncEngine {
                 self.backoff
                     .delay_ms(self.rate_limit_attempt, self.jitter.next_unit())
             });
-        self.retries += 1;
+        self.owe_retry(page);
         self.pacer.hold_until(now_ms + wait);
     }
 
@@ -317,13 +356,27 @@ impl SyncEngine {
         *attempt += 1;
         let attempt = *attempt;
         if attempt > self.options.max_retries {
-            let message = format!(
-                "{} (gave up after {} retries)",
-                err.message, self.options.max_retries
-            );
+            let what = if page == ORDER_LOOKUP {
+                "the order lookup".to_string()
+            } else {
+                format!("page {page}")
+            };
+            // The page's retries, as the report counts them: after errors like
+            // this one, and after 429 answers.
+            let max = self.options.max_retries;
+            let made = self.retried.get(&page).map_or(0, |r| r.made);
+            let after_429 = made.saturating_sub(max);
+            let detail = if after_429 == 0 {
+                format!("gave up after {made} retries")
+            } else {
+                format!(
+                    "gave up after {made} retries: {max} after errors, the most maxRetries allows, and {after_429} after 429 answers"
+                )
+            };
+            let message = format!("{} ({what}: {detail})", err.message);
             return self.fail(SyncError { message, ..err });
         }
-        self.retries += 1;
+        self.owe_retry(page);
         let wait = self.backoff.delay_ms(attempt, self.jitter.next_unit());
         self.pacer.hold_until(now_ms + wait);
     }
