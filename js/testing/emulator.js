@@ -4,6 +4,15 @@
 // `page`, `reserve` on /offers/stocks but `in_reserve` on /offers, a per-key
 // rate limit answered with 429. Tests can make it fail on demand (injectFault)
 // and slow it down (latencyMs).
+//
+// Its default answers conform to KeyCRM's published API description (checked
+// by tests/js/emulator-spec.test.js). Where the description is silent, the
+// default is what live answers are believed to carry, and a mode serves the
+// other possibility: the description's bare envelope (`envelope: "spec"`),
+// rows in an order other than by id (`shuffleSeed`), 429 without any
+// rate-limit header (`rateLimitHeaders: false`), figures as decimal strings
+// (`figures: "string"`), archived offers left out of the stock list
+// (`archivedInStocks: false`).
 
 import { once } from "node:events";
 import { createServer, STATUS_CODES } from "node:http";
@@ -14,6 +23,12 @@ const RATE_WINDOW_MS = 60_000;
 const DEFAULT_LIMIT = 15;
 const MAX_LIMIT = 50;
 const DEFAULT_UPDATED_AT = "2026-01-01 00:00:00";
+const DEFAULT_SOURCE_ID = 1;
+// The envelope fields KeyCRM's API description lists; Laravel adds the rest.
+const SPEC_ENVELOPE = new Set([
+  ...["total", "current_page", "per_page", "data", "first_page_url"],
+  ...["last_page_url", "next_page_url"],
+]);
 
 const ROUTES = [
   { pattern: /^\/offers\/stocks$/, answer: listStocks },
@@ -24,6 +39,8 @@ const ROUTES = [
 /** Starts the emulator and resolves once it listens. */
 export async function startEmulator(options = {}) {
   const { apiKey = "test-api-key", host = "127.0.0.1", port = 0 } = options;
+  const mode = readMode(options);
+  const clock = options.clock ?? Date.now;
   let rateLimitPerMinute =
     options.rateLimitPerMinute === undefined ? 60 : options.rateLimitPerMinute;
   let latencyMs = options.latencyMs ?? 0;
@@ -34,6 +51,7 @@ export async function startEmulator(options = {}) {
 
   const emulator = {
     url: "",
+    mode,
     offers: options.offers ?? generateCatalogue(),
     orders: options.orders ?? [],
     requests,
@@ -54,7 +72,7 @@ export async function startEmulator(options = {}) {
       path: pathname,
       query: Object.fromEntries(new URLSearchParams(search)),
       status: null,
-      startedAt: Date.now(),
+      startedAt: clock(),
     };
     requests.push(entry);
     try {
@@ -119,6 +137,7 @@ export async function startEmulator(options = {}) {
   function admit(key, now) {
     const limit = rateLimitPerMinute;
     if (!limit) return { admitted: true, headers: {} };
+    const withHeaders = mode.rateLimitHeaders;
     const arrivals = arrivalsByKey.get(key) ?? [];
     arrivalsByKey.set(key, arrivals);
     while (arrivals[0] <= now - RATE_WINDOW_MS) arrivals.shift();
@@ -127,11 +146,15 @@ export async function startEmulator(options = {}) {
       // limit may have been lowered below the window's size.
       const freesAt = arrivals[arrivals.length - limit] + RATE_WINDOW_MS;
       const retryAfter = Math.max(1, Math.ceil((freesAt - now) / 1000));
-      const headers = { "Retry-After": retryAfter, ...limitHeaders(limit, 0) };
+      const headers = withHeaders
+        ? { "Retry-After": retryAfter, ...limitHeaders(limit, 0) }
+        : {};
       return { admitted: false, headers };
     }
     arrivals.push(now);
-    const headers = limitHeaders(limit, limit - arrivals.length);
+    const headers = withHeaders
+      ? limitHeaders(limit, limit - arrivals.length)
+      : {};
     return { admitted: true, headers };
   }
 
@@ -226,82 +249,107 @@ export async function startEmulator(options = {}) {
 }
 
 function listStocks({ query, emulator }) {
+  const { mode } = emulator;
   const details = isTrue(query["filter[details]"]);
-  const rows = selectOffers(
-    emulator.offers,
-    query["filter[offers_id]"],
-    query["filter[offers_sku]"],
-  );
+  const rows = selectOffers(emulator.offers, mode, {
+    ids: listFilter(query["filter[offers_id]"]),
+    skus: listFilter(query["filter[offers_sku]"]),
+    archived: mode.archivedInStocks ? null : false,
+  });
   const path = `${emulator.url}/offers/stocks`;
-  return paginate(rows, query, path, (offer) => stockRow(offer, details));
+  return paginate(rows, query, path, mode, (offer) =>
+    stockRow(offer, details, mode),
+  );
 }
 
-function stockRow(offer, details) {
+function stockRow(offer, details, mode) {
   const row = {
     id: offer.id,
     sku: offer.sku ?? null,
-    price: offer.price ?? null,
-    purchased_price: offer.purchased_price ?? null,
-    quantity: offer.quantity ?? 0,
-    reserve: offer.reserve ?? 0,
+    price: money(offer.price ?? 0, mode),
+    purchased_price: money(offer.purchased_price ?? 0, mode),
+    quantity: figure(offer.quantity ?? 0, mode),
+    reserve: figure(offer.reserve ?? 0, mode),
   };
   if (!details) return row;
   const warehouse = (offer.warehouse ?? []).map((w) => ({
     id: w.id,
     name: w.name,
-    quantity: w.quantity,
-    reserve: w.reserve,
+    quantity: figure(w.quantity, mode),
+    reserve: figure(w.reserve, mode),
   }));
   return { ...row, warehouse };
 }
 
 function listOffers({ query, emulator }) {
-  const rows = selectOffers(
-    emulator.offers,
-    query["filter[id]"],
-    query["filter[sku]"],
-  );
-  return paginate(rows, query, `${emulator.url}/offers`, offerRow);
+  const { mode } = emulator;
+  const archived = query["filter[is_archived]"];
+  const rows = selectOffers(emulator.offers, mode, {
+    ids: listFilter(query["filter[id]"]),
+    skus: listFilter(query["filter[sku]"]),
+    productIds: listFilter(query["filter[product_id]"]),
+    archived: archived === undefined || archived === "" ? null : isTrue(archived),
+    sort: query.sort,
+  });
+  const path = `${emulator.url}/offers`;
+  return paginate(rows, query, path, mode, (offer) => offerRow(offer, mode));
 }
 
-function offerRow(offer) {
+function offerRow(offer, mode) {
   return {
     id: offer.id,
-    // Catalogue offers have no product of their own: one product per offer.
-    product_id: offer.product_id ?? offer.id,
+    product_id: productIdOf(offer),
     sku: offer.sku ?? null,
-    barcode: offer.barcode ?? null,
-    price: offer.price ?? null,
-    quantity: offer.quantity ?? 0,
-    in_reserve: offer.reserve ?? 0,
+    // The description types it as a string; an offer without one gets "".
+    barcode: offer.barcode ?? "",
+    price: money(offer.price ?? 0, mode),
+    quantity: figure(offer.quantity ?? 0, mode),
+    in_reserve: figure(offer.reserve ?? 0, mode),
     is_archived: offer.is_archived ?? false,
     updated_at: offer.updated_at ?? DEFAULT_UPDATED_AT,
   };
 }
 
-// Offers sorted by id and narrowed by comma-separated id and SKU filters.
-function selectOffers(offers, idFilter, skuFilter) {
-  const ids = listFilter(idFilter);
-  const skus = listFilter(skuFilter);
-  const sorted = sortedById(offers);
+// Catalogue offers have no product of their own: one product per offer.
+function productIdOf(offer) {
+  return offer.product_id ?? offer.id;
+}
+
+// Offers in the mode's order, narrowed by comma-separated id, SKU and product
+// id filters and by the archive flag (`null` keeps both kinds). `sort` is
+// /offers' own: `id` or `-id`.
+function selectOffers(offers, mode, filters) {
+  const { ids = null, skus = null, productIds = null, archived = null } =
+    filters;
+  let ordered = inServedOrder(offers, mode.shuffleSeed);
+  if (filters.sort === "id" || filters.sort === "-id") {
+    ordered = [...offers].sort((a, b) => a.id - b.id);
+    if (filters.sort === "-id") ordered.reverse();
+  }
+  const unfiltered =
+    ids === null && skus === null && productIds === null && archived === null;
   // No copy for a plain scan: benchmarks page through 100 000-offer catalogues.
-  if (ids === null && skus === null) return sorted;
-  return sorted.filter(
+  if (unfiltered) return ordered;
+  return ordered.filter(
     (offer) =>
       (ids === null || ids.has(String(offer.id))) &&
-      (skus === null || skus.has(offer.sku)),
+      (skus === null || skus.has(offer.sku)) &&
+      (productIds === null || productIds.has(String(productIdOf(offer)))) &&
+      (archived === null || (offer.is_archived ?? false) === archived),
   );
 }
 
 function showOrder({ query, params, emulator }) {
-  const order = emulator.orders.find(
+  const found = emulator.orders.find(
     (candidate) => String(candidate.id) === params[0],
   );
-  if (!order) return { status: 404, body: { message: "Not found" } };
+  if (!found) return { status: 404, body: { message: "Not found" } };
   const includes = new Set(
     (query.include ?? "").split(",").map((name) => name.trim()),
   );
-  const { products, ...rest } = order;
+  // The description makes `source_id` required: fixtures may leave it out.
+  const { id, source_id = DEFAULT_SOURCE_ID, ...others } = found;
+  const { products, ...rest } = { id, source_id, ...others };
   if (!includes.has("products") && !includes.has("products.offer")) {
     return { status: 200, body: rest };
   }
@@ -324,7 +372,7 @@ function offerById(offers, id) {
 // page URLs carry only `page`: a client following next_page_url loses its
 // limit and filters. Only the page's rows go through `toRow`, which keeps big
 // catalogues cheap.
-function paginate(rows, query, path, toRow) {
+function paginate(rows, query, path, mode, toRow) {
   const perPage = resolveLimit(query.limit);
   if (typeof perPage === "string") {
     return {
@@ -351,6 +399,11 @@ function paginate(rows, query, path, toRow) {
     to: data.length > 0 ? start + data.length : null,
     total: rows.length,
   };
+  if (mode.envelope === "spec") {
+    for (const key of Object.keys(body)) {
+      if (!SPEC_ENVELOPE.has(key)) delete body[key];
+    }
+  }
   return { status: 200, body };
 }
 
@@ -380,6 +433,15 @@ function isTrue(raw) {
 }
 
 // Sorted per request: tests push and splice the live array between pages.
+function inServedOrder(offers, shuffleSeed) {
+  if (shuffleSeed == null) return sortedById(offers);
+  // A fixed permutation: each id's place depends on the seed and the id only,
+  // so every request (and every page of a scan) sees the same order, and an
+  // offer added or removed leaves the others in their places.
+  const rank = (offer) => mix32(shuffleSeed, offer.id);
+  return [...offers].sort((a, b) => rank(a) - rank(b) || a.id - b.id);
+}
+
 function sortedById(offers) {
   for (let i = 1; i < offers.length; i += 1) {
     if (offers[i - 1].id > offers[i].id) {
@@ -387,6 +449,64 @@ function sortedById(offers) {
     }
   }
   return offers;
+}
+
+// A 32-bit hash of (seed, id), well spread (murmur3's finaliser).
+function mix32(seed, id) {
+  let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ id) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+// Stock figures as the mode serves them: JSON numbers, or the decimal strings
+// a Laravel `decimal:3` cast gives ("12.000"). A value with more decimals than
+// the cast keeps is served in full, so the string never changes the figure.
+function figure(value, mode) {
+  return mode.figures === "string" ? decimalString(value, 3) : value;
+}
+
+function money(value, mode) {
+  return mode.figures === "string" ? decimalString(value, 2) : value;
+}
+
+function decimalString(value, decimals) {
+  const fixed = value.toFixed(decimals);
+  return Number(fixed) === value ? fixed : String(value);
+}
+
+// The answer modes, checked once so that a typo fails at start, not as a
+// silently different emulator.
+function readMode(options) {
+  const {
+    envelope = "laravel",
+    shuffleSeed = null,
+    rateLimitHeaders = true,
+    figures = "number",
+    archivedInStocks = true,
+  } = options;
+  if (envelope !== "laravel" && envelope !== "spec") {
+    throw new TypeError(`startEmulator: envelope must be "laravel" or "spec"`);
+  }
+  if (shuffleSeed !== null && !Number.isSafeInteger(shuffleSeed)) {
+    throw new TypeError("startEmulator: shuffleSeed must be an integer or null");
+  }
+  if (figures !== "number" && figures !== "string") {
+    throw new TypeError(`startEmulator: figures must be "number" or "string"`);
+  }
+  if (typeof rateLimitHeaders !== "boolean") {
+    throw new TypeError("startEmulator: rateLimitHeaders must be a boolean");
+  }
+  if (typeof archivedInStocks !== "boolean") {
+    throw new TypeError("startEmulator: archivedInStocks must be a boolean");
+  }
+  return Object.freeze({
+    envelope,
+    shuffleSeed,
+    rateLimitHeaders,
+    figures,
+    archivedInStocks,
+  });
 }
 
 function matchRoute(pathname) {

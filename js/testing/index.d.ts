@@ -22,7 +22,7 @@ export interface WarehouseStock extends Warehouse {
  * must update the totals too (they are meant to equal the sums over `warehouse`).
  */
 export interface CatalogueOffer {
-  /** Offer (variant) id; the emulator lists offers by ascending id. */
+  /** Offer (variant) id; the emulator lists offers by ascending id (unless `shuffleSeed` is set). */
   id: number;
   /** Variant SKU; `null` or `""` when the offer has none. */
   sku: string | null;
@@ -38,9 +38,9 @@ export interface CatalogueOffer {
   warehouse: WarehouseStock[];
   /** Product id on `/offers`. Default: the offer's `id`. */
   product_id?: number;
-  /** Barcode on `/offers`. Default: `null`. */
-  barcode?: string | null;
-  /** Archive flag on `/offers`. Default: `false`. */
+  /** Barcode on `/offers`. Default: `""` (KeyCRM's description types it as a string). */
+  barcode?: string;
+  /** Archive flag on `/offers` (and its `filter[is_archived]`); archived offers leave `/offers/stocks` only with `archivedInStocks: false`. Default: `false`. */
   is_archived?: boolean;
   /** `updated_at` on `/offers`, UTC `YYYY-MM-DD hh:mm:ss`. Default: `"2026-01-01 00:00:00"`. */
   updated_at?: string;
@@ -129,6 +129,8 @@ export interface EmulatorOrderLine {
 export interface EmulatorOrder {
   /** Order id. */
   id: number;
+  /** Source id, required by KeyCRM's description. Default: `1`. */
+  source_id?: number;
   /** Order status id. */
   status_id?: number;
   /** Lines; served only with `include=products` or `include=products.offer`. */
@@ -156,6 +158,59 @@ export interface EmulatorOptions {
   port?: number;
   /** Delay added to every answer, in ms. Default: `0`. */
   latencyMs?: Latency;
+  /**
+   * Paginator envelope of the lists. `"laravel"`: Laravel's full envelope, with
+   * `last_page`, `from`, `to`, `path` and `prev_page_url`, as live answers carry it.
+   * `"spec"`: only the seven fields KeyCRM's description lists (`total`,
+   * `current_page`, `per_page`, `data`, `first_page_url`, `last_page_url`,
+   * `next_page_url`), so no `last_page`. Default: `"laravel"`.
+   */
+  envelope?: "laravel" | "spec";
+  /**
+   * Serve list rows in a fixed order permuted by this seed instead of by ascending
+   * id (the description promises no order). The order depends only on the seed and
+   * the ids, so it is the same for every request and every page, and offers added or
+   * removed leave the others in place. `/offers?sort=id` or `sort=-id` still sorts.
+   * Default: `null` (ascending id).
+   */
+  shuffleSeed?: number | null;
+  /**
+   * Send `X-RateLimit-Limit`/`X-RateLimit-Remaining` on admitted answers and
+   * `Retry-After` (whole seconds) with them on 429. `false`: no rate-limit header at
+   * all, a bare 429 (the description documents none). Faults send only what they ask
+   * for either way. Default: `true`.
+   */
+  rateLimitHeaders?: boolean;
+  /**
+   * Stock figures (`quantity`, `reserve`, a warehouse's figures, `/offers`'
+   * `in_reserve`) and prices as JSON numbers, or as the decimal strings a Laravel
+   * decimal cast gives: `"12.000"` for figures, `"123.50"` for prices (a value with
+   * more decimals is sent in full). Strings are outside the description.
+   * Default: `"number"`.
+   */
+  figures?: "number" | "string";
+  /**
+   * Whether `/offers/stocks` lists offers with `is_archived: true` (the description
+   * does not say). `/offers` lists them either way, filtered by
+   * `filter[is_archived]`. Default: `true`.
+   */
+  archivedInStocks?: boolean;
+  /** Time source of the rate limiter and the request log, in ms since the epoch; a test can step it to make 429s deterministic. Default: `Date.now`. */
+  clock?: () => number;
+}
+
+/** The answer modes a running emulator was started with, defaults filled in. */
+export interface EmulatorMode {
+  /** See {@link EmulatorOptions.envelope}. */
+  readonly envelope: "laravel" | "spec";
+  /** See {@link EmulatorOptions.shuffleSeed}. */
+  readonly shuffleSeed: number | null;
+  /** See {@link EmulatorOptions.rateLimitHeaders}. */
+  readonly rateLimitHeaders: boolean;
+  /** See {@link EmulatorOptions.figures}. */
+  readonly figures: "number" | "string";
+  /** See {@link EmulatorOptions.archivedInStocks}. */
+  readonly archivedInStocks: boolean;
 }
 
 /**
@@ -192,7 +247,7 @@ export interface LoggedRequest {
   query: Record<string, string>;
   /** Status answered; `0` when the connection was dropped, `null` while pending. */
   status: number | null;
-  /** Arrival time, ms since the epoch. */
+  /** Arrival time, ms since the epoch, by the emulator's `clock`. */
   startedAt: number;
 }
 
@@ -210,6 +265,8 @@ export interface RequestCounts {
 export interface Emulator {
   /** API base URL, e.g. `"http://127.0.0.1:41234/v1"`. */
   readonly url: string;
+  /** The answer modes, fixed when it started. */
+  readonly mode: EmulatorMode;
   /** The live offers; mutate or replace between and during scans. */
   offers: CatalogueOffer[];
   /** The live orders. */
@@ -232,7 +289,7 @@ export interface Emulator {
   close(): Promise<void>;
 }
 
-/** Starts a KeyCRM emulator on loopback; resolves once it listens. */
+/** Starts a KeyCRM emulator on loopback; resolves once it listens. Throws a `TypeError` on an unknown mode value. */
 export function startEmulator(options?: EmulatorOptions): Promise<Emulator>;
 
 /** What the conformance suite asks a harness to build for one test. */

@@ -355,6 +355,8 @@ test("/order/{id} serves lines only when included", async (t) => {
   ]);
   assert.deepEqual((await get(emu, "/order/501")).body, {
     id: 501,
+    // Required by KeyCRM's description; fixtures without one get 1.
+    source_id: 1,
     status_id: 3,
   });
   const missing = await get(emu, "/order/999?include=products.offer");
