@@ -62,10 +62,24 @@ pub struct Faults {
     pub adds_with_deletes: bool,
     /// A run starting right after one that gave up on 429s, in the same process.
     pub back_to_back_runs: bool,
+    /// A site with an observed-at column in a world with shared SKUs.
+    pub observed_with_duplicates: bool,
 }
 
-/// Families on by default: those whose defects are fixed.
-const DEFAULT_ON: &[&str] = &[];
+/// Families on by default: those whose defects are fixed. The others expose
+/// defects still open: `adds_with_deletes` (a scan misses offers that shift to a
+/// page already read when deletions and additions leave `total` unchanged),
+/// `back_to_back_runs` (a run that gives up on 429s leaves no hold in the shared
+/// pacing), `observed_with_duplicates` (a shared SKU's smallest figure is kept out
+/// by the same run's earlier write observed later).
+const DEFAULT_ON: &[&str] = &[
+    "repeated_pages",
+    "contradictory_envelopes",
+    "huge_figures",
+    "negative_reserve",
+    "duplicate_skus",
+    "field_drift",
+];
 
 const FAMILIES: &[&str] = &[
     "repeated_pages",
@@ -76,6 +90,7 @@ const FAMILIES: &[&str] = &[
     "field_drift",
     "adds_with_deletes",
     "back_to_back_runs",
+    "observed_with_duplicates",
 ];
 
 impl Faults {
@@ -90,6 +105,7 @@ impl Faults {
             field_drift: on("field_drift"),
             adds_with_deletes: on("adds_with_deletes"),
             back_to_back_runs: on("back_to_back_runs"),
+            observed_with_duplicates: on("observed_with_duplicates"),
         }
     }
 
@@ -179,7 +195,8 @@ pub fn simulate(seed: u64, faults: Faults, tracing: bool) -> (Stats, Result<(), 
     // Absurd figures stop every scan that meets them: only in some worlds.
     faults.huge_figures &= rng.chance(0.2);
     let cat = Catalogue::generate(&mut rng, &faults, START);
-    let site = initial_site(&mut rng, &cat);
+    let mut site = initial_site(&mut rng, &cat);
+    site.tracks_observed &= !faults.duplicate_skus || faults.observed_with_duplicates;
     let before = site.clone();
     let net = Net::generate(&mut rng);
     let base = base_options(&mut rng);
@@ -308,6 +325,13 @@ fn compare(world: &World, clean: &World) -> Result<(), Violation> {
             None => continue,
         };
         let clean_row = clean.site.rows[sku].stock;
+        let offers: Vec<(u64, f64, f64)> = world
+            .cat
+            .offers
+            .iter()
+            .filter(|o| o.sku.as_deref() == Some(sku.as_str()))
+            .map(|o| (o.id, o.quantity, o.reserve))
+            .collect();
         let same = match (row.stock, clean_row) {
             (Some(a), Some(b)) => close(a, b),
             (a, b) => a == b,
@@ -316,7 +340,7 @@ fn compare(world: &World, clean: &World) -> Result<(), Violation> {
             return Err(Violation {
                 invariant: "history_independence",
                 detail: format!(
-                    "{sku}: {:?} after the history, {clean_row:?} after a clean run",
+                    "{sku}: {:?} after the history, {clean_row:?} after a clean run; offers (id, quantity, reserve): {offers:?}",
                     row.stock
                 ),
             });
@@ -324,7 +348,10 @@ fn compare(world: &World, clean: &World) -> Result<(), Violation> {
         if !absurd(&world.cat) && !row.stock.is_some_and(|s| want.is_some_and(|w| close(s, w))) {
             return Err(Violation {
                 invariant: "final_state_model",
-                detail: format!("{sku}: {:?}, KeyCRM says {want:?}", row.stock),
+                detail: format!(
+                    "{sku}: {:?}, KeyCRM says {want:?}; offers (id, quantity, reserve): {offers:?}",
+                    row.stock
+                ),
             });
         }
     }
