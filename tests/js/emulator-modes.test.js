@@ -1,0 +1,280 @@
+// Full syncs over real HTTP against the emulator in each of its answer modes,
+// the ways KeyCRM may answer that its description allows or leaves open: the
+// description's own envelope (no last_page), rows not in id order, bare 429s
+// without any rate-limit header, figures as decimal strings, archived offers
+// left out of the stock list, and all of them at once. Each run must end
+// complete with every site row equal to what KeyCRM holds, computed here from
+// the catalogue on its own; a second run must write nothing.
+//
+// The catalogues of the per-mode runs have no SKU on two offers: how such SKUs
+// fare when their offers are pages apart is tested on its own, below.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { syncStocks } from "keycrm-stock-sync";
+import { createSqliteSink } from "keycrm-stock-sync/sqlite";
+import { startEmulator, generateCatalogue } from "keycrm-stock-sync/testing";
+import { freshShop, stockOf } from "./support/shop.js";
+
+const API_KEY = "sk-modes-5d1e0b7a";
+const FAST = { rateLimitPerMinute: 6000, backoffBaseMs: 5, backoffMaxMs: 20 };
+const OFFERS = 330; // seven pages of 50, the last one short
+const ARCHIVED_EVERY = 17;
+// A live offer whose SKU an archived offer shares, the case the duplicate rule
+// cannot resolve by itself (see the README's "Assumptions about KeyCRM").
+const SHARED_WITH_ARCHIVED = { live: 40, archived: 41 };
+
+let dir;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), "keycrm-modes-"));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function catalogue({ shared = false } = {}) {
+  const offers = generateCatalogue({
+    offers: OFFERS,
+    seed: 13,
+    duplicateSkuEvery: shared ? 211 : 0,
+  });
+  for (const offer of offers) {
+    if (offer.id % ARCHIVED_EVERY === 0) offer.is_archived = true;
+  }
+  if (!shared) return offers;
+  const live = offers[SHARED_WITH_ARCHIVED.live - 1];
+  const archived = offers[SHARED_WITH_ARCHIVED.archived - 1];
+  live.sku = "shared-with-archived";
+  live.quantity = 9;
+  live.reserve = 2;
+  live.warehouse = [{ id: 1, name: "Основний", quantity: 9, reserve: 2 }];
+  archived.sku = "shared-with-archived";
+  archived.is_archived = true;
+  archived.quantity = 0;
+  archived.reserve = 0;
+  archived.warehouse = [{ id: 1, name: "Основний", quantity: 0, reserve: 0 }];
+  return offers;
+}
+
+/**
+ * What the site must hold after a sync, worked out without the emulator's or
+ * the core's code: per SKU, quantity − reserve, clamped at 0, floored to whole
+ * units; a SKU on several listed offers holds the smallest of their figures;
+ * offers without a SKU are skipped.
+ */
+function siteAfterSync(offers, { archivedInStocks }) {
+  const site = new Map();
+  for (const offer of offers) {
+    if (!archivedInStocks && offer.is_archived) continue;
+    if (offer.sku === null || offer.sku === "") continue;
+    // Hundred-thousandths first: 2.3 − 0.3 is 1.9999999999999998 in floats.
+    const available = Math.round((offer.quantity - offer.reserve) * 1e5) / 1e5;
+    const units = Math.max(0, Math.floor(available));
+    site.set(offer.sku, Math.min(units, site.get(offer.sku) ?? Infinity));
+  }
+  return site;
+}
+
+// A clock for the emulator's rate limiter that moves 6 s at every request: with
+// 5 requests a minute allowed, the limiter refuses at most 5 arrivals in a row
+// and then admits again, whatever the machine's speed.
+function steppingClock() {
+  let now = Date.UTC(2026, 0, 1);
+  return () => (now += 6000);
+}
+
+const BARE_429 = {
+  rateLimitHeaders: false,
+  rateLimitPerMinute: 5,
+  clock: steppingClock,
+};
+
+const MODES = [
+  ["by default", {}],
+  ["with the description's own envelope (no last_page)", { envelope: "spec" }],
+  ["with rows in a fixed shuffled order (seed 7)", { shuffleSeed: 7 }],
+  ["with rows in a fixed shuffled order (seed 2026)", { shuffleSeed: 2026 }],
+  ["with figures as decimal strings", { figures: "string" }],
+  ["with bare 429s and no rate-limit headers", BARE_429],
+  ["without archived offers in the stock list", { archivedInStocks: false }],
+  [
+    "with every mode at once (seed 11)",
+    {
+      envelope: "spec",
+      shuffleSeed: 11,
+      figures: "string",
+      archivedInStocks: false,
+      ...BARE_429,
+    },
+  ],
+];
+
+async function startIn(mode, offers = catalogue()) {
+  const { clock, ...rest } = mode;
+  return startEmulator({
+    apiKey: API_KEY,
+    offers,
+    rateLimitPerMinute: 0,
+    ...rest,
+    ...(clock ? { clock: clock() } : {}),
+  });
+}
+
+async function syncInto(path, emulator) {
+  const sink = createSqliteSink({ path });
+  try {
+    return await syncStocks({
+      apiKey: API_KEY,
+      apiUrl: emulator.url,
+      sink,
+      ...FAST,
+    });
+  } finally {
+    await sink.close();
+  }
+}
+
+for (const [label, mode] of MODES) {
+  test(`a full sync ${label} is complete and right, then writes nothing`, async (t) => {
+    const emulator = await startIn(mode);
+    t.after(() => emulator.close());
+    const { offers } = emulator;
+    const expected = siteAfterSync(offers, emulator.mode);
+    const skus = [...new Set(offers.map((o) => o.sku).filter(Boolean))];
+    const path = freshShop(dir, skus);
+    const listed = emulator.mode.archivedInStocks
+      ? offers.length
+      : offers.filter((o) => !o.is_archived).length;
+
+    const first = await syncInto(path, emulator);
+    assert.equal(first.complete, true, JSON.stringify(first.error));
+    assert.equal(first.offers, listed);
+    assert.deepEqual(first.duplicateSkus, []);
+    const site = stockOf(path);
+    for (const sku of skus) {
+      // A SKU only archived offers carry is not listed: its row is left alone.
+      assert.equal(site.get(sku), expected.get(sku) ?? 0, sku);
+    }
+    assert.ok(first.updated > 0);
+
+    const second = await syncInto(path, emulator);
+    assert.equal(second.complete, true, JSON.stringify(second.error));
+    assert.equal(second.updated, 0);
+    assert.deepEqual(stockOf(path), site);
+
+    if (emulator.mode.rateLimitHeaders === false && mode.rateLimitPerMinute) {
+      // The runs met bare 429s and waited them out by their own backoff.
+      assert.ok(emulator.counts().byStatus[429] > 0, "no 429 was answered");
+      assert.ok(first.rateLimited > 0 || second.rateLimited > 0);
+    }
+  });
+}
+
+test("a bare 429 carries no Retry-After and no X-RateLimit header", async (t) => {
+  const emulator = await startIn(BARE_429);
+  t.after(() => emulator.close());
+  const statuses = [];
+  for (let i = 0; i < 6; i += 1) {
+    const response = await fetch(`${emulator.url}/offers/stocks`, {
+      headers: { Authorization: `Bearer ${API_KEY}` },
+    });
+    await response.arrayBuffer();
+    statuses.push(response.status);
+    const names = [...response.headers.keys()];
+    assert.deepEqual(
+      names.filter((name) => /^(retry-after|x-ratelimit-)/.test(name)),
+      [],
+    );
+  }
+  assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429]);
+});
+
+test("shuffled rows keep one order across pages and requests", async (t) => {
+  const emulator = await startIn({ shuffleSeed: 7 });
+  t.after(() => emulator.close());
+  const page = async (n) => {
+    const url = `${emulator.url}/offers/stocks?limit=50&page=${n}`;
+    const response = await fetch(url, {
+      headers: { Authorization: `Bearer ${API_KEY}` },
+    });
+    return (await response.json()).data.map((row) => row.id);
+  };
+  const scan = [];
+  for (let n = 1; n <= 7; n += 1) scan.push(...(await page(n)));
+  assert.equal(new Set(scan).size, OFFERS, "every offer exactly once");
+  assert.notDeepEqual(scan, [...scan].sort((a, b) => a - b), "not in id order");
+  assert.deepEqual(await page(3), scan.slice(100, 150), "the same page again");
+});
+
+test("an archived offer sharing a live offer's SKU pins it to the smaller figure", async (t) => {
+  // Listed (the default): the SKU is a duplicate and holds the smaller of the
+  // two figures, the archived offer's 0, although 7 can be sold.
+  const listed = await startIn({}, catalogue({ shared: true }));
+  t.after(() => listed.close());
+  const path = freshShop(dir, ["shared-with-archived"]);
+  const report = await syncInto(path, listed);
+  assert.equal(report.complete, true, JSON.stringify(report.error));
+  assert.ok(report.duplicateSkus.includes("shared-with-archived"));
+  assert.equal(stockOf(path).get("shared-with-archived"), 0);
+
+  // Where KeyCRM leaves archived offers out, the live figure is written.
+  const hidden = await startIn(
+    { archivedInStocks: false },
+    catalogue({ shared: true }),
+  );
+  t.after(() => hidden.close());
+  const again = await syncInto(path, hidden);
+  assert.equal(again.complete, true, JSON.stringify(again.error));
+  assert.ok(!again.duplicateSkus.includes("shared-with-archived"));
+  assert.equal(stockOf(path).get("shared-with-archived"), 7);
+});
+
+// Known limit of the core, kept as a test that must pass once it is lifted: a
+// SKU on two offers gets the smaller figure only once the second offer is read.
+// When the larger figure comes pages earlier, every scan first writes it (the
+// site then shows stock that is not there until the later page is read), then
+// the smaller one: two writes per run for a row that did not change, so a
+// second run is not write-free. Rows in id order meet it as well as shuffled
+// ones, whenever the offers of one SKU are on different pages.
+const PAGES_APART = [
+  ["in id order", {}, (offers) => pagesApart(offers, 30, 80)],
+  ["shuffled (seed 7)", { shuffleSeed: 7 }, (offers) => offers],
+];
+
+for (const [label, mode, arrange] of PAGES_APART) {
+  test(
+    `a SKU on two offers pages apart, rows ${label}: a second run writes nothing`,
+    { todo: "the core writes the first offer's figure before it meets the second" },
+    async (t) => {
+      const offers = arrange(catalogue({ shared: true }));
+      const emulator = await startIn(mode, offers);
+      t.after(() => emulator.close());
+      const path = freshShop(dir, [...new Set(offers.map((o) => o.sku).filter(Boolean))]);
+      const first = await syncInto(path, emulator);
+      assert.equal(first.complete, true, JSON.stringify(first.error));
+      assert.ok(first.duplicateSkus.length > 0);
+      const expected = siteAfterSync(offers, emulator.mode);
+      for (const [sku, stock] of expected) assert.equal(stockOf(path).get(sku), stock, sku);
+      const second = await syncInto(path, emulator);
+      assert.equal(second.complete, true, JSON.stringify(second.error));
+      assert.equal(second.updated, 0, "rows rewritten by a run that changed nothing");
+    },
+  );
+}
+
+// Gives offer `later` (page 2) the SKU of offer `earlier` (page 1), with the
+// smaller figure on the later page.
+function pagesApart(offers, earlier, later) {
+  const first = offers[earlier - 1];
+  const second = offers[later - 1];
+  second.sku = first.sku;
+  first.quantity = 12;
+  first.reserve = 0;
+  first.warehouse = [{ id: 1, name: "Основний", quantity: 12, reserve: 0 }];
+  second.quantity = 5;
+  second.reserve = 1;
+  second.warehouse = [{ id: 1, name: "Основний", quantity: 5, reserve: 1 }];
+  return offers;
+}
