@@ -127,3 +127,33 @@ fn runs_sharing_pacing_space_their_requests_as_one() {
     assert_eq!(apart.len(), together.len());
     assert_eq!(smallest_gap(&apart), 0);
 }
+
+#[test]
+fn a_run_that_gives_up_on_429s_still_holds_the_runs_after_it() {
+    let shared = SharedPacing::default();
+    let options = || options(r#"{"rateLimitPerMinute": 60, "maxRateLimitRetries": 1}"#);
+    let start = 1_700_000_000_000;
+    let mut first = SyncEngine::new(options(), start, 1);
+    first.share_pacing(&shared);
+    let too_many = || keycrm_stock_sync::HttpResponse {
+        status: 429,
+        retry_after: Some("30".into()),
+        body: fixture("too_many_attempts.json"),
+    };
+    let mut now = start;
+    let report = loop {
+        match first.poll(now) {
+            Action::Fetch(request) => first.handle_response(request.id, now, too_many()),
+            Action::Sleep(ms) => now += ms,
+            Action::Done(report) => break report,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(report.error.as_ref().map(|e| e.code.as_str()), Some("RATE_LIMITED"));
+
+    // KeyCRM asked for 30 s after the last 429; the next run sharing the pacing
+    // waits them out instead of starting inside them.
+    let mut next = SyncEngine::new(options(), now, 2);
+    next.share_pacing(&shared);
+    assert_eq!(next.poll(now), Action::Sleep(30_000));
+}

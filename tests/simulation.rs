@@ -69,8 +69,7 @@ pub struct Faults {
 /// Families on by default: those whose defects are fixed. The others expose
 /// defects still open: `adds_with_deletes` (a scan misses offers that shift to a
 /// page already read when deletions and additions leave `total` unchanged),
-/// `back_to_back_runs` (a run that gives up on 429s leaves no hold in the shared
-/// pacing), `observed_with_duplicates` (a shared SKU's smallest figure is kept out
+/// `observed_with_duplicates` (a shared SKU's smallest figure is kept out
 /// by the same run's earlier write observed later).
 const DEFAULT_ON: &[&str] = &[
     "repeated_pages",
@@ -79,6 +78,7 @@ const DEFAULT_ON: &[&str] = &[
     "negative_reserve",
     "duplicate_skus",
     "field_drift",
+    "back_to_back_runs",
 ];
 
 const FAMILIES: &[&str] = &[

@@ -328,6 +328,16 @@ impl SyncEngine {
     pub(super) fn rate_limited(&mut self, now_ms: u64, page: u64, retry_after: Option<&str>) {
         self.rate_limited += 1;
         self.rate_limit_attempt += 1;
+        let wait = retry_after
+            .and_then(|v| retry_after_ms(v, now_ms))
+            .map(|ms| ms.min(self.options.max_retry_after_ms))
+            .unwrap_or_else(|| {
+                self.backoff
+                    .delay_ms(self.rate_limit_attempt, self.jitter.next_unit())
+            });
+        // Held even when this run gives up: KeyCRM counts per account, so the next
+        // run sharing this pacing must wait as long as it was asked to.
+        self.pacer.hold_until(now_ms + wait);
         if self.rate_limit_attempt > self.options.max_rate_limit_retries {
             return self.fail(
                 SyncError::new(
@@ -340,15 +350,7 @@ impl SyncEngine {
                 .with_status(429),
             );
         }
-        let wait = retry_after
-            .and_then(|v| retry_after_ms(v, now_ms))
-            .map(|ms| ms.min(self.options.max_retry_after_ms))
-            .unwrap_or_else(|| {
-                self.backoff
-                    .delay_ms(self.rate_limit_attempt, self.jitter.next_unit())
-            });
         self.owe_retry(page);
-        self.pacer.hold_until(now_ms + wait);
     }
 
     pub(super) fn retry(&mut self, now_ms: u64, page: u64, err: SyncError) {
