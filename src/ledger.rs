@@ -16,9 +16,32 @@
 //! is smaller, giving the smallest so far. A warehouse listed by only some of the
 //! offers gets the smallest among those that list it.
 //!
-//! A scan that resumes from a cursor has not read the offers before it, so it
-//! cannot see that one of them shares a SKU with an offer after it; the next scan
-//! from the start puts that row right.
+//! # A pass over several runs
+//!
+//! A scan that stops early (a deadline, a budget, a Worker's slice) reports a
+//! [`ScanCursor`](crate::pagination::ScanCursor), and the next run resumes the
+//! *pass* from it. The runs before the cursor read offers the resumed run does not
+//! see, so the cursor carries the SKUs the pass applied so far ([`SkuHashes`]) and
+//! the resumed run's ledger starts from them ([`SkuLedger::resumed`]). An offer of
+//! the resumed run whose SKU the pass applied earlier gets, for each key, the
+//! smaller of the site row's current figure and its own: the row holds what the
+//! pass wrote for the earlier offer (or a newer figure a webhook wrote, also one
+//! KeyCRM held). A row with no figure (NULL) gets the offer's. Further offers of
+//! that SKU in the same run follow the same rule. So the pass leaves the smallest
+//! figure, as one run over the whole catalogue would, wherever its runs ended.
+//!
+//! Such an offer is reported as a duplicate when it comes after the last offer the
+//! cursor says was applied (KeyCRM lists offers by ascending id). Offers at or
+//! before it are ones the resumed run reads again (it overlaps the previous run by
+//! a page): their figures follow the rule above, so a figure that went *up* since
+//! waits for the next pass, but they are not reported. A cursor that does not name
+//! the last offer applied reports none of them.
+//!
+//! Two SKUs with the same 64-bit hash (about 3 × 10⁻¹⁰ for a pass of 100 000
+//! SKUs) only make a row take the smaller of its current figure and the new one.
+//! A cursor without SKUs (from an earlier version) knows nothing: an offer before
+//! it that shares its SKU with one after it is not noticed, and that row holds the
+//! later figure until the next pass.
 //!
 //! # SKUs that cannot be stored
 //!
@@ -28,9 +51,14 @@
 //! Other control characters are ordinary characters to every bundled database, so
 //! such SKUs are matched and written as they are.
 
+mod sku_hashes;
+
 use std::collections::{HashMap, HashSet};
 
 use crate::availability::{differs, DesiredStock};
+use crate::pagination::ScanCursor;
+
+pub use sku_hashes::{sku_hash, SkuHashes, MAX_SKU_HASHES};
 
 /// What to do with a row, by its offer id and SKU.
 #[derive(Debug, PartialEq)]
@@ -40,6 +68,10 @@ pub enum Admission {
     /// First sight of this offer, whose SKU another offer has: compute its figures
     /// and write those below the smallest so far ([`SkuLedger::lowest`]).
     Shared,
+    /// First sight in this run of an offer whose SKU the pass applied in an earlier
+    /// run: compute its figures, and write each only below the site row's current
+    /// figure ([`SkuLedger::lower_only`]).
+    SeenEarlier,
     /// The offer was read before (pages shift while a scan runs): ignore it.
     AlreadyRead,
     /// The offer has no SKU: skip it, counted.
@@ -55,6 +87,11 @@ struct SkuState {
     offers: u32,
     /// The smallest figure so far for each of the SKU's keys, by warehouse.
     lowest: HashMap<Option<u64>, f64>,
+    /// The pass applied this SKU in an earlier run: figures are written only below
+    /// the site's.
+    earlier: bool,
+    /// Listed among the duplicates.
+    reported: bool,
 }
 
 /// Every offer and SKU a scan has met.
@@ -65,6 +102,10 @@ pub struct SkuLedger {
     duplicates: Vec<String>,
     without_sku: u64,
     invalid: Vec<u64>,
+    /// The SKUs the pass applied in earlier runs.
+    earlier: SkuHashes,
+    /// The last offer the earlier runs applied, if the cursor says.
+    read_up_to: Option<u64>,
 }
 
 /// Whether a SKU can be stored in every bundled database: it holds no U+0000.
@@ -76,6 +117,16 @@ impl SkuLedger {
     /// An empty ledger.
     pub fn new() -> Self {
         SkuLedger::default()
+    }
+
+    /// A ledger for a run that resumes a pass from `cursor`: it knows the SKUs the
+    /// pass applied before (see the [module docs](self)).
+    pub fn resumed(cursor: &ScanCursor) -> Self {
+        SkuLedger {
+            earlier: cursor.skus.clone(),
+            read_up_to: cursor.last_offer_id,
+            ..SkuLedger::default()
+        }
     }
 
     /// Decides what to do with an offer's row.
@@ -91,16 +142,48 @@ impl SkuLedger {
             self.invalid.push(offer_id);
             return Admission::InvalidSku;
         }
-        let state = self.skus.entry(sku.to_string()).or_default();
-        state.offers += 1;
-        match state.offers {
-            1 => Admission::Accept,
-            2 => {
+        if let Some(state) = self.skus.get_mut(sku) {
+            state.offers += 1;
+            if !state.reported {
+                state.reported = true;
                 self.duplicates.push(sku.to_string());
-                Admission::Shared
             }
-            _ => Admission::Shared,
+            return Admission::Shared;
         }
+        let mut state = SkuState {
+            offers: 1,
+            ..SkuState::default()
+        };
+        let admission = if !self.earlier.is_empty() && self.earlier.contains_sku(sku) {
+            state.earlier = true;
+            // Offers up to the last one applied are read again, not new.
+            if self.read_up_to.is_some_and(|last| offer_id > last) {
+                state.reported = true;
+                self.duplicates.push(sku.to_string());
+            }
+            Admission::SeenEarlier
+        } else {
+            Admission::Accept
+        };
+        self.skus.insert(sku.to_string(), state);
+        admission
+    }
+
+    /// Whether figures of this SKU are written only below the site row's current
+    /// figure: the pass applied the SKU in an earlier run.
+    pub fn lower_only(&self, sku: &str) -> bool {
+        self.skus.get(sku).is_some_and(|state| state.earlier)
+    }
+
+    /// Whether the pass applied SKUs in earlier runs.
+    pub fn resumed_a_pass(&self) -> bool {
+        !self.earlier.is_empty()
+    }
+
+    /// The SKUs the pass has applied: those of earlier runs and this run's.
+    pub fn pass_skus(&self) -> SkuHashes {
+        self.earlier
+            .union(self.skus.keys().map(|sku| sku_hash(sku)))
     }
 
     /// Takes the figures of an admitted offer and returns those to write: the ones
@@ -230,6 +313,38 @@ mod tests {
             results.push(last);
         }
         assert_eq!(results, [Some(0.5); 4]);
+    }
+
+    #[test]
+    fn a_resumed_ledger_knows_the_skus_of_the_pass() {
+        let cursor = |last_offer_id| ScanCursor {
+            page: 3,
+            total: None,
+            last_offer_id,
+            skus: SkuHashes::from_hashes(vec![sku_hash("a"), sku_hash("b")]),
+        };
+        let mut ledger = SkuLedger::resumed(&cursor(Some(100)));
+        assert_eq!(ledger.admit(90, Some("a")), Admission::SeenEarlier);
+        assert_eq!(ledger.admit(120, Some("b")), Admission::SeenEarlier);
+        assert_eq!(ledger.admit(130, Some("c")), Admission::Accept);
+        assert_eq!(ledger.admit(140, Some("a")), Admission::Shared);
+        assert!(ledger.lower_only("a") && ledger.lower_only("b") && !ledger.lower_only("c"));
+        assert_eq!(
+            ledger.duplicates(),
+            ["b", "a"],
+            "offer 90 was read before; 120 and 140 are new"
+        );
+        let all = ledger.pass_skus();
+        assert_eq!(all.len(), 3);
+        assert!(all.contains_sku("c"));
+
+        let mut unplaced = SkuLedger::resumed(&cursor(None));
+        assert_eq!(unplaced.admit(120, Some("b")), Admission::SeenEarlier);
+        assert!(
+            unplaced.duplicates().is_empty(),
+            "cannot tell: not reported"
+        );
+        assert!(!SkuLedger::new().resumed_a_pass() && unplaced.resumed_a_pass());
     }
 
     #[test]

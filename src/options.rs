@@ -233,7 +233,7 @@ impl SyncOptions {
             // One page needs a request, a read and a write.
             check_range("maxSubrequests", max.into(), 3, u64::from(u32::MAX))?;
         }
-        if let Some(cursor) = self.resume_from {
+        if let Some(cursor) = &self.resume_from {
             check_range("resumeFrom.page", cursor.page, 1, u64::from(u32::MAX))?;
         }
         if self.skus.iter().any(|sku| sku.is_empty()) {

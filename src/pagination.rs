@@ -41,6 +41,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, SyncError};
+use crate::ledger::SkuHashes;
 use crate::page::StockPage;
 use crate::request::{OfferFilter, StockQuery, PAGE_LIMIT};
 
@@ -53,7 +54,12 @@ const MAX_STALE_PAGES: u32 = 3;
 pub const MAX_PAGES: u64 = 20_000;
 
 /// Where an unfinished whole-catalogue scan stopped, to resume from in a later run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// A scan that spans runs (a *pass*) hands each run the cursor the previous one
+/// reported. Besides the place, the cursor carries the SKUs the pass has applied so
+/// far ([`skus`](Self::skus)), so that a resumed run applies the
+/// [SKU rules](crate::ledger) as one run reading the whole catalogue would.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScanCursor {
     /// The first page not yet applied.
@@ -65,6 +71,13 @@ pub struct ScanCursor {
     /// and additions left `total` unchanged or larger.
     #[serde(default)]
     pub last_offer_id: Option<u64>,
+    /// The SKUs the pass applied before this cursor, as 64-bit hashes in their text
+    /// form ([`SkuHashes`]; about 10.7 KB per 1 000 SKUs). Absent or `null` (a
+    /// cursor of an earlier version): nothing is known, and an offer before the
+    /// cursor that shares its SKU with one after it is not noticed. Text not in the
+    /// form is refused ([`ErrorCode::InvalidConfig`] naming `resumeFrom`).
+    #[serde(default, skip_serializing_if = "SkuHashes::is_empty")]
+    pub skus: SkuHashes,
 }
 
 /// The pagination state of one scan: a list of segments (one per filter chunk, or a
@@ -86,6 +99,9 @@ pub struct PagePlan {
     last_id: Option<u64>,
     /// After a resume: the offer the previous run applied last, until it is found.
     anchor: Option<u64>,
+    /// After a resume: the cursor resumed from, reported again while no page has
+    /// been read.
+    resumed_from: Option<ScanCursor>,
     /// Offer ids read in the current segment.
     seen: HashSet<u64>,
     /// The lowest page read in the current segment (above 1 only when resumed).
@@ -133,6 +149,7 @@ impl PagePlan {
             epoch: 0,
             last_id: None,
             anchor: None,
+            resumed_from: None,
             seen: HashSet::new(),
             lowest_page: u64::MAX,
             per_page: PAGE_LIMIT,
@@ -154,20 +171,35 @@ impl PagePlan {
     /// starts after the offer the previous run applied last (offers are listed by
     /// ascending id; a page that is not is taken as it is) or when `total` dropped
     /// by more than a page. Offers read twice are harmless: they are written once.
-    pub fn resume(cursor: ScanCursor, details: bool) -> Self {
+    /// The cursor's SKUs are not the plan's business (see [`cursor`](Self::cursor)).
+    pub fn resume(cursor: &ScanCursor, details: bool) -> Self {
         let mut plan = PagePlan::new(Vec::new(), details);
         plan.page = cursor.page.saturating_sub(1).max(1);
         plan.last_total = cursor.total;
         plan.anchor = cursor.last_offer_id;
+        plan.resumed_from = Some(ScanCursor {
+            skus: SkuHashes::new(),
+            ..cursor.clone()
+        });
         plan
     }
 
-    /// Where to resume, if this is an unfinished whole-catalogue scan.
+    /// Where to resume, if this is an unfinished whole-catalogue scan, without the
+    /// pass's SKUs (the engine adds them). A resumed plan that has read no page
+    /// gives back the cursor it resumed from, rather than one a page earlier that no
+    /// longer knows the last offer applied.
     pub fn cursor(&self) -> Option<ScanCursor> {
-        (!self.is_done() && self.segments == [None]).then_some(ScanCursor {
+        if self.is_done() || self.segments != [None] {
+            return None;
+        }
+        if let Some(cursor) = self.resumed_from.as_ref().filter(|_| self.pages_read == 0) {
+            return Some(cursor.clone());
+        }
+        Some(ScanCursor {
             page: self.page,
             total: self.last_total,
             last_offer_id: self.last_id,
+            skus: SkuHashes::new(),
         })
     }
 
@@ -637,6 +669,7 @@ mod tests {
             page,
             total,
             last_offer_id,
+            skus: SkuHashes::new(),
         }
     }
 
@@ -653,7 +686,7 @@ mod tests {
 
     #[test]
     fn resume_overlaps_one_page_and_notices_deletions() {
-        let mut plan = PagePlan::resume(cursor(7, Some(500), None), false);
+        let mut plan = PagePlan::resume(&cursor(7, Some(500), None), false);
         assert_eq!(plan.current_page(), Some(6));
         let shrunk = page(&format!(
             r#"{{"total":380,"last_page":8,"next_page_url":"x","data":[{}]}}"#,
@@ -662,8 +695,14 @@ mod tests {
         assert_eq!(plan.advance(&shrunk).unwrap(), PageStep::Rewound);
         assert_eq!(plan.current_page(), Some(3), "120 gone: three pages back");
         assert_eq!(plan.cursor(), Some(cursor(3, Some(380), None)));
-        let first = PagePlan::resume(cursor(1, None, None), false);
+        let first = PagePlan::resume(&cursor(1, None, None), false);
         assert_eq!(first.current_page(), Some(1));
+        let unread = PagePlan::resume(&cursor(7, Some(500), Some(300)), false);
+        assert_eq!(
+            unread.cursor(),
+            Some(cursor(7, Some(500), Some(300))),
+            "nothing read: the same cursor, not one a page back"
+        );
     }
 
     #[test]
@@ -671,7 +710,7 @@ mod tests {
         // The previous run applied up to offer 300 (end of page 6). Since then,
         // 120 offers before it went and 150 came at the end: `total` grew, and
         // offer 300 now sits on page 4.
-        let mut plan = PagePlan::resume(cursor(7, Some(1000), Some(300)), false);
+        let mut plan = PagePlan::resume(&cursor(7, Some(1000), Some(300)), false);
         assert_eq!(plan.current_page(), Some(6));
         assert_eq!(plan.advance(&ids_from(371, 50)).unwrap(), PageStep::Rewound);
         assert_eq!(plan.current_page(), Some(5));
@@ -684,7 +723,7 @@ mod tests {
 
     #[test]
     fn resume_trusts_a_page_not_listed_by_id() {
-        let mut plan = PagePlan::resume(cursor(7, Some(1000), Some(300)), false);
+        let mut plan = PagePlan::resume(&cursor(7, Some(1000), Some(300)), false);
         let unordered = page(
             r#"{"total":1000,"last_page":20,"next_page_url":"x","data":[{"id":900,"quantity":0,"reserve":0},{"id":400,"quantity":0,"reserve":0}]}"#,
         );
@@ -865,13 +904,13 @@ mod tests {
             ))
         };
         // Resumed at page 3: page 2 is read again, page 1 was read by earlier runs.
-        let mut plan = PagePlan::resume(cursor(3, Some(100), None), false);
+        let mut plan = PagePlan::resume(&cursor(3, Some(100), None), false);
         assert_eq!(plan.advance(&full(100)).unwrap(), PageStep::SegmentDone);
         assert!(
             !plan.saw_whole_catalogue(),
             "page 1 was not read by this run"
         );
-        let mut plan = PagePlan::resume(cursor(3, Some(150), None), false);
+        let mut plan = PagePlan::resume(&cursor(3, Some(150), None), false);
         let err = plan.advance(&full(150)).unwrap_err();
         assert!(
             err.message

@@ -26,7 +26,7 @@ fn until_complete(
         let out = drive(options, &site, 200, |url, _| server(url, run));
         site.rows = out.site.clone();
         let done = out.report.complete;
-        cursor = out.report.cursor;
+        cursor = out.report.cursor.clone();
         runs.push(out);
         if done {
             assert!(cursor.is_none(), "a complete scan leaves no cursor");

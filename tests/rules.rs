@@ -4,8 +4,12 @@
 mod common;
 
 use common::*;
+use keycrm_stock_sync::ledger::{sku_hash, SkuHashes};
+use keycrm_stock_sync::pagination::ScanCursor;
 use keycrm_stock_sync::webhook::parse_stock_webhook;
-use keycrm_stock_sync::{Action, ErrorCode, SiteStock, StockKey, SyncEngine, SyncReport};
+use keycrm_stock_sync::{
+    Action, ErrorCode, SiteStock, StockKey, SyncEngine, SyncOptions, SyncReport,
+};
 use serde_json::json;
 
 fn one_page(rows: serde_json::Value) -> String {
@@ -500,4 +504,202 @@ fn not_on_site_is_counted_with_a_sample() {
     assert_eq!(out.report.not_on_site.count, 79);
     assert_eq!(out.report.not_on_site.sample.len(), 20);
     assert_eq!(out.report.not_on_site.sample[0], "s0002");
+}
+
+/// Runs one slice of a pass: a complete run, or one cut by `maxRequests`, resumed
+/// from `cursor` when given. Returns the outcome and the site after it.
+fn slice(
+    catalogue: &Catalogue,
+    site: &Site,
+    max_requests: Option<u32>,
+    cursor: Option<&ScanCursor>,
+) -> (SyncReport, Site) {
+    let mut bag = json!({});
+    if let Some(max) = max_requests {
+        bag["maxRequests"] = json!(max);
+    }
+    if let Some(cursor) = cursor {
+        bag["resumeFrom"] = serde_json::to_value(cursor).unwrap();
+    }
+    let out = drive(options(&bag.to_string()), site, 0, |url, _| {
+        catalogue.answer(url)
+    });
+    let after = Site {
+        rows: out.site,
+        fail_write: None,
+    };
+    (out.report, after)
+}
+
+/// Offer 2 (page 1) and offer 140 (page 3) share SKU `s0002`.
+fn shared_across_pages(first: f64, later: f64) -> (Catalogue, Site) {
+    let mut catalogue = Catalogue::numbered(150);
+    catalogue.rows[1] = offer(2, "s0002", first, 0.0);
+    catalogue.rows[139] = offer(140, "s0002", later, 0.0);
+    let mut site = catalogue.empty_site();
+    site.rows.insert(key("s0002"), Some(77.0));
+    (catalogue, site)
+}
+
+/// A pass cut after page 2 and resumed from its cursor leaves what one complete
+/// scan leaves: the resumed run knows the SKUs the pass applied before.
+#[test]
+fn a_pass_resumed_from_its_cursor_leaves_a_shared_sku_the_smallest_figure() {
+    for (first, later) in [(3.0, 50.0), (3.0, 1.0), (0.0, 2.0)] {
+        let (catalogue, site) = shared_across_pages(first, later);
+        let (alone, whole) = slice(&catalogue, &site, None, None);
+        assert!(alone.complete);
+
+        let (cut, after_cut) = slice(&catalogue, &site, Some(2), None);
+        assert_eq!(
+            cut.error.as_ref().map(|e| e.code),
+            Some(ErrorCode::BudgetExhausted)
+        );
+        let cursor = cut.cursor.expect("a cursor to resume from");
+        assert_eq!((cursor.page, cursor.last_offer_id), (3, Some(100)));
+        assert_eq!(cursor.skus.len(), 100, "the SKUs of pages 1 and 2");
+        assert!(cut.duplicate_skus.is_empty());
+
+        let (resumed, end) = slice(&catalogue, &after_cut, None, Some(&cursor));
+        assert!(resumed.complete, "{:?}", resumed.error);
+        assert_eq!(resumed.cursor, None, "a complete pass leaves no cursor");
+        assert_eq!(resumed.duplicate_skus, ["s0002"], "{first} then {later}");
+        assert_eq!(end.rows, whole.rows, "{first} then {later}");
+        assert_eq!(end.stock("s0002"), Some(first.min(later)));
+    }
+}
+
+/// Three runs: the SKUs travel through every cursor of the pass.
+#[test]
+fn a_pass_over_three_runs_leaves_what_one_complete_scan_leaves() {
+    let mut catalogue = Catalogue::numbered(200);
+    catalogue.rows[0] = offer(1, "x", 4.0, 0.0); // page 1
+    catalogue.rows[189] = offer(190, "x", 6.0, 0.0); // page 4
+    catalogue.rows[60] = offer(61, "y", 7.0, 0.0); // page 2
+    catalogue.rows[110] = offer(111, "y", 2.0, 0.0); // page 3
+    let mut site = catalogue.empty_site();
+    site.rows.insert(key("x"), Some(50.0));
+    site.rows.insert(key("y"), None);
+    let (alone, whole) = slice(&catalogue, &site, None, None);
+    assert!(alone.complete);
+    assert_eq!((whole.stock("x"), whole.stock("y")), (Some(4.0), Some(2.0)));
+
+    let (first, site) = slice(&catalogue, &site, Some(2), None);
+    let (second, site) = slice(&catalogue, &site, Some(2), first.cursor.as_ref());
+    let cursor = second.cursor.clone().expect("a cursor after pages 2 and 3");
+    assert_eq!(cursor.page, 4);
+    assert_eq!(second.duplicate_skus, ["y"]);
+    let (third, site) = slice(&catalogue, &site, None, Some(&cursor));
+    assert!(third.complete, "{:?}", third.error);
+    assert_eq!(third.duplicate_skus, ["x"], "page 3 read again is not new");
+    assert_eq!(site.rows, whole.rows);
+}
+
+/// A cursor of an earlier version (no `skus`) still resumes; it knows nothing of
+/// the SKUs before it, so the row holds the later offer's figure until the next
+/// pass.
+#[test]
+fn a_cursor_without_skus_still_resumes() {
+    let (catalogue, site) = shared_across_pages(3.0, 50.0);
+    let (cut, after_cut) = slice(&catalogue, &site, Some(2), None);
+    let cursor = cut.cursor.expect("a cursor");
+    let old =
+        json!({"page": cursor.page, "total": cursor.total, "lastOfferId": cursor.last_offer_id});
+    let parsed = options(&json!({ "resumeFrom": old }).to_string());
+    let parsed = parsed.resume_from.expect("resumeFrom");
+    assert!(parsed.skus.is_empty());
+    assert_eq!(
+        serde_json::to_value(&parsed).unwrap(),
+        old,
+        "no skus field when none are known"
+    );
+    let (resumed, end) = slice(&catalogue, &after_cut, None, Some(&parsed));
+    assert!(resumed.complete, "{:?}", resumed.error);
+    assert!(resumed.duplicate_skus.is_empty());
+    assert_eq!(end.stock("s0002"), Some(50.0));
+}
+
+#[test]
+fn a_cursor_with_malformed_skus_is_invalid_config_naming_resume_from() {
+    let good = SkuHashes::from_hashes(vec![sku_hash("a"), sku_hash("b")]).encode();
+    let accepted =
+        SyncOptions::from_json(&json!({"resumeFrom": {"page": 3, "skus": good}}).to_string())
+            .expect("a cursor with skus");
+    assert!(accepted.resume_from.unwrap().skus.contains_sku("b"));
+    for skus in [
+        json!("not base64!"),
+        json!("AQAAAAAAAA"),
+        json!(&good[..good.len() - 1]),
+        json!(7),
+        json!(["a"]),
+    ] {
+        let text = json!({"resumeFrom": {"page": 3, "skus": skus}}).to_string();
+        let err = SyncOptions::from_json(&text).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidConfig, "{text}");
+        assert!(
+            err.message.contains("resumeFrom.skus"),
+            "{text}: {}",
+            err.message
+        );
+    }
+}
+
+/// Slices of a pass, as a Worker runs them (each resumed from the last one's
+/// cursor, cut after a few requests), over random catalogues full of shared SKUs,
+/// leave exactly what one complete scan leaves.
+#[test]
+fn a_pass_in_many_slices_leaves_what_one_complete_scan_leaves() {
+    for seed in 1..=40u64 {
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut next = |below: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % below
+        };
+        let offers = 250 + next(300);
+        let pool = 10 + next(offers);
+        let mut catalogue = Catalogue::numbered(offers);
+        for (i, row) in catalogue.rows.iter_mut().enumerate() {
+            let sku = format!("k{}", next(pool));
+            *row = offer(i as u64 + 1, &sku, next(30) as f64, next(4) as f64);
+        }
+        let mut site = Site::default();
+        for n in 0..pool {
+            let stock = match next(4) {
+                0 => None,
+                _ => Some(next(40) as f64),
+            };
+            if next(8) > 0 {
+                site.rows.insert(key(&format!("k{n}")), stock);
+            }
+        }
+        let (alone, whole) = slice(&catalogue, &site, None, None);
+        assert!(alone.complete, "seed {seed}: {:?}", alone.error);
+
+        let mut cursor: Option<ScanCursor> = None;
+        let mut slices = 0;
+        loop {
+            slices += 1;
+            assert!(slices < 100, "seed {seed}: the pass never ended");
+            let budget = 2 + next(3) as u32;
+            let (report, after) = slice(&catalogue, &site, Some(budget), cursor.as_ref());
+            site = after;
+            if report.complete {
+                break;
+            }
+            cursor = Some(report.cursor.expect("a cursor after each slice"));
+        }
+        assert!(slices >= 2, "seed {seed}: one slice read everything");
+        let differing: Vec<_> = whole
+            .rows
+            .iter()
+            .filter(|(key, stock)| site.rows.get(key) != Some(stock))
+            .map(|(key, stock)| (&key.sku, site.rows.get(key), stock))
+            .collect();
+        assert!(
+            differing.is_empty() && site.rows.len() == whole.rows.len(),
+            "seed {seed} in {slices} slices: (sku, sliced, whole) {differing:?}"
+        );
+    }
 }

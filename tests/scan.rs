@@ -377,7 +377,7 @@ fn fewer_distinct_offers_than_total_is_not_a_complete_scan() {
         "{}",
         err.message
     );
-    assert_eq!((r.zeroed, r.cursor), (0, None));
+    assert_eq!((r.zeroed, r.cursor.clone()), (0, None));
     assert_eq!(out.site[&key("not-in-keycrm")], Some(7.0));
     // What was read is real, and written.
     assert_eq!(out.site[&key("s0100")], Some(catalogue.expected()["s0100"]));

@@ -46,7 +46,7 @@ use crate::ledger::SkuLedger;
 use crate::options::SyncOptions;
 use crate::pacing::{Backoff, Jitter, Pacer, SharedPacing};
 use crate::page::{OfferStock, StockPage};
-use crate::pagination::PagePlan;
+use crate::pagination::{PagePlan, ScanCursor};
 use crate::report::{NotOnSite, Progress, SyncReport};
 use crate::request::{HttpRequest, OfferFilter};
 use crate::warehouses::WarehouseBook;
@@ -166,7 +166,7 @@ impl SyncEngine {
     /// A run with validated options, starting at `now_ms`, with a seed for backoff
     /// jitter.
     pub fn new(options: SyncOptions, now_ms: u64, seed: u64) -> Self {
-        let plan = match (options.resume_from, options.order_id) {
+        let plan = match (&options.resume_from, options.order_id) {
             (Some(cursor), _) => PagePlan::resume(cursor, options.needs_details()),
             // The order's lines decide the offers once it has been looked up.
             (None, Some(_)) => PagePlan::empty(),
@@ -184,7 +184,10 @@ impl SyncEngine {
                 max_ms: options.backoff_max_ms,
             },
             jitter: Jitter::new(seed),
-            ledger: SkuLedger::new(),
+            ledger: match &options.resume_from {
+                Some(cursor) => SkuLedger::resumed(cursor),
+                None => SkuLedger::new(),
+            },
             warehouses: WarehouseBook::new(&options.warehouses),
             pending: Vec::new(),
             comparing: Vec::new(),
@@ -431,12 +434,19 @@ impl SyncEngine {
             duration_ms: now_ms.saturating_sub(self.started_ms),
             error: self.failure.clone(),
             // Resuming is only safe when every row read before the cursor was written.
-            cursor: self.plan.cursor().filter(|_| {
-                self.may_write_after_failure()
-                    && self.pending.is_empty()
-                    && self.comparing.is_empty()
-                    && self.write.is_none()
-            }),
+            cursor: self
+                .plan
+                .cursor()
+                .filter(|_| {
+                    self.may_write_after_failure()
+                        && self.pending.is_empty()
+                        && self.comparing.is_empty()
+                        && self.write.is_none()
+                })
+                .map(|cursor| ScanCursor {
+                    skus: self.ledger.pass_skus(),
+                    ..cursor
+                }),
         };
         self.report = Some(report.clone());
         Action::Done(Box::new(report))

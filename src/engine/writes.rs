@@ -1,6 +1,8 @@
 //! Writes: admitting rows by the SKU rules, comparing batches with the site,
 //! zeroing.
 
+use std::collections::HashMap;
+
 use super::{SyncEngine, Waiting, Write, Zeroing};
 use crate::diff::{diff, SiteStock, StockChange};
 use crate::engine::Action;
@@ -14,7 +16,9 @@ impl SyncEngine {
     /// the offer was new to this run.
     ///
     /// A figure of an offer whose SKU another offer has is queued only when it is
-    /// below the smallest so far, replacing a queued figure for the same row.
+    /// below the smallest so far, replacing a queued figure for the same row. A
+    /// figure of a SKU the pass applied in an earlier run is then written only
+    /// below the site's ([`handle_site_stock`](Self::handle_site_stock)).
     ///
     /// # Errors
     /// [`ErrorCode::BadPage`] from [`Availability::figures`](crate::Availability::figures):
@@ -27,7 +31,7 @@ impl SyncEngine {
         let shared = match self.ledger.admit(row.id, row.sku.as_deref()) {
             Admission::AlreadyRead => return Ok(false),
             Admission::WithoutSku | Admission::InvalidSku => return Ok(true),
-            Admission::Accept => false,
+            Admission::Accept | Admission::SeenEarlier => false,
             Admission::Shared => true,
         };
         let sku = row.sku.as_deref().unwrap_or_default();
@@ -39,6 +43,34 @@ impl SyncEngine {
             self.pending.push(figure);
         }
         Ok(true)
+    }
+
+    /// Drops the changes that would raise a row of a SKU the pass applied in an
+    /// earlier run, counting each as unchanged.
+    fn keep_lower(&mut self, changes: &mut Vec<StockChange>, rows: &[SiteStock]) {
+        if !self.ledger.resumed_a_pass() || !changes.iter().any(|c| self.ledger.lower_only(&c.sku))
+        {
+            return;
+        }
+        let current: HashMap<(&str, Option<u64>), Option<f64>> = rows
+            .iter()
+            .map(|row| ((row.sku.as_str(), row.warehouse_id), row.stock))
+            .collect();
+        let before = changes.len();
+        changes.retain(|change| {
+            if !self.ledger.lower_only(&change.sku) {
+                return true;
+            }
+            let have = current
+                .get(&(change.sku.as_str(), change.warehouse_id))
+                .copied()
+                .flatten();
+            match (have, change.stock) {
+                (Some(have), Some(want)) => want < have,
+                _ => true,
+            }
+        });
+        self.unchanged += (before - changes.len()) as u64;
     }
 
     pub(super) fn next_write(&mut self) -> Option<Action> {
@@ -83,12 +115,17 @@ impl SyncEngine {
     }
 
     /// Takes the site's rows for the keys of the last [`Action::ReadSite`].
+    ///
+    /// A figure of a SKU the pass applied in an earlier run (see the
+    /// [SKU rules](crate::ledger)) is written only below the row's current figure
+    /// (or into a row without one); otherwise the row counts as unchanged.
     pub fn handle_site_stock(&mut self, rows: Vec<SiteStock>) {
         if !self.expect(Waiting::SiteRead) {
             return;
         }
         let batch = std::mem::take(&mut self.comparing);
-        let outcome = diff(&batch, &rows);
+        let mut outcome = diff(&batch, &rows);
+        self.keep_lower(&mut outcome.changes, &rows);
         self.unchanged += outcome.unchanged;
         self.kept_newer += outcome.kept_newer;
         for key in &outcome.not_on_site {
