@@ -20,6 +20,13 @@ export interface ScanCursor {
   total?: number | null;
   /** The id of the last offer applied, to find the place again however the catalogue changed. */
   lastOfferId?: number | null;
+  /**
+   * The SKUs the scan applied before the cursor, so that a resumed run gives a SKU shared by offers on both sides
+   * the smallest figure: 64-bit hashes, sorted little-endian in unpadded base64url, about 10.7 KB per 1 000 SKUs.
+   * Pass it back unchanged. Default: absent (nothing known, as in cursors of earlier versions); text not in that
+   * form is refused (`INVALID_CONFIG` naming `resumeFrom.skus`).
+   */
+  skus?: string | null;
 }
 
 /** What the core decides with. Every field is optional; unknown fields are refused (INVALID_CONFIG). */
