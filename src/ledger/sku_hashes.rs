@@ -126,10 +126,10 @@ impl SkuHashes {
         let mut bits: u32 = 0;
         let mut held: u32 = 0;
         for (at, c) in text.bytes().enumerate() {
-            let Some(value) = ALPHABET.iter().position(|&a| a == c) else {
+            let Some(value) = sextet(c) else {
                 return Err(format!("character {} is not base64url", at + 1));
             };
-            bits = (bits << 6) | value as u32;
+            bits = (bits << 6) | value;
             held += 6;
             if held >= 8 {
                 held -= 8;
@@ -152,6 +152,19 @@ impl SkuHashes {
         }
         Ok(SkuHashes(hashes))
     }
+}
+
+/// The value of one base64url character.
+fn sextet(c: u8) -> Option<u32> {
+    let value = match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'-' => 62,
+        b'_' => 63,
+        _ => return None,
+    };
+    Some(u32::from(value))
 }
 
 impl Serialize for SkuHashes {
@@ -209,6 +222,9 @@ mod tests {
             assert_eq!(serde_json::from_str::<SkuHashes>(&json).unwrap(), set);
         }
         assert_eq!(SkuHashes::new().encode(), "");
+        for (value, &c) in ALPHABET.iter().enumerate() {
+            assert_eq!(sextet(c), Some(value as u32));
+        }
         assert_eq!(
             SkuHashes::from_hashes(vec![1]).encode(),
             "AQAAAAAAAAA",
