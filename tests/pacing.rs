@@ -149,7 +149,10 @@ fn a_run_that_gives_up_on_429s_still_holds_the_runs_after_it() {
             other => panic!("unexpected {other:?}"),
         }
     };
-    assert_eq!(report.error.as_ref().map(|e| e.code.as_str()), Some("RATE_LIMITED"));
+    assert_eq!(
+        report.error.as_ref().map(|e| e.code.as_str()),
+        Some("RATE_LIMITED")
+    );
 
     // KeyCRM asked for 30 s after the last 429; the next run sharing the pacing
     // waits them out instead of starting inside them.
