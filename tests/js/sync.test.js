@@ -3,15 +3,24 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
 import Database from "better-sqlite3";
 
-import { createPacing, syncStocks, validateOptions, isSyncError } from "keycrm-stock-sync";
+import {
+  applyStockWebhook,
+  createPacing,
+  syncStocks,
+  validateOptions,
+  isSyncError,
+} from "keycrm-stock-sync";
 import { createSqliteSink } from "keycrm-stock-sync/sqlite";
 import { freshShop, stockOf } from "./support/shop.js";
+import { collectGarbage, startStallingServer } from "./support/stalling.js";
+import { createMemorySink } from "../../js/sinks/memory.js";
+import * as core from "../../js/wasm/keycrm_stock_sync.js";
 import {
   startEmulator,
   generateCatalogue,
@@ -291,4 +300,174 @@ test("the CommonJS entry runs the same sync", async () => {
   assert.equal(report.complete, true);
   assertMatches(path, expectedAvailability(offers));
   assert.match(await cjs.version(), /^\d+\.\d+\.\d+$/);
+});
+
+// Answers that never end. Each test's server or callback never settles, so the
+// only thing that can end the run is a timer: the tests are quick because the
+// timeouts are small, and deterministic because nothing else can happen. A test
+// that would hang fails on its own timeout instead.
+const STALL = { timeout: 20_000 };
+// One request at a time: while it stalls, the run can only wait for it.
+const ONE_TRY = { maxRetries: 0, maxConcurrentRequests: 1, backoffBaseMs: 5, backoffMaxMs: 20 };
+
+async function stalledRun(mode, options) {
+  const server = await startStallingServer(mode);
+  const sink = createMemorySink([{ sku: "a", stock: 1 }]);
+  let answered;
+  const headers = new Promise((resolve) => {
+    answered = resolve;
+  });
+  try {
+    const running = syncStocks({
+      apiKey: API_KEY,
+      apiUrl: server.url,
+      sink,
+      // Node's own fetch, telling when the headers have come.
+      fetch: async (url, init) => {
+        const response = await fetch(url, init);
+        answered();
+        return response;
+      },
+      ...ONE_TRY,
+      ...options,
+    });
+    await (mode === "trickle" ? headers : server.requested);
+    // A timeout held only weakly would be collected here and never fire.
+    collectGarbage();
+    return { report: await running, server, sink };
+  } finally {
+    await server.close();
+  }
+}
+
+test("headers that never come time the request out", STALL, async () => {
+  const { report } = await stalledRun("silent", { requestTimeoutMs: 200 });
+  assert.equal(report.complete, false);
+  assert.equal(report.error.code, "CRM_UNAVAILABLE");
+  assert.match(report.error.message, /did not answer in time/);
+  assert.equal(report.requests, 1);
+});
+
+test("a body trickling a byte at a time times out with its request", STALL, async () => {
+  const { report, sink } = await stalledRun("trickle", { requestTimeoutMs: 200 });
+  assert.equal(report.error.code, "CRM_UNAVAILABLE");
+  assert.match(report.error.message, /did not answer in time/);
+  assert.deepEqual(sink.rows(), [{ sku: "a", stock: 1 }], "nothing written");
+});
+
+test("a stalled answer ends at the run's deadline, not the request timeout", STALL, async () => {
+  const { report } = await stalledRun("silent", { deadlineMs: 300, maxRetries: 5 });
+  assert.equal(report.complete, false);
+  assert.equal(report.error.code, "DEADLINE_EXCEEDED");
+});
+
+test("a run asked to stop while KeyCRM stalls ends without waiting for the request", STALL, async () => {
+  const server = await startStallingServer("silent");
+  const stop = new AbortController();
+  try {
+    const running = syncStocks({
+      apiKey: API_KEY,
+      apiUrl: server.url,
+      sink: createMemorySink(),
+      requestTimeoutMs: 600_000,
+      ...ONE_TRY,
+      signal: stop.signal,
+    });
+    await server.requested;
+    stop.abort();
+    const report = await running;
+    assert.equal(report.error.code, "DEADLINE_EXCEEDED");
+    assert.match(report.error.message, /asked to stop/);
+  } finally {
+    await server.close();
+  }
+});
+
+test("a fetch that never settles and ignores its signal still times out", STALL, async () => {
+  let calls = 0;
+  const report = await syncStocks({
+    apiKey: API_KEY,
+    apiUrl: "http://127.0.0.1:9/v1",
+    sink: createMemorySink(),
+    fetch: () => {
+      calls += 1;
+      return new Promise(() => {});
+    },
+    requestTimeoutMs: 200,
+    ...ONE_TRY,
+  });
+  assert.equal(report.error.code, "CRM_UNAVAILABLE");
+  assert.match(report.error.message, /did not answer in time/);
+  assert.equal(calls, 1);
+});
+
+test("the core bounds an io.fetch that never settles by the request's timeout", STALL, async () => {
+  const wasm = new URL("../../js/wasm/keycrm_stock_sync_bg.wasm", import.meta.url);
+  core.initSync({ module: readFileSync(wasm) });
+  const requests = [];
+  const report = await core.runSync(
+    { apiUrl: "http://127.0.0.1:9/v1", requestTimeoutMs: 150, ...ONE_TRY },
+    {
+      fetch: (request) => {
+        requests.push(request);
+        return new Promise(() => {});
+      },
+      read: async () => [],
+      write: async () => {},
+      seed: 0.5,
+    },
+  );
+  assert.equal(report.error.code, "CRM_UNAVAILABLE");
+  assert.match(report.error.message, /did not answer in time/);
+  assert.deepEqual(
+    requests.map((r) => r.timeoutMs),
+    [150],
+  );
+});
+
+test("a sink write that never settles ends the run with SINK_FAILED after sinkTimeoutMs", STALL, async () => {
+  emulator.reset();
+  const rows = [...expectedAvailability(offers).keys()].map((sku) => ({ sku, stock: 0 }));
+  const memory = createMemorySink(rows);
+  let writes = 0;
+  const sink = {
+    read: (keys) => memory.read(keys),
+    write: () => {
+      writes += 1;
+      return new Promise(() => {});
+    },
+  };
+  const report = await syncStocks({
+    apiKey: API_KEY,
+    apiUrl: emulator.url,
+    sink,
+    ...FAST,
+    sinkTimeoutMs: 200,
+  });
+  assert.equal(report.complete, false);
+  assert.equal(report.error.code, "SINK_FAILED");
+  assert.match(report.error.message, /write\(\) timed out after 200 ms/);
+  assert.equal(writes, 1, "no call after the one that timed out");
+  assert.ok(!report.cursor, "no cursor: the batch in flight may or may not be written");
+  assert.ok(memory.rows().every((row) => row.stock === 0), "rows not reached stay untouched");
+});
+
+test("a stock webhook whose write never settles ends with SINK_FAILED after sinkTimeoutMs", STALL, async () => {
+  const body = JSON.stringify([{ offer_id: 1, sku: "a", in_stock: 5, in_reserve: 0 }]);
+  const memory = createMemorySink([{ sku: "a", stock: 0 }]);
+  const report = await applyStockWebhook({
+    body,
+    sink: { read: (keys) => memory.read(keys), write: () => new Promise(() => {}) },
+    sinkTimeoutMs: 150,
+  });
+  assert.equal(report.complete, false);
+  assert.equal(report.error.code, "SINK_FAILED");
+  assert.match(report.error.message, /write\(\) timed out after 150 ms/);
+});
+
+test("sinkTimeoutMs is checked like every option", () => {
+  assert.throws(() => validateOptions({ sinkTimeoutMs: 10 }), {
+    code: "INVALID_CONFIG",
+    message: /sinkTimeoutMs must be between 100 and 600000/,
+  });
 });
