@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { syncStocks } from "keycrm-stock-sync";
-import { createSqliteSink } from "keycrm-stock-sync/sqlite";
+import { createSqliteSink, createSampleDatabase } from "keycrm-stock-sync/sqlite";
 import { startEmulator, generateCatalogue } from "keycrm-stock-sync/testing";
 import { freshShop, stockOf } from "./support/shop.js";
 
@@ -122,7 +122,7 @@ async function startIn(mode, offers = catalogue()) {
   });
 }
 
-async function syncInto(path, emulator) {
+async function syncInto(path, emulator, extra = {}) {
   const sink = createSqliteSink({ path });
   try {
     return await syncStocks({
@@ -130,6 +130,7 @@ async function syncInto(path, emulator) {
       apiUrl: emulator.url,
       sink,
       ...FAST,
+      ...extra,
     });
   } finally {
     await sink.close();
@@ -277,4 +278,48 @@ function pagesApart(offers, earlier, later) {
   second.reserve = 1;
   second.warehouse = [{ id: 1, name: "Основний", quantity: 5, reserve: 1 }];
   return offers;
+}
+
+// A scan stopped after three pages and resumed after KeyCRM gained 40 offers and
+// lost 30. With rows by id, new offers come after the cursor and the resumed run
+// reads them. In any other order some land on pages before the cursor, which the
+// resumed run counts as read by the run before it: it reports a complete scan
+// while they were never read (10 with seed 7). The next scan from page 1 reads
+// them. Kept as a test that must pass once resuming no longer relies on id order.
+const RESUMED = [
+  ["in id order", {}, {}],
+  [
+    "shuffled (seed 7)",
+    { shuffleSeed: 7 },
+    { todo: "a resumed scan counts the pages before its cursor as read" },
+  ],
+];
+
+for (const [label, mode, options] of RESUMED) {
+  test(`a scan resumed after offers were added, rows ${label}, reads every offer or is not complete`, options, async (t) => {
+    const emulator = await startIn(mode);
+    t.after(() => emulator.close());
+    const added = Array.from({ length: 40 }, (_, i) => `added-${i}`);
+    const skus = [...new Set(emulator.offers.map((o) => o.sku).filter(Boolean))];
+    const path = join(dir, `resumed-${mode.shuffleSeed ?? "id"}.sqlite`);
+    // A stock no figure can have: a row still holding it was never written.
+    const UNWRITTEN = 99_999;
+    createSampleDatabase(path, { skus: [...skus, ...added], stockValue: UNWRITTEN });
+    const serial = { maxConcurrentRequests: 1 };
+
+    const stopped = await syncInto(path, emulator, { ...serial, maxRequests: 3 });
+    assert.equal(stopped.complete, false);
+    assert.equal(stopped.cursor.page, 4);
+
+    const { offers } = emulator;
+    offers.splice(0, 30);
+    added.forEach((sku, i) => offers.push({ ...offers[100 + i], id: 5000 + i, sku }));
+    const resumed = await syncInto(path, emulator, { ...serial, resumeFrom: stopped.cursor });
+    assert.equal(resumed.complete, true, JSON.stringify(resumed.error));
+    const site = stockOf(path);
+    const unread = [...siteAfterSync(offers, emulator.mode).keys()].filter(
+      (sku) => site.get(sku) === UNWRITTEN,
+    );
+    assert.deepEqual(unread, [], "offers never read by a scan reported complete");
+  });
 }
