@@ -16,6 +16,14 @@
 //! is smaller, giving the smallest so far. A warehouse listed by only some of the
 //! offers gets the smallest among those that list it.
 //!
+//! On a site that keeps when each figure was observed (`observedColumn`), where the
+//! newest observation wins, a smallest figure written later in the scan carries
+//! the newest observation among the figures it was chosen from, its own or an
+//! earlier offer's: the smallest is drawn from all of them and is as fresh as the
+//! freshest. Otherwise a page answered late (a retry) could write the larger figure
+//! with a later time than the page carrying the smaller one, and the smaller one
+//! would be refused as older.
+//!
 //! # A pass over several runs
 //!
 //! A scan that stops early (a deadline, a budget, a Worker's slice) reports a
@@ -85,8 +93,9 @@ pub enum Admission {
 struct SkuState {
     /// Offers with this SKU read so far.
     offers: u32,
-    /// The smallest figure so far for each of the SKU's keys, by warehouse.
-    lowest: HashMap<Option<u64>, f64>,
+    /// The smallest figure so far for each of the SKU's keys, by warehouse, and
+    /// the newest observation among the figures read for that key.
+    lowest: HashMap<Option<u64>, (f64, u64)>,
     /// The pass applied this SKU in an earlier run: figures are written only below
     /// the site's.
     earlier: bool,
@@ -189,22 +198,31 @@ impl SkuLedger {
     /// Takes the figures of an admitted offer and returns those to write: the ones
     /// below the smallest figure recorded for their key (every one for a SKU's first
     /// offer), each recorded as the new smallest.
+    ///
+    /// A figure returned carries the newest observation time among all the figures
+    /// read for its key, not only its own: the smallest figure is a conclusion drawn
+    /// from all of them, as fresh as the freshest (see the [module docs](self)).
     pub fn lowest(&mut self, figures: Vec<DesiredStock>) -> Vec<DesiredStock> {
         figures
             .into_iter()
-            .filter(|figure| {
+            .filter_map(|mut figure| {
                 let Some(state) = self.skus.get_mut(&figure.key.sku) else {
-                    return true;
+                    return Some(figure);
                 };
                 match state.lowest.get_mut(&figure.key.warehouse_id) {
-                    Some(low) if !differs(*low, figure.stock) || *low < figure.stock => false,
-                    Some(low) => {
+                    Some((low, newest)) => {
+                        *newest = (*newest).max(figure.observed_at);
+                        if !differs(*low, figure.stock) || *low < figure.stock {
+                            return None;
+                        }
                         *low = figure.stock;
-                        true
+                        figure.observed_at = *newest;
+                        Some(figure)
                     }
                     None => {
-                        state.lowest.insert(figure.key.warehouse_id, figure.stock);
-                        true
+                        let entry = (figure.stock, figure.observed_at);
+                        state.lowest.insert(figure.key.warehouse_id, entry);
+                        Some(figure)
                     }
                 }
             })

@@ -95,6 +95,59 @@ fn a_sku_found_again_pages_later_is_lowered_to_the_smaller_figure() {
     }
 }
 
+/// On a site where the newest observation wins, a shared SKU's smallest figure is
+/// not refused as older than the larger figure the same run wrote before it: page 1
+/// is retried, so its request starts after page 2's, yet page 2's answer, with the
+/// smaller figure, comes after page 1's rows were written, and must win.
+#[test]
+fn a_shared_skus_smallest_figure_is_as_fresh_as_the_figures_it_was_chosen_from() {
+    let mut catalogue = Catalogue::numbered(60);
+    catalogue.rows[0] = offer(1, "dup", 16.0, 0.0);
+    catalogue.rows[55] = offer(56, "dup", 10.0, 0.0);
+    let site = Site::with(&[("dup", Some(3.0))]);
+    let mut page_1_calls = 0;
+    let out = drive(
+        options(r#"{"maxConcurrentRequests": 2}"#),
+        &site,
+        100,
+        |url, _| {
+            if page_of(url) == 1 {
+                page_1_calls += 1;
+                if page_1_calls == 1 {
+                    // Answered after page 2 was asked for ahead.
+                    let failed = Reply::Status(503, None, String::new());
+                    return Reply::After(3_000, Box::new(failed));
+                }
+            }
+            if page_of(url) == 2 {
+                // Asked for early, answered after page 1's rows were written.
+                return Reply::After(6_000, Box::new(catalogue.answer(url)));
+            }
+            catalogue.answer(url)
+        },
+    );
+    assert!(out.report.complete, "{:?}", out.report.error);
+    let starts: Vec<(u64, u64)> = out.requests.iter().map(|(t, u)| (page_of(u), *t)).collect();
+    let started = |page: u64| starts.iter().rev().find(|(p, _)| *p == page).unwrap().1;
+    assert!(
+        started(1) > started(2),
+        "page 1 was asked for last: {starts:?}"
+    );
+    let dup: Vec<(Option<f64>, Option<u64>)> = out
+        .writes
+        .iter()
+        .flatten()
+        .filter(|c| c.sku == "dup")
+        .map(|c| (c.stock, c.observed_at))
+        .collect();
+    assert_eq!(dup.len(), 2, "{dup:?}");
+    assert_eq!(dup[1].0, Some(10.0), "{dup:?}");
+    // A sink keeping the newest observation skips a change observed before the
+    // row's figure: the smaller figure must not look older than the larger one.
+    assert!(dup[1].1 >= dup[0].1, "{dup:?}");
+    assert_eq!(out.site[&key("dup")], Some(10.0));
+}
+
 /// What a complete run leaves in the rows of a SKU shared by two offers does not
 /// depend on an interrupted run before it.
 #[test]
