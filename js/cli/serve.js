@@ -2,14 +2,13 @@
 // long-lived process, for Node sites without a scheduler. Webhooks bring changes
 // in seconds; the full sync catches whatever a webhook missed.
 
-import { createServer } from "node:http";
 import { redact } from "../errors.js";
+import { createNodeServer, SERVER_LIMITS } from "../node-http.js";
 import { RECOMMENDED_CONFIRM_AFTER_MS } from "../webhooks.js";
 import {
   createPacing,
   createWebhookHandler,
   syncStocks,
-  toNodeListener,
   trackObservations,
   validateOptions,
 } from "../node.js";
@@ -69,14 +68,10 @@ export async function runServe(flags, { env, stderr }) {
     },
     onResult: (kind, report) => log(`webhook ${kind}: ${outcome(report)}`),
   });
-  const server = createServer(
-    toNodeListener(async (request) => {
-      if (new URL(request.url).pathname === "/healthz" && request.method === "GET") {
-        return Response.json({ ok: true, lastSync });
-      }
-      return handler(request);
-    }),
-  );
+  const server = createServeServer(handler, {
+    lastSync: () => lastSync,
+    log,
+  });
   const port = flags.port ?? 8080;
   const host = flags.host ?? "127.0.0.1";
   try {
@@ -123,6 +118,32 @@ export async function runServe(flags, { env, stderr }) {
   await sink.close?.();
   log("stopped");
   return EXIT.OK;
+}
+
+/**
+ * The http server of `serve`: `/healthz` with the last full sync, the webhook
+ * handler for the rest, Node's timeouts and limits set explicitly
+ * (SERVER_LIMITS unless `limits` says otherwise), and every refused request
+ * logged by method, path (never the query, where the token is), status and code.
+ * @param {(request: Request) => Promise<Response>} handler
+ * @param {{ lastSync: () => unknown, log: (line: string) => void,
+ *   limits?: Partial<typeof SERVER_LIMITS> }} options
+ * @returns {import("node:http").Server}
+ */
+export function createServeServer(handler, { lastSync, log, limits = {} }) {
+  return createNodeServer(
+    async (request) => {
+      if (new URL(request.url).pathname === "/healthz" && request.method === "GET") {
+        return Response.json({ ok: true, lastSync: lastSync() });
+      }
+      return handler(request);
+    },
+    {
+      ...limits,
+      onRejected: ({ method, path, status, code }) =>
+        log(method === "-" ? `refused a malformed request: ${status} ${code}` : `refused ${method} ${path}: ${status} ${code}`),
+    },
+  );
 }
 
 function required(env, name, what) {

@@ -264,6 +264,36 @@ test("serve refuses bad deliveries with the right status, and a replay writes no
   }
 });
 
+test("serve logs each refused delivery by path, status and code, never its token", async () => {
+  const path = join(dir, "logged.sqlite");
+  createSampleDatabase(path, { skus: ["a001-56"] });
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = await serve(["--db", path, "--port", String(port), "--interval", "0", "--confirm-after", "0"]);
+  const wrong = "wrong-token-7d1e5a9c3b";
+  try {
+    const post = (body, token = TOKEN) => fetch(`${base}/webhooks/keycrm/stock?token=${token}`, { method: "POST", body });
+    assert.equal((await post("[]", wrong)).status, 401);
+    assert.equal((await post("{")).status, 400);
+    assert.equal((await post(`[${" ".repeat(1_000_001)}]`)).status, 413);
+    assert.equal((await fetch(`${base}/webhooks/keycrm/nowhere?token=${TOKEN}`)).status, 404);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    await until(() => server.out.stderr.includes("refused GET /webhooks/keycrm/nowhere"), "the last line");
+  } finally {
+    server.child.kill("SIGTERM");
+    assert.equal(await server.exited, 0);
+  }
+  const log = server.out.stderr;
+  assert.match(log, /refused POST \/webhooks\/keycrm\/stock: 401 UNAUTHORIZED/);
+  assert.match(log, /refused POST \/webhooks\/keycrm\/stock: 400 BAD_WEBHOOK/);
+  assert.match(log, /refused POST \/webhooks\/keycrm\/stock: 413 BODY_TOO_LARGE/);
+  assert.match(log, /refused GET \/webhooks\/keycrm\/nowhere: 404 NOT_FOUND/);
+  assert.doesNotMatch(log, /refused GET \/healthz/);
+  for (const secret of [TOKEN, TOKEN.slice(0, 8), TOKEN.slice(-8), wrong, wrong.slice(0, 8), "token=", "[redacted]"]) {
+    assert.ok(!log.includes(secret), `${secret} in the log:\n${log}`);
+  }
+});
+
 test("serve refuses to start without a webhook token", async () => {
   const path = join(dir, "other.sqlite");
   createSampleDatabase(path, { skus: ["a"] });

@@ -13,6 +13,7 @@ import Database from "better-sqlite3";
 import { createWebhookHandler, toNodeListener } from "keycrm-stock-sync";
 import { createSqliteSink, createSampleDatabase } from "keycrm-stock-sync/sqlite";
 import { startEmulator, generateCatalogue, expectedAvailability } from "keycrm-stock-sync/testing";
+import { exchange, request } from "./support/raw-http.js";
 
 const TOKEN = "whk-6b1f0e9a4c2d8e7f3a5b";
 let dir;
@@ -275,5 +276,56 @@ test("an oversized body gets its 413 over HTTP, whether its length is declared o
   const declared = await post("stock", `[${" ".repeat(200_000)}]`);
   assert.equal(declared.status, 413);
   // The server goes on serving.
+  assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { ok: true });
+});
+
+test("a body written in full before anything is read gets its 413, not a reset", async () => {
+  const { port } = server.address();
+  const target = `/webhooks/keycrm/stock?token=${TOKEN}`;
+  const size = 4 * 1024 * 1024;
+  const declared = request("POST", target, { headers: { "content-length": String(size) } });
+  const chunked = request("POST", target, { headers: { "transfer-encoding": "chunked" } });
+  const piece = Buffer.alloc(64 * 1024, 32);
+  const chunks = Array.from({ length: size / piece.length }, () =>
+    Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from("\r\n")]),
+  );
+  for (const [what, bytes] of [
+    ["declared", [declared, Buffer.alloc(size, 32)]],
+    ["chunked", [chunked, ...chunks, "0\r\n\r\n"]],
+  ]) {
+    const result = await exchange(port, bytes, { readAfterWriting: true });
+    assert.equal(result.error, undefined, `${what}: the sender saw ${result.error}`);
+    assert.ok(result.written, `${what}: the whole body was taken`);
+    assert.equal(result.answers[0]?.status, 413, what);
+    assert.ok(result.answers[0].complete, what);
+    assert.equal(result.answers[0].headers.connection, "close", what);
+    assert.equal(JSON.parse(result.answers[0].body).error.code, "BODY_TOO_LARGE", what);
+  }
+  assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { ok: true });
+});
+
+test("a bad Host, a method Request refuses, or an odd target gets an answer, and the server stays up", async () => {
+  const { port } = server.address();
+  const stock = `/webhooks/keycrm/stock?token=${TOKEN}`;
+  const cases = [
+    [request("GET", "/healthz", { host: "a b" }), 400, "BAD_REQUEST"],
+    [request("GET", "/healthz", { host: "shop.test:99999" }), 400, "BAD_REQUEST"],
+    [request("POST", stock, { host: "a/b", body: "[]" }), 400, "BAD_REQUEST"],
+    [request("GET", "/healthz", { headers: { host: ["a", "b"] } }), 400, "BAD_REQUEST"],
+    [request("TRACE", "/healthz"), 501, "NOT_IMPLEMENTED"],
+    [request("TRACE", stock, { body: "[]" }), 501, "NOT_IMPLEMENTED"],
+    [request("OPTIONS", "*"), 404, "NOT_FOUND"],
+    [request("GET", "//healthz"), 404, "NOT_FOUND"],
+    [request("GET", "/%zz"), 404, "NOT_FOUND"],
+    [request("GET", `/${"a".repeat(8000)}`), 404, "NOT_FOUND"],
+    [request("GET", "http://other.test/healthz"), 200, undefined],
+    [request("PATCH", stock, { body: "[]" }), 405, "METHOD_NOT_ALLOWED"],
+  ];
+  for (const [bytes, status, code] of cases) {
+    const { answers } = await exchange(port, bytes);
+    const what = bytes.split("\r\n")[0].slice(0, 60);
+    assert.equal(answers[0]?.status, status, what);
+    if (code) assert.equal(JSON.parse(answers[0].body).error.code, code, what);
+  }
   assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { ok: true });
 });
