@@ -255,6 +255,13 @@ export interface WebhookHandlerOptions extends Omit<CoreOptions, "offerIds" | "s
    * Worker helper: `KEYCRM_CONFIRM_AFTER_MS`, else 10 s).
    */
   confirmAfterMs?: number;
+  /**
+   * Longest one delivery is handled, from its token check to its answer, in ms: a body that stops arriving gets
+   * 408 (`REQUEST_TIMEOUT`), a site database that does not answer 503 with `Retry-After: 30` (`SINK_TIMEOUT`; the
+   * call is not cancelled and may still commit). While eight such calls are pending, stock deliveries get that
+   * 503 at once. Default `20000`.
+   */
+  handlerTimeoutMs?: number;
   /** Once aborted, no confirmation is started any more (the pending ones are left to the next full sync). Default: none. */
   signal?: AbortSignal;
   /** Called with each delivery's report, including the syncs after the reply (order webhooks, confirmations). Default: none. */
@@ -264,7 +271,8 @@ export interface WebhookHandlerOptions extends Omit<CoreOptions, "offerIds" | "s
 /**
  * A `Request` → `Response` handler: `POST {basePath}/stock` (the stock webhook, applied before replying),
  * `POST {basePath}/order` (trigger webhooks; 202 at once, the order's offers synced after), `GET /healthz`.
- * 401 for a missing or wrong token (compared in constant time), 413 for oversized bodies, 400 for bad ones.
+ * 401 for a missing or wrong token (compared in constant time), 413 for oversized bodies, 400 for bad ones,
+ * 503 with `Retry-After` when the site database fails (`SINK_FAILED`) or does not answer in time (`SINK_TIMEOUT`).
  */
 export function createWebhookHandler(options: WebhookHandlerOptions): WebhookHandler;
 

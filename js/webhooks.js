@@ -11,6 +11,14 @@ const DEFAULT_MAX_BODY = 1_000_000;
 const MIN_TOKEN = 16;
 /** Most offers one confirmation reads (20 requests); a larger burst is left to the full sync. */
 const MAX_CONFIRMED_OFFERS = 1000;
+/** Longest a delivery is handled, body read included, before it is answered 408 or 503 (ms). */
+const DEFAULT_HANDLER_TIMEOUT_MS = 20_000;
+/** What a 503 asks the sender to wait before trying again (s). */
+export const RETRY_AFTER_SECONDS = 30;
+/** Deliveries past their timeout and still waiting for the database: more get 503 at once. */
+const MAX_OVERDUE_DELIVERIES = 8;
+/** Codes of a database that failed or did not answer in time: the sender should try again later. */
+const DATABASE_CODES = new Set(["SINK_FAILED", "SINK_TIMEOUT"]);
 /** The confirmation delay `serve` and the Worker use unless told otherwise (ms). */
 export const RECOMMENDED_CONFIRM_AFTER_MS = 10_000;
 
@@ -33,6 +41,7 @@ export function makeCreateWebhookHandler({ core, applyStockDelivery, syncStocks,
       // this with the process's full syncs too.
       pacing = createPacing(),
       confirmAfterMs = 0,
+      handlerTimeoutMs = DEFAULT_HANDLER_TIMEOUT_MS,
       signal,
       ...syncOptions
     } = options ?? {};
@@ -51,6 +60,9 @@ export function makeCreateWebhookHandler({ core, applyStockDelivery, syncStocks,
     if (confirmAfterMs > 0 && (typeof apiKey !== "string" || apiKey.trim() === "")) {
       throw syncError("INVALID_CONFIG", "confirmAfterMs needs apiKey: a confirmation reads the offers' stock from KeyCRM");
     }
+    if (!(Number.isFinite(handlerTimeoutMs) && handlerTimeoutMs > 0)) {
+      throw syncError("INVALID_CONFIG", "handlerTimeoutMs must be a number of ms > 0");
+    }
     const report = (kind, result) => onResult?.(kind, result);
     /** Syncs offers from KeyCRM in the background; reports under `kind`. */
     const syncLater = (kind, extra) =>
@@ -61,6 +73,8 @@ export function makeCreateWebhookHandler({ core, applyStockDelivery, syncStocks,
       confirmAfterMs > 0
         ? confirmationQueue(confirmAfterMs, signal, (offerIds) => syncLater("confirm", { offerIds }))
         : null;
+
+    let overdue = 0;
 
     async function stock(body, keepAlive) {
       try {
@@ -75,7 +89,8 @@ export function makeCreateWebhookHandler({ core, applyStockDelivery, syncStocks,
           const confirmed = confirmations.add(offerIds);
           keepAlive?.(confirmed);
         }
-        return json(result.complete ? 200 : 500, summary(result));
+        if (result.complete) return json(200, summary(result));
+        return DATABASE_CODES.has(result.error?.code) ? unavailable(summary(result)) : json(500, summary(result));
       } catch (error) {
         return failure(error);
       }
@@ -118,11 +133,29 @@ export function makeCreateWebhookHandler({ core, applyStockDelivery, syncStocks,
         // The same answer for a missing and a wrong token.
         return json(401, { error: { code: "UNAUTHORIZED", message: "missing or wrong token" } });
       }
-      const body = await readLimited(request, maxBodyBytes);
-      if (body === null) {
-        return json(413, { error: { code: "BODY_TOO_LARGE", message: `bodies are limited to ${maxBodyBytes} bytes` } });
+      if (route === stock && overdue >= MAX_OVERDUE_DELIVERIES) {
+        return databaseTimeout(`${overdue} earlier deliveries are still waiting for the site database`);
       }
-      return route(body, keepAlive);
+      // Everything from here is bounded: a body that stops coming, a database
+      // call that never settles.
+      const deadline = timeLimit(handlerTimeoutMs);
+      try {
+        const body = await Promise.race([readLimited(request, maxBodyBytes), deadline.expired]);
+        if (body === TIMED_OUT) {
+          return json(408, { error: { code: "REQUEST_TIMEOUT", message: `the body did not arrive within ${handlerTimeoutMs} ms` } });
+        }
+        if (body === null) {
+          return json(413, { error: { code: "BODY_TOO_LARGE", message: `bodies are limited to ${maxBodyBytes} bytes` } });
+        }
+        const work = route(body, keepAlive);
+        const answer = await Promise.race([work, deadline.expired]);
+        if (answer !== TIMED_OUT) return answer;
+        overdue += 1;
+        work.finally(() => (overdue -= 1));
+        return databaseTimeout(`the site database did not answer within ${handlerTimeoutMs} ms`);
+      } finally {
+        deadline.clear();
+      }
     };
   };
 }
@@ -200,9 +233,30 @@ async function readLimited(request, limit) {
   return new TextDecoder().decode(bytes);
 }
 
+const TIMED_OUT = Symbol("timed out");
+
+/** `expired` resolves to TIMED_OUT after `ms`, unless cleared first. */
+function timeLimit(ms) {
+  let timer;
+  const expired = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), ms);
+  });
+  return { expired, clear: () => clearTimeout(timer) };
+}
+
 function failure(error) {
+  if (isSyncError(error) && DATABASE_CODES.has(error.code)) return unavailable({ error: shape(error) });
   const status = isSyncError(error) && error.code === "BAD_WEBHOOK" ? 400 : 500;
   return json(status, { error: shape(error) });
+}
+
+/** 503 with Retry-After: the site database failed or is stuck; the delivery may be sent again. */
+function unavailable(body) {
+  return json(503, body, { "retry-after": String(RETRY_AFTER_SECONDS) });
+}
+
+function databaseTimeout(message) {
+  return unavailable({ error: { code: "SINK_TIMEOUT", message } });
 }
 
 function shape(error) {

@@ -13,6 +13,7 @@ import Database from "better-sqlite3";
 import { createWebhookHandler, toNodeListener } from "keycrm-stock-sync";
 import { createSqliteSink, createSampleDatabase } from "keycrm-stock-sync/sqlite";
 import { startEmulator, generateCatalogue, expectedAvailability } from "keycrm-stock-sync/testing";
+import { createMemorySink } from "../../js/sinks/memory.js";
 import { exchange, request } from "./support/raw-http.js";
 
 const TOKEN = "whk-6b1f0e9a4c2d8e7f3a5b";
@@ -328,4 +329,67 @@ test("a bad Host, a method Request refuses, or an odd target gets an answer, and
     if (code) assert.equal(JSON.parse(answers[0].body).error.code, code, what);
   }
   assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { ok: true });
+});
+
+/** A webhook handler over a sink, served on a fresh port; `close` ends both. */
+async function serving(handlerOptions) {
+  const own = createServer(toNodeListener(createWebhookHandler({ token: TOKEN, ...handlerOptions })));
+  await new Promise((resolve) => own.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${own.address().port}`;
+  return { url, close: () => new Promise((resolve) => own.close(resolve)) };
+}
+
+test("a site database that does not answer gets 503 with Retry-After after handlerTimeoutMs", async () => {
+  let writes = 0;
+  const stuck = {
+    read: async (keys) => keys.map((key) => ({ sku: key.sku, stock: 0 })),
+    write: () => {
+      writes += 1;
+      return new Promise(() => {});
+    },
+  };
+  const own = await serving({ sink: stuck, handlerTimeoutMs: 50 });
+  try {
+    const deliver = () =>
+      fetch(`${own.url}/webhooks/keycrm/stock?token=${TOKEN}`, {
+        method: "POST",
+        body: JSON.stringify([{ offer_id: 1, sku: "a", in_stock: 4, in_reserve: 0 }]),
+      });
+    const answer = await deliver();
+    assert.equal(answer.status, 503);
+    assert.equal(answer.headers.get("retry-after"), "30");
+    assert.equal((await answer.json()).error.code, "SINK_TIMEOUT");
+    assert.equal(writes, 1);
+    // The server goes on answering; the stuck call is not waited for.
+    assert.deepEqual(await (await fetch(`${own.url}/healthz`)).json(), { ok: true });
+    // Past eight deliveries still waiting, more are refused before touching the database.
+    for (let i = 0; i < 8; i++) assert.equal((await deliver()).status, 503);
+    assert.equal(writes, 8);
+    const refused = await deliver();
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get("retry-after"), "30");
+    assert.match((await refused.json()).error.message, /still waiting/);
+    assert.equal(writes, 8);
+  } finally {
+    await own.close();
+  }
+  assert.throws(() => createWebhookHandler({ token: TOKEN, sink, handlerTimeoutMs: 0 }), {
+    code: "INVALID_CONFIG",
+  });
+});
+
+test("a site database that fails gets 503 with Retry-After, not 500", async () => {
+  const failing = createMemorySink([{ sku: "a", stock: 0 }], { failOnWrite: 1 });
+  const own = await serving({ sink: failing });
+  try {
+    const answer = await fetch(`${own.url}/webhooks/keycrm/stock?token=${TOKEN}`, {
+      method: "POST",
+      body: JSON.stringify([{ offer_id: 1, sku: "a", in_stock: 4, in_reserve: 0 }]),
+    });
+    assert.equal(answer.status, 503);
+    assert.equal(answer.headers.get("retry-after"), "30");
+    assert.equal((await answer.json()).error.code, "SINK_FAILED");
+  } finally {
+    await own.close();
+  }
 });
