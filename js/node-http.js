@@ -84,8 +84,14 @@ export function createNodeServer(handler, options = {}) {
       if (socket.readableEnded || socket.bytesRead - answered > MAX_DISCARDED_BYTES) socket.destroy();
       return;
     }
+    const code = String(error?.code ?? "");
+    if (!code.startsWith("HPE_") && code !== "ERR_HTTP_REQUEST_TIMEOUT") {
+      // The connection failed (a reset, a broken pipe): nobody to answer.
+      socket.destroy();
+      return;
+    }
     const status = clientErrorStatus(error);
-    report({ method: "-", path: "-", status, code: String(error?.code ?? "BAD_REQUEST") });
+    report({ method: "-", path: "-", status, code });
     const current = inFlight.get(socket);
     if (current && !current.headersSent && current.req?.complete && status !== 408) {
       // Bad bytes after a whole request: that request is answered first, and

@@ -139,6 +139,12 @@ const CORPUS = [
   ["bad UTF-8", request("POST", STOCK, { body: Buffer.from([0x5b, 0xff, 0xfe, 0x5d]).toString("latin1") }), 400],
   ["an unknown event", request("POST", ORDER, { body: '{"event":"x","context":{}}' }), 400],
   ["2 MB declared", request("POST", STOCK, { headers: { "Content-Length": String(2e6) } }), 413],
+  [
+    "4 MB written before reading",
+    [request("POST", STOCK, { headers: { "Content-Length": String(4 * 2 ** 20) } }), Buffer.alloc(4 * 2 ** 20, 32)],
+    413,
+    { readAfterWriting: true, code: "BODY_TOO_LARGE" },
+  ],
   ["chunk size not hex", request("POST", STOCK, { headers: { "Transfer-Encoding": "chunked" }, body: "zz\r\n[]\r\n0\r\n\r\n" }), 400],
   ["chunk size overflow", request("POST", STOCK, { headers: { "Transfer-Encoding": "chunked" }, body: "fffffffffffffffffff\r\n" }), 400],
   ["chunk without CRLF", request("POST", STOCK, { headers: { "Transfer-Encoding": "chunked" }, body: "2\r\n[]0\r\n\r\n" }), 400],
@@ -157,8 +163,9 @@ test("against the serve process, every malformed request gets an answer and serv
   });
   try {
     for (const [what, bytes, status, options = {}] of CORPUS) {
-      const result = await exchange(serve.port, bytes, { end: options.end });
+      const result = await exchange(serve.port, bytes, { end: options.end, readAfterWriting: options.readAfterWriting });
       assertAnswered(result, what, { status, code: options.code });
+      if (options.readAfterWriting) assert.equal(result.error, undefined, `${what}: the sender saw a reset`);
       assert.equal(serve.child.exitCode, null, `serve exited after ${what}: ${serve.out.stderr}`);
       await assertHealthy(serve.port, what);
     }
