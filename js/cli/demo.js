@@ -166,7 +166,11 @@ async function syncOnce({ apiKey, url, path, rateLimit, stderr }) {
 // sell, spread over the catalogue: every one must change exactly one site row.
 function simulateSales(offers) {
   const before = expectedAvailability(offers);
-  const candidates = offers.filter((o) => before.get(o.sku) >= 1);
+  const owners = new Map();
+  for (const o of offers) owners.set(o.sku, (owners.get(o.sku) ?? 0) + 1);
+  const candidates = offers.filter(
+    (o) => owners.get(o.sku) === 1 && before.get(o.sku) >= 1,
+  );
   const count = Math.min(SALES, candidates.length);
   const step = Math.floor(candidates.length / Math.max(count, 1));
   for (let i = 0; i < count; i += 1) {
@@ -193,7 +197,7 @@ async function verify(path, offers, sold, secondReport) {
   } finally {
     await sink.close();
   }
-  // Rows the sync must not touch (SKUs KeyCRM lacks, duplicates) stay at 0.
+  // Rows the sync must not touch (SKUs KeyCRM lacks) stay at 0.
   const wrong = rows.filter(
     (row) => row.stock !== (expected.get(row.sku) ?? 0),
   );

@@ -96,9 +96,9 @@ export function generateCatalogue(options = {}) {
  *
  * available = Σ quantity − Σ reserve over the chosen warehouses (Σ quantity
  * with `keepReserve`), clamped at 0, floored to whole units unless
- * `fractional`. Offers without a SKU are skipped, and so is every SKU carried
- * by more than one offer: the site cannot tell which offer such a SKU means, so
- * a correct sync leaves it alone.
+ * `fractional`. Offers without a SKU are skipped. A SKU carried by more than
+ * one offer gets the smallest availability among them: the site cannot tell
+ * which offer it means, and the smallest figure is the one that cannot oversell.
  *
  * `warehouses` lists warehouse ids (numbers) and/or names (strings); `null` or
  * an empty list means all warehouses, read from the offer's top-level totals.
@@ -111,21 +111,21 @@ export function expectedAvailability(offers, options = {}) {
   } = options;
   const allWarehouses = warehouses == null || warehouses.length === 0;
 
-  const owners = new Map();
-  for (const offer of offers) {
-    if (hasSku(offer)) owners.set(offer.sku, (owners.get(offer.sku) ?? 0) + 1);
-  }
-
   const availability = new Map();
   for (const offer of offers) {
-    if (!hasSku(offer) || owners.get(offer.sku) > 1) continue;
+    if (!hasSku(offer)) continue;
     const chosen = allWarehouses
       ? offer
       : chosenWarehouseTotals(offer.warehouse ?? [], warehouses);
     const raw = keepReserve
       ? chosen.quantity
       : chosen.quantity - chosen.reserve;
-    availability.set(offer.sku, toAvailable(raw, fractional));
+    const available = toAvailable(raw, fractional);
+    const earlier = availability.get(offer.sku);
+    availability.set(
+      offer.sku,
+      earlier === undefined ? available : Math.min(earlier, available),
+    );
   }
   return availability;
 }

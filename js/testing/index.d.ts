@@ -94,7 +94,7 @@ export type AvailabilityInput = Pick<
 /**
  * What a correct sync writes for `offers`: available units per SKU, clamped at 0,
  * floored unless `fractional` (after rounding to 6 decimals). Skips offers without a
- * SKU and every SKU carried by more than one offer.
+ * SKU; a SKU carried by more than one offer gets the smallest availability among them.
  */
 export function expectedAvailability(
   offers: ReadonlyArray<AvailabilityInput>,
