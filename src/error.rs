@@ -41,6 +41,14 @@ pub enum ErrorCode {
     /// A warehouse chosen by id or name never appeared in KeyCRM's data. Nothing was
     /// written; the message lists the warehouses that were seen.
     UnknownWarehouse,
+    /// The scan could not show it saw every offer KeyCRM had when it started:
+    /// offers were added and deleted while it read (a deletion before the page being
+    /// read moves unread offers onto pages already read, and an addition can hide it
+    /// from `total`), or KeyCRM does not list offers by ascending id. KeyCRM did
+    /// nothing wrong; the rows written are figures it held, nothing was zeroed, and
+    /// the report leaves no cursor. Retrying (a fresh scan) usually helps. See
+    /// [`crate::pagination`].
+    CatalogueChanged,
     /// The site database (the sink) failed to read or write. The batch in flight was
     /// not written (sinks write each batch in one transaction).
     SinkFailed,
@@ -64,6 +72,7 @@ impl ErrorCode {
             ErrorCode::BadPage => "BAD_PAGE",
             ErrorCode::BadWebhook => "BAD_WEBHOOK",
             ErrorCode::UnknownWarehouse => "UNKNOWN_WAREHOUSE",
+            ErrorCode::CatalogueChanged => "CATALOGUE_CHANGED",
             ErrorCode::SinkFailed => "SINK_FAILED",
             ErrorCode::DeadlineExceeded => "DEADLINE_EXCEEDED",
             ErrorCode::BudgetExhausted => "BUDGET_EXHAUSTED",

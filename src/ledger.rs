@@ -340,6 +340,7 @@ mod tests {
             total: None,
             last_offer_id,
             skus: SkuHashes::from_hashes(vec![sku_hash("a"), sku_hash("b")]),
+            census: None,
         };
         let mut ledger = SkuLedger::resumed(&cursor(Some(100)));
         assert_eq!(ledger.admit(90, Some("a")), Admission::SeenEarlier);

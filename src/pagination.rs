@@ -78,7 +78,52 @@ pub struct ScanCursor {
     /// form is refused ([`ErrorCode::InvalidConfig`] naming `resumeFrom`).
     #[serde(default, skip_serializing_if = "SkuHashes::is_empty")]
     pub skus: SkuHashes,
+    /// The pass's census: what KeyCRM had when it started, and the offers of it the
+    /// runs before this cursor counted (see [the module docs](self)). Absent (a
+    /// cursor of an earlier version): the resumed pass cannot show it saw every
+    /// offer, and ends with [`ErrorCode::CatalogueChanged`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub census: Option<Census>,
 }
+
+/// What KeyCRM had when a whole-catalogue scan started, learned from its last page,
+/// and how many of those offers the scan has read since (see the
+/// [module docs](self)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Census {
+    /// The largest offer id then: every offer above it was added since.
+    pub ceiling: u64,
+    /// KeyCRM's `total` then.
+    pub total: u64,
+    /// Distinct offers with ids up to `counted_to` (and up to `ceiling`) read since
+    /// by the runs before a cursor.
+    #[serde(default)]
+    pub counted: u64,
+    /// The id up to which `counted` counts; later runs count only above it.
+    #[serde(default)]
+    pub counted_to: u64,
+}
+
+/// Where the plan stands on its census.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CensusState {
+    /// A filtered scan: the census does not apply.
+    NotNeeded,
+    /// Taken when page 1 is read.
+    Pending,
+    /// The last page is to be asked for (the probe), for the `tries`-th time.
+    Wanted { page: u64, tries: u32 },
+    /// Taken.
+    Known(Census),
+    /// Not taken and never will be (a cursor without one, a listing that
+    /// announces no size): the scan cannot show it saw every offer.
+    Unknown(&'static str),
+}
+
+/// Probes in a row whose answer is not the catalogue's last page before the scan
+/// gives up with [`ErrorCode::CatalogueChanged`].
+const MAX_PROBES: u32 = 3;
 
 /// The pagination state of one scan: a list of segments (one per filter chunk, or a
 /// single unfiltered one), each paged until its stop rule.
@@ -111,6 +156,11 @@ pub struct PagePlan {
     /// Whether the one unfiltered segment ended with the evidence above, read from
     /// page 1.
     saw_catalogue: bool,
+    census: CensusState,
+    /// Offers read since the census, with ids in `(counted_to, ceiling]`.
+    counted: HashSet<u64>,
+    /// Whether a page listed offers out of id order.
+    unordered: bool,
 }
 
 /// Where a page left the plan.
@@ -130,7 +180,8 @@ pub enum PageStep {
 impl PagePlan {
     /// A plan over the whole catalogue, or over the given filter chunks.
     pub fn new(filters: Vec<OfferFilter>, details: bool) -> Self {
-        let segments = if filters.is_empty() {
+        let whole = filters.is_empty();
+        let segments = if whole {
             vec![None]
         } else {
             filters.into_iter().map(Some).collect()
@@ -154,6 +205,13 @@ impl PagePlan {
             lowest_page: u64::MAX,
             per_page: PAGE_LIMIT,
             saw_catalogue: false,
+            census: if whole {
+                CensusState::Pending
+            } else {
+                CensusState::NotNeeded
+            },
+            counted: HashSet::new(),
+            unordered: false,
         }
     }
     /// A plan with nothing to read: figures come from elsewhere (a webhook), or an
@@ -181,6 +239,11 @@ impl PagePlan {
             skus: SkuHashes::new(),
             ..cursor.clone()
         });
+        plan.census = match &cursor.census {
+            Some(census) => CensusState::Known(census.clone()),
+            None if plan.page == 1 => CensusState::Pending,
+            None => CensusState::Unknown("it resumed from a cursor without a census"),
+        };
         plan
     }
 
@@ -195,12 +258,119 @@ impl PagePlan {
         if let Some(cursor) = self.resumed_from.as_ref().filter(|_| self.pages_read == 0) {
             return Some(cursor.clone());
         }
+        let census = match &self.census {
+            CensusState::Known(census) => {
+                // Offers this run counted up to the last one applied are handed on;
+                // the next run counts only above it, so none counts twice.
+                let counted_to = self.last_id.unwrap_or(0).max(census.counted_to);
+                let counted = self.counted.iter().filter(|&&id| id <= counted_to).count();
+                Some(Census {
+                    counted: census.counted + counted as u64,
+                    counted_to,
+                    ..census.clone()
+                })
+            }
+            CensusState::Unknown(_) => None,
+            // No census yet: the next run starts afresh and takes one.
+            _ => {
+                return Some(ScanCursor {
+                    page: 1,
+                    total: None,
+                    last_offer_id: None,
+                    skus: SkuHashes::new(),
+                    census: None,
+                })
+            }
+        };
         Some(ScanCursor {
             page: self.page,
             total: self.last_total,
             last_offer_id: self.last_id,
             skus: SkuHashes::new(),
+            census,
         })
+    }
+
+    /// The page to ask for to take the census (the catalogue's last page), while
+    /// one is wanted: no other page is asked for meanwhile.
+    pub fn probe_page(&self) -> Option<u64> {
+        match self.census {
+            CensusState::Wanted { page, .. } if !self.is_done() => Some(page),
+            _ => None,
+        }
+    }
+
+    /// Takes the answer to the [probe](Self::probe_page). Returns `true` when the
+    /// census is taken: the plan then starts over from page 1 (only pages asked for
+    /// after the census count), and the probe's answer may be taken as the answer
+    /// to its page, which it was asked for after the census too. Returns `false`
+    /// when the answer was not the last page (the catalogue grew or shrank
+    /// meanwhile): the last page it announces is asked for next.
+    ///
+    /// # Errors
+    /// [`ErrorCode::BadPage`] when the envelope contradicts itself;
+    /// [`ErrorCode::CatalogueChanged`] after [`MAX_PROBES`] answers in a row that
+    /// were not the last page.
+    pub fn take_probe(&mut self, page: &StockPage) -> Result<bool, SyncError> {
+        let CensusState::Wanted { page: asked, tries } = self.census else {
+            return Ok(false);
+        };
+        if let Some(detail) = contradiction(asked, page) {
+            return Err(SyncError::new(
+                ErrorCode::BadPage,
+                format!("the stock page contradicts itself: {detail}"),
+            ));
+        }
+        let per_page = page.per_page.unwrap_or(PAGE_LIMIT);
+        let announced = page
+            .last_page
+            .or_else(|| page.total.map(|t| t.div_ceil(per_page).max(1)));
+        let rows = page.data.len() as u64;
+        let is_last = match announced {
+            Some(last) => last <= asked,
+            None => !matches!(page.next_page_url, Some(Some(_))),
+        };
+        let empty_catalogue = page.data.is_empty() && page.total.unwrap_or(0) == 0;
+        let rows_before = (asked - 1).saturating_mul(per_page);
+        if page.total.is_some_and(|total| total > rows_before + rows) && (is_last || rows == 0) {
+            // The last page holds fewer offers than its own `total` places there:
+            // the envelope cannot be trusted, and no census can be taken from it.
+            // The scan goes on; the count against `total` judges it.
+            self.census = CensusState::Unknown(
+                "the last page holds fewer offers than its total says there are",
+            );
+            return Ok(false);
+        }
+        if (is_last && rows > 0) || empty_catalogue {
+            let ceiling = page.data.iter().map(|row| row.id).max().unwrap_or(0);
+            let total = page.total.unwrap_or(rows_before + rows);
+            self.census = CensusState::Known(Census {
+                ceiling,
+                total,
+                counted: 0,
+                counted_to: 0,
+            });
+            self.known_pages = self.known_pages.max(announced.unwrap_or(asked));
+            self.last_total = page.total.or(self.last_total);
+            self.page = 1;
+            self.last_id = None;
+            self.stale_pages = 0;
+            self.epoch += 1;
+            return Ok(true);
+        }
+        let tries = tries + 1;
+        let next = announced.unwrap_or(asked + 1).max(2);
+        if tries >= MAX_PROBES {
+            return Err(SyncError::new(
+                ErrorCode::CatalogueChanged,
+                format!(
+                    "the scan of /offers/stocks cannot show it saw every offer: the catalogue's last page moved {tries} times in a row while the scan looked for it (last asked for page {asked}, now {next})"
+                ),
+            ));
+        }
+        self.census = CensusState::Wanted { page: next, tries };
+        self.epoch += 1;
+        Ok(false)
     }
 
     /// The page to process next in the current segment, or `None` when the scan is
@@ -212,15 +382,24 @@ impl PagePlan {
     /// The last page that may be requested ahead: the last page KeyCRM announced,
     /// or just the current one while the segment's size is unknown.
     ///
-    /// One exception: before the first answer of a whole-catalogue scan, the plan
-    /// assumes more pages follow (the caller bounds how many are requested ahead).
-    /// A catalogue worth syncing has many pages, and when the first answer is
-    /// slower than the pacing interval this saves its latency; at worst a tiny
-    /// catalogue costs a few requests more.
+    /// While the census is wanted ([`probe_page`](Self::probe_page)), nothing but
+    /// the probe: answers asked for before it do not count.
+    ///
+    /// One exception: before the first answer of a resumed whole-catalogue scan
+    /// (whose census the cursor carries), the plan assumes more pages follow (the
+    /// caller bounds how many are requested ahead). A catalogue worth syncing has
+    /// many pages, and when the first answer is slower than the pacing interval
+    /// this saves its latency. A scan from page 1 does not: its census comes first,
+    /// and pages asked for before it would be asked for again.
     pub fn requestable_until(&self) -> u64 {
-        if self.pages_in_segment > 0 && self.known_pages > 0 {
+        if self.probe_page().is_some() {
+            self.page.saturating_sub(1)
+        } else if self.pages_in_segment > 0 && self.known_pages > 0 {
             self.known_pages.max(self.page)
-        } else if self.pages_in_segment == 0 && self.segments == [None] {
+        } else if self.pages_in_segment == 0
+            && self.segments == [None]
+            && self.census != CensusState::Pending
+        {
             u64::MAX
         } else {
             self.page
@@ -322,6 +501,43 @@ impl PagePlan {
         self.known_pages = self.known_pages.max(announced);
         let seen = &mut self.seen;
         let new_offers = page.data.iter().filter(|row| seen.insert(row.id)).count();
+        if !page.data.windows(2).all(|w| w[0].id < w[1].id) {
+            self.unordered = true;
+        }
+        let ends_here = page.data.is_empty()
+            || page.says_last_by_url()
+            || page.last_page.is_some_and(|last| read >= last);
+        if self.census == CensusState::Pending && read == 1 {
+            let rows = page.data.len() as u64;
+            self.census = if ends_here && page.total.is_some_and(|total| total > rows) {
+                CensusState::Unknown("page 1 is the last and holds fewer offers than its total")
+            } else if ends_here {
+                // Page 1 is the whole catalogue: it is its own census.
+                CensusState::Known(Census {
+                    ceiling: page.data.iter().map(|row| row.id).max().unwrap_or(0),
+                    total: page.total.unwrap_or(page.data.len() as u64),
+                    counted: 0,
+                    counted_to: 0,
+                })
+            } else if announced == 0 {
+                CensusState::Unknown("KeyCRM announced no size (neither last_page nor total)")
+            } else {
+                // Answers asked for ahead were asked before the census: dropped.
+                self.epoch += 1;
+                CensusState::Wanted {
+                    page: announced.max(2),
+                    tries: 0,
+                }
+            };
+        }
+        if let CensusState::Known(census) = &self.census {
+            let counted = &mut self.counted;
+            for row in &page.data {
+                if row.id <= census.ceiling && row.id > census.counted_to {
+                    counted.insert(row.id);
+                }
+            }
+        }
 
         if self.pages_in_segment > MAX_PAGES {
             return Err(endless(format!(
@@ -376,25 +592,64 @@ impl PagePlan {
             self.anchor = None;
         }
 
-        let last = page.data.is_empty()
-            || page.says_last_by_url()
-            || page.last_page.is_some_and(|last| read >= last);
-        if last {
+        if ends_here {
             let shortfall = self.shortfall();
-            self.saw_catalogue =
-                shortfall.is_none() && self.segments == [None] && self.lowest_page == 1;
+            let unproven = self.census_shortfall();
+            let census_taken = matches!(self.census, CensusState::Known(_));
+            self.saw_catalogue = shortfall.is_none()
+                && unproven.is_none()
+                && self.segments == [None]
+                && self.lowest_page == 1;
             self.end_segment();
-            match shortfall {
-                Some(detail) => Err(SyncError::new(
+            let changed = |detail| {
+                Err(SyncError::new(
+                    ErrorCode::CatalogueChanged,
+                    format!("the scan of /offers/stocks cannot show it saw every offer: {detail}"),
+                ))
+            };
+            // A census taken and not met names the cause: the catalogue changed.
+            match (shortfall, unproven) {
+                (_, Some(detail)) if census_taken => changed(detail),
+                (Some(detail), _) => Err(SyncError::new(
                     ErrorCode::BadPage,
                     format!("the scan of /offers/stocks is not complete: {detail}"),
                 )),
-                None => Ok(PageStep::SegmentDone),
+                (None, Some(detail)) => changed(detail),
+                (None, None) => Ok(PageStep::SegmentDone),
             }
         } else {
+            if let (Some(before), Some(first)) = (self.last_id, page.data.first()) {
+                if first.id <= before && self.census != CensusState::NotNeeded {
+                    self.unordered = true;
+                }
+            }
             self.page = read + 1;
             self.last_id = page.data.last().map(|row| row.id);
             Ok(PageStep::Next)
+        }
+    }
+
+    /// Why the census does not show that the whole-catalogue scan saw every offer
+    /// KeyCRM had when it started, if it does not.
+    fn census_shortfall(&self) -> Option<String> {
+        match &self.census {
+            CensusState::NotNeeded | CensusState::Pending | CensusState::Wanted { .. } => None,
+            CensusState::Unknown(why) => Some(format!("it took no census: {why}")),
+            CensusState::Known(census) => {
+                let read = census.counted + self.counted.len() as u64;
+                if read >= census.total {
+                    return None;
+                }
+                let why = if self.unordered {
+                    "KeyCRM did not list offers by ascending id, so offers above the last page's largest id cannot be told from offers added since"
+                } else {
+                    "offers were deleted and added while it read, and a deletion before the page being read moves unread offers onto pages already read"
+                };
+                Some(format!(
+                    "{read} of the {} offers KeyCRM had at its start (ids up to {}) were read after that; {why}; a fresh scan usually can",
+                    census.total, census.ceiling
+                ))
+            }
         }
     }
 
@@ -537,7 +792,29 @@ mod tests {
         assert_eq!(plan.advance(&full).unwrap(), PageStep::Next);
         assert_eq!(plan.query().unwrap().page, 2);
         let empty = page(r#"{"data":[]}"#);
+        // Without a size, no census can be taken: the scan ends, unproven.
+        let err = plan.advance(&empty).unwrap_err();
+        assert_eq!(err.code, ErrorCode::CatalogueChanged);
+        assert!(err.message.contains("announced no size"), "{}", err.message);
+        let mut plan = censused();
+        assert_eq!(plan.advance(&full).unwrap(), PageStep::Next);
         assert_eq!(plan.advance(&empty).unwrap(), PageStep::SegmentDone);
+    }
+
+    /// A whole-catalogue plan whose census is taken and asks for nothing.
+    fn censused() -> PagePlan {
+        PagePlan::resume(
+            &ScanCursor {
+                census: Some(Census {
+                    ceiling: u64::MAX,
+                    total: 0,
+                    counted: 0,
+                    counted_to: 0,
+                }),
+                ..cursor(1, None, None)
+            },
+            false,
+        )
     }
 
     #[test]
@@ -628,21 +905,30 @@ mod tests {
             1,
             "filtered: one page at a time"
         );
-        let mut plan = PagePlan::new(vec![], false);
         assert_eq!(
-            plan.requestable_until(),
+            censused().requestable_until(),
             u64::MAX,
-            "whole catalogue: ahead at once"
+            "a resumed whole catalogue: ahead at once"
         );
+        let mut plan = PagePlan::new(vec![], false);
+        assert_eq!(plan.requestable_until(), 1, "from page 1: the census first");
         let first = page(&format!(
             r#"{{"total":260,"last_page":6,"next_page_url":"x","data":[{}]}}"#,
             rows(50)
         ));
         plan.advance(&first).unwrap();
+        assert_eq!(plan.probe_page(), Some(6), "the census first");
+        assert_eq!(plan.requestable_until(), 1, "nothing else meanwhile");
+        let last = page(&format!(
+            r#"{{"total":260,"last_page":6,"next_page_url":null,"data":[{}]}}"#,
+            rows(10)
+        ));
+        assert!(plan.take_probe(&last).unwrap(), "the census is taken");
         assert_eq!(
             (plan.current_page(), plan.requestable_until()),
-            (Some(2), 6)
+            (Some(1), 6)
         );
+        plan.advance(&first).unwrap();
         let epoch = plan.epoch();
         let shrunk = page(&format!(
             r#"{{"total":200,"last_page":4,"next_page_url":"x","data":[{}]}}"#,
@@ -670,6 +956,7 @@ mod tests {
             total,
             last_offer_id,
             skus: SkuHashes::new(),
+            census: None,
         }
     }
 
@@ -772,7 +1059,7 @@ mod tests {
 
     #[test]
     fn a_repeated_page_is_read_again_and_never_ends_the_segment() {
-        let mut plan = PagePlan::new(vec![], false);
+        let mut plan = censused();
         let ids = rows(50);
         let first = page(&format!(r#"{{"next_page_url":"x","data":[{ids}]}}"#));
         assert_eq!(plan.advance(&first).unwrap(), PageStep::Next);
@@ -904,13 +1191,13 @@ mod tests {
             ))
         };
         // Resumed at page 3: page 2 is read again, page 1 was read by earlier runs.
-        let mut plan = PagePlan::resume(&cursor(3, Some(100), None), false);
+        let mut plan = PagePlan::resume(&counted(cursor(3, Some(100), None)), false);
         assert_eq!(plan.advance(&full(100)).unwrap(), PageStep::SegmentDone);
         assert!(
             !plan.saw_whole_catalogue(),
             "page 1 was not read by this run"
         );
-        let mut plan = PagePlan::resume(&cursor(3, Some(150), None), false);
+        let mut plan = PagePlan::resume(&counted(cursor(3, Some(150), None)), false);
         let err = plan.advance(&full(150)).unwrap_err();
         assert!(
             err.message
@@ -918,6 +1205,14 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    /// The cursor with a census that holds nothing to count.
+    fn counted(cursor: ScanCursor) -> ScanCursor {
+        ScanCursor {
+            census: censused().resumed_from.and_then(|c| c.census),
+            ..cursor
+        }
     }
 
     #[test]

@@ -353,7 +353,7 @@ proptest! {
     /// Cursors round-trip; unknown fields are refused; any text never panics.
     #[test]
     fn cursors(page in any::<u64>(), total in prop::option::of(any::<u64>()), last in prop::option::of(any::<u64>()), junk in "\\PC{0,40}") {
-        let cursor = ScanCursor { page, total, last_offer_id: last, skus: Default::default() };
+        let cursor = ScanCursor { page, total, last_offer_id: last, skus: Default::default(), census: None };
         let text = serde_json::to_string(&cursor).unwrap();
         prop_assert_eq!(serde_json::from_str::<ScanCursor>(&text).unwrap(), cursor);
         let mut extra: Value = serde_json::from_str(&text).unwrap();

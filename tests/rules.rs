@@ -594,7 +594,7 @@ fn shared_across_pages(first: f64, later: f64) -> (Catalogue, Site) {
     (catalogue, site)
 }
 
-/// A pass cut after page 2 and resumed from its cursor leaves what one complete
+/// A pass cut after page 1 and resumed from its cursor leaves what one complete
 /// scan leaves: the resumed run knows the SKUs the pass applied before.
 #[test]
 fn a_pass_resumed_from_its_cursor_leaves_a_shared_sku_the_smallest_figure() {
@@ -603,14 +603,15 @@ fn a_pass_resumed_from_its_cursor_leaves_a_shared_sku_the_smallest_figure() {
         let (alone, whole) = slice(&catalogue, &site, None, None);
         assert!(alone.complete);
 
-        let (cut, after_cut) = slice(&catalogue, &site, Some(2), None);
+        // Page 1, page 3 (the census), page 1 again.
+        let (cut, after_cut) = slice(&catalogue, &site, Some(3), None);
         assert_eq!(
             cut.error.as_ref().map(|e| e.code),
             Some(ErrorCode::BudgetExhausted)
         );
         let cursor = cut.cursor.expect("a cursor to resume from");
-        assert_eq!((cursor.page, cursor.last_offer_id), (3, Some(100)));
-        assert_eq!(cursor.skus.len(), 100, "the SKUs of pages 1 and 2");
+        assert_eq!((cursor.page, cursor.last_offer_id), (2, Some(50)));
+        assert_eq!(cursor.skus.len(), 50, "the SKUs of page 1");
         assert!(cut.duplicate_skus.is_empty());
 
         let (resumed, end) = slice(&catalogue, &after_cut, None, Some(&cursor));
@@ -637,7 +638,9 @@ fn a_pass_over_three_runs_leaves_what_one_complete_scan_leaves() {
     assert!(alone.complete);
     assert_eq!((whole.stock("x"), whole.stock("y")), (Some(4.0), Some(2.0)));
 
-    let (first, site) = slice(&catalogue, &site, Some(2), None);
+    // Page 1, page 4 (the census), pages 1 and 2.
+    let (first, site) = slice(&catalogue, &site, Some(4), None);
+    assert_eq!(first.cursor.as_ref().map(|c| c.page), Some(3));
     let (second, site) = slice(&catalogue, &site, Some(2), first.cursor.as_ref());
     let cursor = second.cursor.clone().expect("a cursor after pages 2 and 3");
     assert_eq!(cursor.page, 4);
@@ -648,13 +651,20 @@ fn a_pass_over_three_runs_leaves_what_one_complete_scan_leaves() {
     assert_eq!(site.rows, whole.rows);
 }
 
-/// A cursor of an earlier version (no `skus`) still resumes; it knows nothing of
-/// the SKUs before it, so the row holds the later offer's figure until the next
-/// pass.
+/// A cursor of an earlier version (no `skus`, no `census`) still resumes; it knows
+/// nothing of the SKUs before it, so the row holds the later offer's figure until
+/// the next pass, and nothing of the catalogue when the pass started, so the pass
+/// cannot show it saw every offer: it ends with `CATALOGUE_CHANGED` and no cursor,
+/// and the next run starts afresh.
 #[test]
 fn a_cursor_without_skus_still_resumes() {
-    let (catalogue, site) = shared_across_pages(3.0, 50.0);
-    let (cut, after_cut) = slice(&catalogue, &site, Some(2), None);
+    let mut catalogue = Catalogue::numbered(200);
+    catalogue.rows[1] = offer(2, "s0002", 3.0, 0.0);
+    catalogue.rows[189] = offer(190, "s0002", 50.0, 0.0);
+    let mut site = catalogue.empty_site();
+    site.rows.insert(key("s0002"), Some(77.0));
+    // Page 1, page 4 (the census), pages 1 and 2.
+    let (cut, after_cut) = slice(&catalogue, &site, Some(4), None);
     let cursor = cut.cursor.expect("a cursor");
     let old =
         json!({"page": cursor.page, "total": cursor.total, "lastOfferId": cursor.last_offer_id});
@@ -667,9 +677,17 @@ fn a_cursor_without_skus_still_resumes() {
         "no skus field when none are known"
     );
     let (resumed, end) = slice(&catalogue, &after_cut, None, Some(&parsed));
-    assert!(resumed.complete, "{:?}", resumed.error);
+    assert!(!resumed.complete);
+    let error = resumed.error.expect("an error");
+    assert_eq!(error.code, ErrorCode::CatalogueChanged, "{}", error.message);
+    assert!(error.message.contains("no census"), "{}", error.message);
+    assert_eq!(resumed.cursor, None);
     assert!(resumed.duplicate_skus.is_empty());
     assert_eq!(end.stock("s0002"), Some(50.0));
+    assert_eq!(
+        end.stock("s0200"),
+        catalogue.expected().get("s0200").copied()
+    );
 }
 
 #[test]

@@ -20,7 +20,8 @@ fn recorded_pages_with_null_sku_fractions_and_an_oversold_offer() {
     });
     let r = &out.report;
     assert!(r.complete, "{:?}", r.error);
-    assert_eq!((r.offers, r.pages, r.without_sku), (5, 2, 2));
+    // Page 1 is read twice: to learn the catalogue's size, then after the census.
+    assert_eq!((r.offers, r.pages, r.without_sku), (5, 3, 2));
     // 98 − 8; floor(12.75 − 0.5); 2 − 5 clamped.
     assert_eq!(out.site[&key("sku001")], Some(90.0));
     assert_eq!(out.site[&key("cable-m")], Some(12.0));
@@ -39,7 +40,7 @@ fn envelope_without_last_page_ends_on_the_empty_page() {
         p => panic!("page {p} must not be asked for"),
     });
     assert!(out.report.complete);
-    assert_eq!(out.report.pages, 3);
+    assert_eq!(out.report.pages, 4, "page 1 twice");
     let stocks: Vec<_> = ["a", "b", "c", "d"]
         .iter()
         .map(|s| out.site[&key(s)])
@@ -55,7 +56,7 @@ fn stops_on_null_next_page_url_alone() {
         catalogue.answer(url)
     });
     assert!(out.report.complete);
-    assert_eq!(out.report.pages, 3, "page 3 has next_page_url null");
+    assert_eq!(out.report.pages, 4, "page 3 has next_page_url null");
     assert_eq!(out.report.offers, 120);
 }
 
@@ -69,7 +70,7 @@ fn stops_at_last_page_even_if_next_url_is_not_null() {
         Reply::Body(page.to_string())
     });
     assert!(out.report.complete);
-    assert_eq!(out.report.pages, 2);
+    assert_eq!(out.report.pages, 3, "page 1 twice");
 }
 
 #[test]
@@ -78,7 +79,13 @@ fn exact_multiple_of_fifty_reads_no_extra_page() {
     let out = drive(options("{}"), &catalogue.empty_site(), 0, |url, _| {
         catalogue.answer(url)
     });
-    assert_eq!(out.report.pages, 3);
+    assert_eq!(out.report.pages, 4, "page 1 twice");
+    let asked: Vec<u64> = out.requests.iter().map(|(_, u)| page_of(u)).collect();
+    assert_eq!(
+        asked,
+        [1, 3, 1, 2],
+        "page 3, the census, is taken as it came"
+    );
     assert_eq!(out.report.offers, 150);
 }
 
@@ -90,7 +97,7 @@ fn a_large_catalogue_is_read_to_its_end() {
         catalogue.answer(url)
     });
     assert!(out.report.complete);
-    assert_eq!((out.report.pages, out.report.offers), (101, 5_001));
+    assert_eq!((out.report.pages, out.report.offers), (102, 5_001));
     for (sku, want) in catalogue.expected() {
         assert_eq!(out.site[&key(&sku)], Some(want), "{sku}");
     }
@@ -272,7 +279,7 @@ fn a_page_that_repeats_the_one_before_is_read_again_not_taken() {
         catalogue.answer(url)
     });
     assert!(out.report.complete, "{:?}", out.report.error);
-    assert_eq!((out.report.offers, out.report.pages), (150, 4));
+    assert_eq!((out.report.offers, out.report.pages), (150, 5));
     assert_eq!(out.report.retries, 1, "page 2 was asked for again");
     for (sku, want) in catalogue.expected() {
         assert_eq!(out.site[&key(&sku)], Some(want), "{sku}");
@@ -413,4 +420,86 @@ fn pages_that_never_end_and_announce_nothing_end_the_scan() {
     assert!(err.message.contains("20001 pages read"), "{}", err.message);
     assert_eq!(r.pages, 20_001);
     assert!(r.requests <= 20_001 + 4, "{} requests", r.requests);
+}
+
+/// Between the reads of pages 1 and 2, offer 10 is deleted and offer 151 added at
+/// the end: `total` stays 150, offer 51 moves onto page 1, which was read, and is
+/// never seen. The scan cannot show it saw every offer: it ends with
+/// `CATALOGUE_CHANGED`, zeroes nothing, leaves no cursor, and keeps what it wrote;
+/// the next scan, in a settled catalogue, is complete.
+#[test]
+fn a_deletion_hidden_by_an_addition_is_not_a_complete_scan() {
+    let mut catalogue = Catalogue::numbered(150);
+    let site = stocked_site(&catalogue);
+    let mut changed = false;
+    let out = drive(zero_missing(), &site, 0, |url, _| {
+        if page_of(url) == 2 && !changed {
+            changed = true;
+            catalogue.rows.remove(9);
+            catalogue.rows.push(offer(151, "s0151", 5.0, 0.0));
+        }
+        catalogue.answer(url)
+    });
+    let r = &out.report;
+    assert!(!r.complete, "offer 51 was never read: {r:?}");
+    let err = r.error.as_ref().expect("an error");
+    assert_eq!(err.code, ErrorCode::CatalogueChanged, "{}", err.message);
+    assert!(
+        err.message
+            .contains("149 of the 150 offers KeyCRM had at its start (ids up to 150)"),
+        "{}",
+        err.message
+    );
+    assert_eq!((r.zeroed, r.cursor.clone()), (0, None));
+    assert_eq!(
+        out.site[&key("s0051")],
+        Some(7.0),
+        "not zeroed, not written"
+    );
+    assert_eq!(out.site[&key("not-in-keycrm")], Some(7.0));
+    assert_eq!(out.site[&key("s0052")], Some(catalogue.expected()["s0052"]));
+
+    let site = Site {
+        rows: out.site,
+        fail_write: None,
+    };
+    let again = drive(zero_missing(), &site, 0, |url, _| catalogue.answer(url));
+    assert!(again.report.complete, "{:?}", again.report.error);
+    assert_eq!(
+        again.site[&key("s0051")],
+        Some(catalogue.expected()["s0051"])
+    );
+    assert_eq!(again.site[&key("not-in-keycrm")], Some(0.0));
+}
+
+/// Deletions alone, or additions alone, between two pages do not stop a scan
+/// from showing it is complete.
+#[test]
+fn deletions_or_additions_alone_still_end_complete() {
+    for delete in [true, false] {
+        let mut catalogue = Catalogue::numbered(150);
+        let site = stocked_site(&catalogue);
+        let mut changed = false;
+        let out = drive(zero_missing(), &site, 0, |url, _| {
+            if page_of(url) == 2 && !changed {
+                changed = true;
+                if delete {
+                    catalogue.rows.remove(9);
+                } else {
+                    catalogue.rows.push(offer(151, "s0151", 5.0, 0.0));
+                }
+            }
+            catalogue.answer(url)
+        });
+        let r = &out.report;
+        assert!(r.complete, "delete {delete}: {:?}", r.error);
+        for (sku, want) in catalogue.expected() {
+            assert_eq!(
+                out.site.get(&key(&sku)).copied().flatten(),
+                Some(want).filter(|_| sku != "s0151"),
+                "{sku}"
+            );
+        }
+        assert_eq!(out.site[&key("not-in-keycrm")], Some(0.0));
+    }
 }

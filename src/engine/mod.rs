@@ -17,8 +17,9 @@
 //! let mut engine = SyncEngine::new(options, 0, 1);
 //! let Action::Fetch(request) = engine.poll(0) else { panic!() };
 //! assert_eq!(request.url, "http://127.0.0.1:9/v1/offers/stocks?limit=50&page=1");
-//! // Page 2 may start on its pacing slot, 1 010 ms after page 1, answered or not.
-//! assert_eq!(engine.poll(1), Action::Sleep(1_009));
+//! // Page 1 first: it says how large the catalogue is, which the scan's census
+//! // needs (see the `pagination` module).
+//! assert_eq!(engine.poll(1), Action::AwaitResponse);
 //! engine.handle_response(request.id, 40, HttpResponse {
 //!     status: 200,
 //!     retry_after: None,
@@ -47,7 +48,7 @@ use crate::options::SyncOptions;
 use crate::pacing::{Backoff, Jitter, Pacer, SharedPacing};
 use crate::page::{OfferStock, StockPage};
 use crate::pagination::{PagePlan, ScanCursor};
-use crate::report::{NotOnSite, Progress, SyncReport};
+use crate::report::{NotOnSite, Progress, RetryNotice, SyncReport};
 use crate::request::{HttpRequest, OfferFilter};
 use crate::warehouses::WarehouseBook;
 use crate::webhook::StockWebhookRow;
@@ -157,10 +158,18 @@ pub struct SyncEngine {
     report: Option<SyncReport>,
     /// The order whose lines decide the offers, until it has been looked up.
     order_lookup: Option<u64>,
+    /// The last failed request to be repeated (its in-flight page number), for
+    /// progress; shown while its retry is owed.
+    retry_notice: Option<(u64, RetryNotice)>,
+    /// Failed attempts so far.
+    failed_attempts: u64,
 }
 
 /// The in-flight "page" number of an order lookup; stock-list pages start at 1.
 const ORDER_LOOKUP: u64 = 0;
+/// The in-flight "page" number of the census probe (the catalogue's last page,
+/// asked for by [`PagePlan::probe_page`]).
+const PROBE: u64 = u64::MAX;
 
 impl SyncEngine {
     /// A run with validated options, starting at `now_ms`, with a seed for backoff
@@ -215,6 +224,8 @@ impl SyncEngine {
             failure: None,
             report: None,
             order_lookup: options.order_id,
+            retry_notice: None,
+            failed_attempts: 0,
             options,
         }
     }
@@ -388,6 +399,7 @@ impl SyncEngine {
             updated: self.updated,
             requests: self.requests,
             eta_ms: pages_left * self.pacer.interval_ms(),
+            retry: self.pending_retry(),
         }
     }
 

@@ -1,9 +1,10 @@
 //! Requests: which page to ask for next, within which budget, and what to do with
 //! each answer.
 
-use super::{InFlight, SyncEngine, ORDER_LOOKUP};
+use super::{InFlight, SyncEngine, ORDER_LOOKUP, PROBE};
 use crate::engine::Action;
 use crate::error::{ErrorCode, SyncError};
+use crate::report::RetryNotice;
 use crate::page::{OfferStock, StockPage};
 use crate::pagination::{PagePlan, PageStep};
 use crate::request::{HttpRequest, HttpResponse, OfferFilter, TransportFailure, PAGE_LIMIT};
@@ -57,6 +58,14 @@ impl SyncEngine {
         if self.order_lookup.is_some() {
             let asked = self.in_flight.iter().any(|f| f.page == ORDER_LOOKUP);
             return (!asked).then_some(ORDER_LOOKUP);
+        }
+        if self.plan.probe_page().is_some() {
+            let epoch = self.plan.epoch();
+            let asked = self
+                .in_flight
+                .iter()
+                .any(|f| f.page == PROBE && f.epoch == epoch);
+            return (!asked).then_some(PROBE);
         }
         let first = self.plan.current_page()?;
         let window = u64::from(self.options.max_concurrent_requests) - 1;
@@ -123,7 +132,12 @@ impl SyncEngine {
         if start_at > now_ms {
             return Action::Sleep(start_at - now_ms);
         }
-        let url = match (self.order_lookup, self.plan.query_for(page)) {
+        let asked = if page == PROBE {
+            self.plan.probe_page().unwrap_or(1)
+        } else {
+            page
+        };
+        let url = match (self.order_lookup, self.plan.query_for(asked)) {
             (Some(order), _) => self.options.order_url(order),
             (None, Some(query)) => query.url(&self.options.api_url),
             (None, None) => {
@@ -162,6 +176,13 @@ impl SyncEngine {
     /// Takes KeyCRM's answer to the [`Action::Fetch`] with this id.
     pub fn handle_response(&mut self, id: u64, now_ms: u64, response: HttpResponse) {
         let Some(flight) = self.land(id) else {
+            // A 429 to a request that no longer matters still asks KeyCRM's account
+            // to wait: the next start honours it.
+            if response.status == 429 && self.report.is_none() {
+                let attempt = self.rate_limit_attempt + 1;
+                let wait = self.wait_after_429(now_ms, response.retry_after.as_deref(), attempt);
+                self.pacer.hold_until(now_ms + wait);
+            }
             return;
         };
         match response.status {
@@ -178,6 +199,13 @@ impl SyncEngine {
                         let details = self.options.needs_details();
                         PagePlan::new(OfferFilter::chunks(&ids, &[]), details)
                     };
+                }
+                Err(err) => self.retry(now_ms, flight.page, err),
+            },
+            200..=299 if flight.page == PROBE => match StockPage::from_json(&response.body) {
+                Ok(page) => {
+                    self.rate_limit_attempt = 0;
+                    self.take_probe(page, flight.started_ms);
                 }
                 Err(err) => self.retry(now_ms, flight.page, err),
             },
@@ -203,7 +231,11 @@ impl SyncEngine {
             408 | 500..=599 => {
                 let err = SyncError::new(
                     ErrorCode::CrmUnavailable,
-                    format!("KeyCRM answered HTTP {}", response.status),
+                    format!(
+                        "KeyCRM answered HTTP {} for {}",
+                        response.status,
+                        self.path_of(flight.page)
+                    ),
                 )
                 .with_status(response.status);
                 self.retry(now_ms, flight.page, err);
@@ -212,8 +244,10 @@ impl SyncEngine {
                 SyncError::new(
                     ErrorCode::CrmHttp,
                     format!(
-                        "KeyCRM answered HTTP {status}{}",
-                        message_of(&response.body)
+                        "KeyCRM answered HTTP {status} for {}{}{}",
+                        self.path_of(flight.page),
+                        message_of(&response.body),
+                        self.base_hint(status)
                     ),
                 )
                 .with_status(status),
@@ -223,18 +257,91 @@ impl SyncEngine {
 
     /// Takes the news that the [`Action::Fetch`] with this id got no answer.
     pub fn handle_transport_failure(&mut self, id: u64, now_ms: u64, failure: TransportFailure) {
+        self.handle_transport_failure_because(id, now_ms, failure, None);
+    }
+
+    /// [`handle_transport_failure`](Self::handle_transport_failure) with what the
+    /// driver knows of the cause (e.g. "no-such-host.invalid: ENOTFOUND, the host
+    /// name does not resolve"), which goes into the error's message.
+    pub fn handle_transport_failure_because(
+        &mut self,
+        id: u64,
+        now_ms: u64,
+        failure: TransportFailure,
+        cause: Option<&str>,
+    ) {
         let Some(flight) = self.land(id) else {
             return;
         };
-        let what = match failure {
-            TransportFailure::Timeout => "KeyCRM did not answer in time",
-            TransportFailure::Network => "KeyCRM could not be reached (network error)",
+        let cause: String = cause.unwrap_or_default().chars().take(300).collect();
+        let what = match (failure, cause.trim()) {
+            (TransportFailure::Timeout, _) => "KeyCRM did not answer in time".to_string(),
+            (TransportFailure::Network, "") => {
+                "KeyCRM could not be reached (network error)".to_string()
+            }
+            (TransportFailure::Network, cause) => format!("KeyCRM could not be reached: {cause}"),
         };
         self.retry(
             now_ms,
             flight.page,
             SyncError::new(ErrorCode::CrmUnavailable, what),
         );
+    }
+
+    /// The URL path a request in flight asked for (the query left out), for messages.
+    fn path_of(&self, page: u64) -> String {
+        let base = self.base_path();
+        match self.order_lookup {
+            Some(order) if page == ORDER_LOOKUP => format!("{base}/order/{order}"),
+            _ => format!("{base}/offers/stocks"),
+        }
+    }
+
+    /// The path of the API base, e.g. "/v1"; empty at a host's root.
+    fn base_path(&self) -> &str {
+        let url = &self.options.api_url;
+        let authority = url.find("://").map_or(0, |at| at + 3);
+        url[authority..].find('/').map_or("", |at| &url[authority + at..])
+    }
+
+    /// For a 404 from a base that does not end in `/v1`, where KeyCRM's API lives:
+    /// a hint to add it.
+    fn base_hint(&self, status: u16) -> String {
+        if status != 404 || self.base_path().ends_with("/v1") {
+            return String::new();
+        }
+        format!(
+            "; KeyCRM's API base ends in /v1 (https://openapi.keycrm.app/v1): is apiUrl missing it, as in {}/v1?",
+            self.options.api_url
+        )
+    }
+
+    /// The notice of the failed request still waiting for its retry, if any.
+    pub(super) fn pending_retry(&self) -> Option<RetryNotice> {
+        let (page, notice) = self.retry_notice.as_ref()?;
+        let owed = self.retried.get(page).is_some_and(|r| r.owed);
+        (owed && self.report.is_none() && self.failure.is_none()).then(|| notice.clone())
+    }
+
+    /// Keeps a failed request's notice for progress.
+    fn note_retry(&mut self, page: u64, retry: u32, max_retries: u32, wait_ms: u64, reason: &str) {
+        self.failed_attempts += 1;
+        let request = if page == ORDER_LOOKUP {
+            "the order lookup".to_string()
+        } else if page == PROBE {
+            "the last page".to_string()
+        } else {
+            format!("page {page}")
+        };
+        let notice = RetryNotice {
+            failure: self.failed_attempts,
+            request,
+            retry,
+            max_retries,
+            wait_ms,
+            reason: reason.to_string(),
+        };
+        self.retry_notice = Some((page, notice));
     }
 
     /// Takes a request out of flight; `None` for an answer that no longer matters
@@ -250,6 +357,26 @@ impl SyncEngine {
         let flight = self.in_flight.swap_remove(index);
         (self.report.is_none() && self.failure.is_none() && flight.epoch == self.plan.epoch())
             .then_some(flight)
+    }
+
+    /// Takes the answer to the census probe; once the census is taken, the scan
+    /// starts over from page 1, and the probe's answer is kept as its page's.
+    fn take_probe(&mut self, page: StockPage, observed_at: u64) {
+        let asked = self.plan.probe_page();
+        self.page_attempts.remove(&PROBE);
+        self.retried.remove(&PROBE);
+        match self.plan.take_probe(&page) {
+            Ok(true) => {
+                self.arrived.clear();
+                self.page_attempts.clear();
+                self.retried.clear();
+                if let Some(asked) = asked.filter(|&p| p > 1) {
+                    self.arrived.insert(asked, (page, observed_at));
+                }
+            }
+            Ok(false) => {}
+            Err(err) => self.fail(err),
+        }
     }
 
     /// Processes answered pages in page order, as far as they reach.
@@ -328,13 +455,7 @@ impl SyncEngine {
     pub(super) fn rate_limited(&mut self, now_ms: u64, page: u64, retry_after: Option<&str>) {
         self.rate_limited += 1;
         self.rate_limit_attempt += 1;
-        let wait = retry_after
-            .and_then(|v| retry_after_ms(v, now_ms))
-            .map(|ms| ms.min(self.options.max_retry_after_ms))
-            .unwrap_or_else(|| {
-                self.backoff
-                    .delay_ms(self.rate_limit_attempt, self.jitter.next_unit())
-            });
+        let wait = self.wait_after_429(now_ms, retry_after, self.rate_limit_attempt);
         // Held even when this run gives up: KeyCRM counts per account, so the next
         // run sharing this pacing must wait as long as it was asked to.
         self.pacer.hold_until(now_ms + wait);
@@ -351,6 +472,18 @@ impl SyncEngine {
             );
         }
         self.owe_retry(page);
+        let max = self.options.max_rate_limit_retries;
+        let reason = "KeyCRM answered HTTP 429 Too Many Requests";
+        self.note_retry(page, self.rate_limit_attempt, max, wait, reason);
+    }
+
+    /// How long a 429 asks to wait: its `Retry-After`, capped, or the backoff for
+    /// the `attempt`-th 429 in a row.
+    fn wait_after_429(&mut self, now_ms: u64, retry_after: Option<&str>, attempt: u32) -> u64 {
+        retry_after
+            .and_then(|v| retry_after_ms(v, now_ms))
+            .map(|ms| ms.min(self.options.max_retry_after_ms))
+            .unwrap_or_else(|| self.backoff.delay_ms(attempt, self.jitter.next_unit()))
     }
 
     pub(super) fn retry(&mut self, now_ms: u64, page: u64, err: SyncError) {
@@ -360,6 +493,8 @@ impl SyncEngine {
         if attempt > self.options.max_retries {
             let what = if page == ORDER_LOOKUP {
                 "the order lookup".to_string()
+            } else if page == PROBE {
+                "the last page, asked for to take the scan's census".to_string()
             } else {
                 format!("page {page}")
             };
@@ -381,6 +516,8 @@ impl SyncEngine {
         self.owe_retry(page);
         let wait = self.backoff.delay_ms(attempt, self.jitter.next_unit());
         self.pacer.hold_until(now_ms + wait);
+        let max = self.options.max_retries;
+        self.note_retry(page, attempt, max, wait, &err.message);
     }
 }
 
