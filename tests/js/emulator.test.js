@@ -498,3 +498,44 @@ test("expectedAvailability skips exactly the ambiguous and SKU-less", () => {
     assert.ok(Number.isInteger(value) && value >= 0);
   }
 });
+
+test("answer modes are checked when the emulator starts", async (t) => {
+  const wrong = [
+    { envelope: "links" },
+    { shuffleSeed: 1.5 },
+    { shuffleSeed: "7" },
+    { figures: "strings" },
+    { rateLimitHeaders: "no" },
+    { archivedInStocks: 0 },
+  ];
+  for (const options of wrong) {
+    await assert.rejects(startEmulator(options), TypeError, JSON.stringify(options));
+  }
+  const emu = await emulatorFor(t, { envelope: "spec", shuffleSeed: 0 });
+  assert.deepEqual(emu.mode, {
+    envelope: "spec",
+    shuffleSeed: 0,
+    rateLimitHeaders: true,
+    figures: "number",
+    archivedInStocks: true,
+  });
+});
+
+test("the rate limiter and the log follow the emulator's clock", async (t) => {
+  let now = 1_000_000;
+  const emu = await emulatorFor(t, {
+    rateLimitPerMinute: 2,
+    clock: () => now,
+  });
+  assert.equal(await statusOf(emu, "/offers/stocks"), 200);
+  assert.equal(await statusOf(emu, "/offers/stocks"), 200);
+  const refused = await get(emu, "/offers/stocks");
+  assert.equal(refused.status, 429);
+  assert.equal(refused.headers.get("retry-after"), "60");
+  now += 60_000; // the window has passed, whatever the real time
+  assert.equal(await statusOf(emu, "/offers/stocks"), 200);
+  assert.deepEqual(
+    emu.requests.map((r) => r.startedAt),
+    [1_000_000, 1_000_000, 1_000_000, 1_060_000],
+  );
+});
