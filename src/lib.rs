@@ -65,5 +65,5 @@ pub use engine::{Action, SyncEngine};
 pub use error::{ErrorCode, SyncError};
 pub use options::{SyncOptions, WarehouseRef, DEFAULT_API_URL};
 pub use page::{OfferStock, StockPage, WarehouseStock};
-pub use report::{NotOnSite, Progress, SyncReport};
+pub use report::{NotOnSite, Progress, RetryNotice, SyncReport};
 pub use request::{HttpRequest, HttpResponse, TransportFailure};

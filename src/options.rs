@@ -147,8 +147,8 @@ impl SyncOptions {
     /// [`ErrorCode::InvalidConfig`](crate::ErrorCode::InvalidConfig) for malformed JSON,
     /// an unknown field, a wrong type, or a value [`validate`](Self::validate) refuses.
     pub fn from_json(text: &str) -> Result<Self, SyncError> {
-        let options: SyncOptions = serde_json::from_str(text)
-            .map_err(|e| SyncError::config(format!("invalid options: {e}")))?;
+        let options: SyncOptions =
+            serde_json::from_str(text).map_err(|e| SyncError::config(decode_message(&e)))?;
         options.validate()
     }
 
@@ -292,6 +292,81 @@ impl SyncOptions {
     }
 }
 
+/// Why the options did not decode, for people: an unknown option gets the nearest
+/// known name ("did you mean"), and no message carries the parser's position in
+/// the JSON text, which the caller never wrote.
+fn decode_message(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let text = match text.rfind(" at line ") {
+        Some(at) if error.line() > 0 => &text[..at],
+        _ => text.as_str(),
+    };
+    // serde's words: "unknown field `name`, expected one of `a`, `b`" (or
+    // "expected `a`" when there is one). The known names are those of the
+    // object the field was in: the options, or a nested one like `resumeFrom`.
+    let Some(rest) = text.strip_prefix("unknown field `") else {
+        return format!("invalid options: {text}");
+    };
+    let Some((name, expected)) = rest.split_once('`') else {
+        return format!("invalid options: {text}");
+    };
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match suggest(name, &known) {
+        Some(near) => format!("unknown option `{name}`; did you mean `{near}`?"),
+        None if known.is_empty() => format!("unknown option `{name}`"),
+        None => format!("unknown option `{name}`; known: {}", known.join(", ")),
+    }
+}
+
+/// The known name `name` most likely meant: the same name in another case or
+/// spelling (`api_url`, `apiURL`), one it begins (`rateLimit`), or one at most a
+/// few edits away (`dryrun`, `skuz`).
+fn suggest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    let plain = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let wanted = plain(name);
+    if wanted.is_empty() {
+        return None;
+    }
+    if let Some(same) = known.iter().find(|k| plain(k) == wanted) {
+        return Some(same);
+    }
+    if wanted.chars().count() >= 4 {
+        if let Some(longer) = known.iter().find(|k| plain(k).starts_with(&wanted)) {
+            return Some(longer);
+        }
+    }
+    let allowed = (wanted.chars().count() / 3).clamp(1, 3);
+    known
+        .iter()
+        .map(|k| (edits(&plain(k), &wanted), *k))
+        .filter(|(distance, _)| *distance <= allowed)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance, by characters.
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 fn check_range(name: &str, value: u64, min: u64, max: u64) -> Result<(), SyncError> {
     if (min..=max).contains(&value) {
         Ok(())
@@ -321,6 +396,33 @@ mod tests {
         let err = SyncOptions::from_json(r#"{"rateLimit": 30}"#).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidConfig);
         assert!(err.message.contains("rateLimit"), "{}", err.message);
+    }
+
+    #[test]
+    fn unknown_options_get_the_nearest_name_and_no_parser_position() {
+        for (bad, near) in [
+            (r#"{"rateLimit": 30}"#, "rateLimitPerMinute"),
+            (r#"{"dryrun": true}"#, "dryRun"),
+            (r#"{"api_url": "http://h/v1"}"#, "apiUrl"),
+            (r#"{"sku": ["a"]}"#, "skus"),
+            (r#"{"offersIds": [1]}"#, "offerIds"),
+            (r#"{"resumeFrom": {"page": 3, "totl": 5}}"#, "total"),
+        ] {
+            let err = SyncOptions::from_json(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidConfig, "{bad}");
+            assert!(
+                err.message.ends_with(&format!("did you mean `{near}`?")),
+                "{bad}: {}",
+                err.message
+            );
+            assert!(!err.message.contains("line 1"), "{}", err.message);
+        }
+        let err = SyncOptions::from_json(r#"{"frobnicate": 1}"#).unwrap_err();
+        assert!(err
+            .message
+            .starts_with("unknown option `frobnicate`; known: apiUrl, "));
+        let err = SyncOptions::from_json(r#"{"rateLimitPerMinute": "x"}"#).unwrap_err();
+        assert!(!err.message.contains(" at line "), "{}", err.message);
     }
 
     #[test]

@@ -103,4 +103,27 @@ pub struct Progress {
     pub requests: u64,
     /// Estimated ms to the end of the scan at the paced rate.
     pub eta_ms: u64,
+    /// A request that failed and waits to be repeated; absent when none does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryNotice>,
+}
+
+/// A failed request about to be repeated, so that people watching a run learn of
+/// it at once rather than after the last retry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryNotice {
+    /// Failed attempts of the run so far, this one included: a new number is a new
+    /// failure.
+    pub failure: u64,
+    /// What was asked for, e.g. "page 3".
+    pub request: String,
+    /// Which retry of that request comes next (1 for the first).
+    pub retry: u32,
+    /// The most retries it gets after failures of this kind.
+    pub max_retries: u32,
+    /// Ms from the failure to the retry's start.
+    pub wait_ms: u64,
+    /// Why it failed, e.g. "KeyCRM answered HTTP 503 for /v1/offers/stocks".
+    pub reason: String,
 }

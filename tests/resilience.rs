@@ -484,7 +484,7 @@ fn the_retries_given_up_after_are_the_retries_reported() {
     assert_eq!(err.code, ErrorCode::CrmUnavailable);
     assert_eq!(
         err.message,
-        "KeyCRM answered HTTP 502 (page 1: gave up after 6 retries: 5 after errors, \
+        "KeyCRM answered HTTP 502 for /v1/offers/stocks (page 1: gave up after 6 retries: 5 after errors, \
          the most maxRetries allows, and 1 after 429 answers)"
     );
     assert_eq!((out.report.retries, out.report.requests), (6, 7));

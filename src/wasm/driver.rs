@@ -33,6 +33,9 @@ use crate::request::{HttpRequest, HttpResponse, TransportFailure};
 struct FetchOutcome {
     #[serde(default)]
     failure: Option<TransportFailure>,
+    /// What the shim knows of a failure's cause, for the error's message.
+    #[serde(default)]
+    cause: Option<String>,
     #[serde(default)]
     status: Option<u16>,
     #[serde(default)]
@@ -45,6 +48,7 @@ impl FetchOutcome {
     fn timed_out() -> Self {
         FetchOutcome {
             failure: Some(TransportFailure::Timeout),
+            cause: None,
             status: None,
             retry_after: None,
             body: None,
@@ -179,8 +183,9 @@ fn land(engine: &mut SyncEngine, io: &Io, (id, outcome): Landing) {
     match outcome {
         Ok(FetchOutcome {
             failure: Some(failure),
+            cause,
             ..
-        }) => engine.handle_transport_failure(id, now, failure),
+        }) => engine.handle_transport_failure_because(id, now, failure, cause.as_deref()),
         Ok(FetchOutcome {
             status: Some(status),
             retry_after,
