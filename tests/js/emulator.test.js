@@ -457,21 +457,23 @@ test("expectedAvailability on a hand-made catalogue", () => {
     offer("c", 1, 4, 2, 0), // over-reserved: negative, clamped
     offer(null, 5, 0, 5, 0),
     offer("", 5, 0, 5, 0),
-    offer("dup", 5, 0, 0, 0), // ambiguous: two offers, one SKU
-    offer("dup", 1, 0, 0, 0),
+    // Three offers, one SKU: the smallest figure, neither the first nor the last.
+    offer("dup", 5, 0, 0, 0),
+    offer("dup", 1, 0, 0.5, 0),
+    offer("dup", 3, 0, 2, 0),
     offer("z", 0, 0, 0, 0),
   ];
   const cases = [
-    [undefined, { a: 11, b: 2, c: 0, z: 0 }],
-    [{ fractional: true }, { a: 11, b: 2.75, c: 0, z: 0 }],
-    [{ keepReserve: true }, { a: 15, b: 3, c: 3, z: 0 }],
-    [{ warehouses: [1] }, { a: 7, b: 2, c: 0, z: 0 }],
-    [{ warehouses: ["Київ"] }, { a: 4, b: 0, c: 2, z: 0 }],
-    [{ warehouses: [1, "Київ"] }, { a: 11, b: 2, c: 0, z: 0 }],
-    [{ warehouses: [] }, { a: 11, b: 2, c: 0, z: 0 }],
+    [undefined, { a: 11, b: 2, c: 0, dup: 1, z: 0 }],
+    [{ fractional: true }, { a: 11, b: 2.75, c: 0, dup: 1.5, z: 0 }],
+    [{ keepReserve: true }, { a: 15, b: 3, c: 3, dup: 1, z: 0 }],
+    [{ warehouses: [1] }, { a: 7, b: 2, c: 0, dup: 1, z: 0 }],
+    [{ warehouses: ["Київ"] }, { a: 4, b: 0, c: 2, dup: 0, z: 0 }],
+    [{ warehouses: [1, "Київ"] }, { a: 11, b: 2, c: 0, dup: 1, z: 0 }],
+    [{ warehouses: [] }, { a: 11, b: 2, c: 0, dup: 1, z: 0 }],
     [
       { warehouses: ["Київ"], fractional: true, keepReserve: true },
-      { a: 5, b: 0.75, c: 2, z: 0 },
+      { a: 5, b: 0.75, c: 2, dup: 0, z: 0 },
     ],
   ];
   for (const [options, expected] of cases) {
@@ -485,15 +487,21 @@ test("expectedAvailability on a hand-made catalogue", () => {
   }
 });
 
-test("expectedAvailability skips exactly the ambiguous and SKU-less", () => {
+test("expectedAvailability skips the SKU-less; a shared SKU gets its smallest", () => {
   const catalogue = generateCatalogue();
   const owners = new Map();
-  for (const { sku } of catalogue) {
-    if (sku) owners.set(sku, (owners.get(sku) ?? 0) + 1);
+  for (const offer of catalogue) {
+    if (offer.sku) owners.set(offer.sku, [...(owners.get(offer.sku) ?? []), offer]);
   }
-  const unique = [...owners].filter(([, n]) => n === 1).map(([sku]) => sku);
   const expected = expectedAvailability(catalogue);
-  assert.deepEqual([...expected.keys()].sort(), unique.sort());
+  assert.deepEqual([...expected.keys()].sort(), [...owners.keys()].sort());
+  let shared = 0;
+  for (const [sku, offers] of owners) {
+    const alone = offers.map((o) => expectedAvailability([o]).get(sku));
+    assert.equal(expected.get(sku), Math.min(...alone), sku);
+    if (new Set(alone).size > 1) shared += 1;
+  }
+  assert.ok(shared > 0, "some shared SKU has offers of different figures");
   for (const value of expected.values()) {
     assert.ok(Number.isInteger(value) && value >= 0);
   }
