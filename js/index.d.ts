@@ -1,4 +1,6 @@
 // keycrm-stock-sync: keep a website's stock equal to what KeyCRM says can be sold.
+// The API of every runtime, and the typings of the Workers build: nothing here needs
+// Node's types. The Node entry adds what only Node has (node.d.ts).
 
 import type { StockSink } from "./sinks/sink.js";
 
@@ -196,8 +198,19 @@ export interface SyncReport {
   cursor?: ScanCursor;
 }
 
-/** The errors this package throws: a real `Error` with a stable `code`. */
-export interface KeyCrmSyncError extends Error {
+/**
+ * The errors this package throws and rejects with: a real `Error` with a stable `code`. `instanceof KeyCrmSyncError`
+ * holds for every error of that shape (an `Error` named `"KeyCrmSyncError"` with a string `code`): those the wasm
+ * core raises, and those of the package's other module copy (its CommonJS build and its ES modules are two copies).
+ */
+export class KeyCrmSyncError extends Error {
+  /**
+   * @param code the stable code
+   * @param message what happened, for people
+   * @param options `cause`: the underlying error; `status`: KeyCRM's HTTP status. Default: neither.
+   */
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; status?: number });
+  /** Always `"KeyCrmSyncError"`. */
   name: "KeyCrmSyncError";
   /** Stable machine code. */
   code: ErrorCode;
@@ -303,11 +316,6 @@ export function createPacing(): Pacing;
  * page read before a webhook arrived never writes its older figure over the webhook's.
  */
 export function trackObservations(sink: StockSink): StockSink;
-
-/** Serves a `Request` → `Response` handler from Node's `http` server (Node only). */
-export function toNodeListener(
-  handler: (request: Request) => Promise<Response>,
-): (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void;
 
 /** Throws a {@link KeyCrmSyncError} (`INVALID_CONFIG`) if the core options are invalid. */
 export function validateOptions(options: CoreOptions): void;

@@ -18,5 +18,7 @@ exports.trackObservations = async (sink) =>
 exports.validateOptions = async (options) =>
   (await load()).validateOptions(options);
 exports.version = async () => (await load()).version();
-exports.isSyncError = (value) =>
-  value instanceof Error && value.name === "KeyCrmSyncError";
+// Synchronous, from the CommonJS copy (scripts/build-cjs.js); `instanceof` holds
+// for the errors of the ES module too.
+exports.KeyCrmSyncError = require("./cjs/errors.cjs").KeyCrmSyncError;
+exports.isSyncError = require("./cjs/errors.cjs").isSyncError;

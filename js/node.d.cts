@@ -1,17 +1,20 @@
 // Typings of the CommonJS entry: the same API, with every function async because the
-// entry loads the ES module on first call.
+// entry loads the ES module on first call. The types come from the CommonJS copy of
+// the typings (js/cjs/, built by scripts/build-cjs.js).
 import type {
   CoreOptions,
   Pacing,
+  StockSink,
   StockWebhookOptions,
   WebhookHandler,
   WebhookHandlerOptions,
-  KeyCrmSyncError,
   SyncOptions,
   SyncReport,
-} from "./index.js";
+} from "./cjs/index.cjs";
+import { KeyCrmSyncError } from "./cjs/index.cjs";
 
-export type * from "./index.js";
+export type * from "./cjs/index.cjs";
+export { KeyCrmSyncError };
 
 /** Pulls every stock from KeyCRM and writes what can be sold into the sink. */
 export function syncStocks(options: SyncOptions): Promise<SyncReport>;
@@ -26,10 +29,10 @@ export function toNodeListener(
   handler: (request: Request) => Promise<Response>,
 ): Promise<(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void>;
 /** Wraps a sink so that newer figures are never overwritten by older ones. */
-export function trackObservations(sink: import("./index.js").StockSink): Promise<import("./index.js").StockSink>;
+export function trackObservations(sink: StockSink): Promise<StockSink>;
 /** Rejects with a KeyCrmSyncError (`INVALID_CONFIG`) if the core options are invalid. */
 export function validateOptions(options: CoreOptions): Promise<void>;
 /** The package version. */
 export function version(): Promise<string>;
-/** Whether a thrown value is a KeyCrmSyncError. */
+/** Whether a thrown value is a KeyCrmSyncError; synchronous. */
 export function isSyncError(value: unknown): value is KeyCrmSyncError;

@@ -23,6 +23,6 @@ export const {
   "is js/wasm built? run `npm run build` in the package",
 );
 
-export { isSyncError } from "./errors.js";
+export { isSyncError, KeyCrmSyncError } from "./errors.js";
 export { toNodeListener } from "./node-http.js";
 export { trackObservations } from "./observations.js";

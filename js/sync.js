@@ -2,7 +2,7 @@
 // decides with and what only the shim may hold (the key, the sink, callbacks), and
 // runs the core with callbacks that do the I/O.
 
-import { redact, redactError, syncError } from "./errors.js";
+import { adoptError, redact, redactError, syncError } from "./errors.js";
 import { keycrmFetcher } from "./http.js";
 import { corePacing } from "./pacing.js";
 
@@ -78,7 +78,11 @@ export function makeApplyStockDelivery(core) {
       write: (changes) => sink.write(changes),
       seed: 0,
     };
-    return core().applyStockWebhook(coreOptions, body, maxRows, io);
+    try {
+      return await core().applyStockWebhook(coreOptions, body, maxRows, io);
+    } catch (error) {
+      throw adoptError(error);
+    }
   };
 }
 

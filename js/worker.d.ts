@@ -135,8 +135,8 @@ export interface WorkerContextLike {
  * webhooks into the same D1 table: `export default createWorker()`.
  */
 export function createWorker(options?: ScheduledSyncOptions): {
-  /** The cron handler. */
-  scheduled(controller: unknown, env: ScheduledSyncEnv): Promise<void>;
+  /** The cron handler; `controller` and `ctx` are the platform's and are not used. */
+  scheduled(controller: unknown, env: ScheduledSyncEnv, ctx?: WorkerContextLike): Promise<void>;
   /**
    * The webhook endpoint, as `createWebhookHandler` on the Node side: `POST /webhooks/keycrm/stock`
    * (applied to D1 before replying), `POST /webhooks/keycrm/order` (202, then the order's offers

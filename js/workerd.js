@@ -21,5 +21,5 @@ export const {
   version,
 } = makeApi(() => wasmModule, "instantiating it in this Worker failed");
 
-export { isSyncError } from "./errors.js";
+export { isSyncError, KeyCrmSyncError } from "./errors.js";
 export { trackObservations } from "./observations.js";

@@ -19,6 +19,7 @@ cargo test --quiet
 step "wasm-pack test --node (the wasm boundary)"
 wasm-pack test --node -- --test wasm
 step "tsc --noEmit (typings)"
+node scripts/build-cjs.js
 tsc -p tests/types --noEmit
 step "node --test (package end to end)"
 node --test --test-concurrency=1 tests/js/

@@ -1,7 +1,19 @@
-import type { Database } from "better-sqlite3";
 import type { SiteStock, StockSink } from "./sink.js";
 
 export type { SiteStock, StockChange, StockKey, StockSink } from "./sink.js";
+
+/**
+ * An open better-sqlite3 `Database`, as far as the sink uses it. Structural, so these typings need no
+ * `@types/better-sqlite3`; a `Database` of those types fits it.
+ */
+export interface SqliteDatabaseLike {
+  /** Whether the database is open. */
+  readonly open: boolean;
+  /** Compiles a statement. */
+  prepare(source: string): unknown;
+  /** Wraps a function so that it runs in one transaction. */
+  transaction(fn: (...args: any[]) => unknown): unknown;
+}
 
 /** Where the stock lives: table and column names (validated as identifiers, then quoted). */
 interface SqliteTableOptions {
@@ -43,8 +55,8 @@ export type SqliteSinkOptions = SqliteTableOptions &
         database?: undefined;
       }
     | {
-        /** An already-open better-sqlite3 handle; `close()` leaves it open. */
-        database: Database;
+        /** An already-open better-sqlite3 handle (`new Database(file)`); `close()` leaves it open. */
+        database: SqliteDatabaseLike;
         path?: undefined;
       }
   );
