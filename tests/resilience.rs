@@ -43,7 +43,8 @@ fn slow_answers_do_not_slow_the_scan() {
     let slow = drive(options("{}"), &catalogue.empty_site(), 900, |url, _| {
         catalogue.answer(url)
     });
-    let floor = 19 * 1_010;
+    // 21 starts: page 1, page 20 (the scan's census), then pages 1 to 19.
+    let floor = 20 * 1_010;
     assert_eq!(fast.ended_at - 1_700_000_000_000, floor + 10);
     assert_eq!(slow.ended_at - 1_700_000_000_000, floor + 900);
 }
@@ -79,8 +80,9 @@ fn retry_after_seconds_is_honoured() {
             out.report.retries,
             out.report.requests
         ),
-        (1, 1, 3)
+        (1, 1, 4)
     );
+    // Page 1, page 2 (the scan's census) answered 429 and asked for again, page 1.
     let (t429, _) = out.requests[1];
     let (tretry, _) = out.requests[2];
     assert_eq!(tretry - t429, 17_000);
@@ -200,7 +202,8 @@ fn server_errors_then_success() {
         catalogue.answer(url)
     });
     assert!(out.report.complete, "{:?}", out.report.error);
-    assert_eq!((out.report.retries, out.report.requests), (3, 5));
+    // Page 2 is the scan's census, asked for right after page 1; page 1 again.
+    assert_eq!((out.report.retries, out.report.requests), (3, 6));
 }
 
 #[test]
@@ -307,8 +310,9 @@ fn a_failing_database_ends_the_run_with_sink_failed() {
     let err = out.report.error.unwrap();
     assert_eq!(err.code, ErrorCode::SinkFailed);
     assert!(err.message.contains("disk I/O error"));
+    // Page 1, page 4 (the scan's census), page 1 again, page 2 whose write fails.
     assert_eq!(
-        out.report.requests, 2,
+        out.report.requests, 4,
         "no page is read after the database failed"
     );
     assert_eq!(
@@ -329,9 +333,10 @@ fn request_budget_ends_the_run() {
     );
     assert_eq!(out.report.error.unwrap().code, ErrorCode::BudgetExhausted);
     assert_eq!(out.report.requests, 4);
+    // Page 1, page 10 (the scan's census), pages 1 and 2.
     assert_eq!(
-        out.site[&key("s0200")],
-        Some(catalogue.expected()["s0200"]),
+        out.site[&key("s0100")],
+        Some(catalogue.expected()["s0100"]),
         "pages read were written"
     );
 }
@@ -377,13 +382,16 @@ fn latency_above_the_interval_is_overlapped() {
     });
     assert!(out.report.complete);
     let starts: Vec<u64> = out.requests.iter().map(|(t, _)| *t).collect();
-    // Every start on its slot, overlapping the slow answers; the scan ends one
-    // latency after the last start.
+    // Page 1, then page 20 (the scan's census), each awaited; from then on every
+    // start on its slot, overlapping the slow answers; the scan ends one latency
+    // after the last start.
+    let t0 = 1_700_000_000_000;
+    assert_eq!(starts[..3], [t0, t0 + 2_500, t0 + 5_000], "{starts:?}");
     assert!(
-        starts.windows(2).all(|w| w[1] - w[0] == 1_010),
+        starts[2..].windows(2).all(|w| w[1] - w[0] == 1_010),
         "{starts:?}"
     );
-    assert_eq!(out.ended_at - 1_700_000_000_000, 19 * 1_010 + 2_500);
+    assert_eq!(out.ended_at - t0, 5_000 + 18 * 1_010 + 2_500);
     for (sku, want) in catalogue.expected() {
         assert_eq!(out.site[&key(&sku)], Some(want));
     }

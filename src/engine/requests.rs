@@ -4,9 +4,9 @@
 use super::{InFlight, SyncEngine, ORDER_LOOKUP, PROBE};
 use crate::engine::Action;
 use crate::error::{ErrorCode, SyncError};
-use crate::report::RetryNotice;
 use crate::page::{OfferStock, StockPage};
 use crate::pagination::{PagePlan, PageStep};
+use crate::report::RetryNotice;
 use crate::request::{HttpRequest, HttpResponse, OfferFilter, TransportFailure, PAGE_LIMIT};
 use crate::retry_after::retry_after_ms;
 use crate::webhook::order_offer_ids;
@@ -301,7 +301,9 @@ impl SyncEngine {
     fn base_path(&self) -> &str {
         let url = &self.options.api_url;
         let authority = url.find("://").map_or(0, |at| at + 3);
-        url[authority..].find('/').map_or("", |at| &url[authority + at..])
+        url[authority..]
+            .find('/')
+            .map_or("", |at| &url[authority + at..])
     }
 
     /// For a 404 from a base that does not end in `/v1`, where KeyCRM's API lives:
