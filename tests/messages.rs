@@ -99,8 +99,8 @@ fn an_http_error_names_the_path_and_a_404_at_the_root_suggests_v1() {
     assert_eq!(error.code, ErrorCode::CrmHttp);
     assert_eq!(
         error.message,
-        "KeyCRM answered HTTP 404 for /offers/stocks: Not found; KeyCRM's API base ends in /v1 \
-         (https://openapi.keycrm.app/v1): is apiUrl missing it, as in https://openapi.keycrm.app/v1?"
+        "KeyCRM answered HTTP 404 for /offers/stocks: Not found; \
+         KeyCRM's API base ends in /v1: try https://openapi.keycrm.app/v1"
     );
     assert!(!error.message.contains("limit="), "no query");
 

@@ -313,7 +313,7 @@ impl SyncEngine {
             return String::new();
         }
         format!(
-            "; KeyCRM's API base ends in /v1 (https://openapi.keycrm.app/v1): is apiUrl missing it, as in {}/v1?",
+            "; KeyCRM's API base ends in /v1: try {}/v1",
             self.options.api_url
         )
     }
