@@ -29,8 +29,16 @@ export const SERVER_LIMITS = Object.freeze({
 });
 
 /**
+ * A Node listener, and Connect/Express-style middleware, for a Request → Response
+ * handler. It routes on `req.originalUrl` when a framework set one (Express
+ * shortens `req.url` under a mount path), takes a body a parser already read from
+ * `req.body` (a Buffer, a string, or parsed JSON, which is serialised again), and
+ * answers 500 `BODY_ALREADY_READ` at once when the body was read and `req.body`
+ * holds nothing usable. Given `next`, a 404 of the handler goes to `next()`
+ * instead, so that the site's other routes keep working.
  * @param {(request: Request) => Promise<Response>} handler
- * @returns {(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void}
+ * @returns {(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse,
+ *   next?: (error?: unknown) => void) => void}
  */
 export function toNodeListener(handler) {
   return listenerOf(handler, () => {}, false);
@@ -46,7 +54,9 @@ export function toNodeListener(handler) {
  *   request the parser refused; the query string is never part of it.
  * @returns {import("node:http").Server}
  *
- * @typedef {{ method: string, path: string, status: number, code: string }} Rejection
+ * @typedef {{ method: string, path: string, status: number, code: string,
+ *   byHandler: boolean }} Rejection `byHandler`: the handler gave the answer (rather
+ *   than the server refusing the request before it reached the handler)
  */
 export function createNodeServer(handler, options = {}) {
   const { onRejected = () => {}, ...overrides } = options;
@@ -91,7 +101,7 @@ export function createNodeServer(handler, options = {}) {
       return;
     }
     const status = clientErrorStatus(error);
-    report({ method: "-", path: "-", status, code });
+    report({ method: "-", path: "-", status, code, byHandler: false });
     const current = inFlight.get(socket);
     if (current && !current.headersSent && current.req?.complete && status !== 408) {
       // Bad bytes after a whole request: that request is answered first, and
@@ -112,7 +122,7 @@ export function createNodeServer(handler, options = {}) {
   // Node hands CONNECT to this event, not to the listener.
   server.on("connect", (req, socket) => {
     socket.on("error", () => {});
-    report({ method: "CONNECT", path: "-", status: 501, code: "NOT_IMPLEMENTED" });
+    report({ method: "CONNECT", path: "-", status: 501, code: "NOT_IMPLEMENTED", byHandler: false });
     socket.on("data", () => {}).on("end", () => socket.destroy());
     socket.end(rawAnswer(501, errorBody("NOT_IMPLEMENTED", "CONNECT is not served here")));
     closeWithin(socket, MAX_LINGER_MS);
@@ -133,13 +143,17 @@ function closeWithin(socket, ms) {
 /** The answer under way on a socket, from the listener's call to its end. */
 const inFlight = new WeakMap();
 
+/** Thrown by the body of a request whose stream a parser consumed. */
+class BodyAlreadyRead extends Error {}
+
 function listenerOf(handler, onRejected, continueOnRead) {
-  return (req, res) => {
+  return (req, res, next) => {
     const socket = req.socket;
     inFlight.set(socket, res);
     res.once("close", () => {
       if (inFlight.get(socket) === res) inFlight.delete(socket);
     });
+    const asMiddleware = typeof next === "function";
     let request;
     try {
       request = toRequest(req, continueOnRead ? () => res.writeContinue() : () => {});
@@ -147,16 +161,66 @@ function listenerOf(handler, onRejected, continueOnRead) {
       const { status, code, message } = isRefusal(refusal)
         ? refusal
         : { status: 400, code: "BAD_REQUEST", message: "the request cannot be read" };
-      send(req, res, jsonResponse(status, errorBody(code, message)), onRejected);
+      if (asMiddleware && status === 404) return next();
+      send(req, res, jsonResponse(status, errorBody(code, message)), onRejected, false);
       return;
     }
     Promise.resolve()
       .then(() => handler(request))
       .then(
-        (response) => send(req, res, response, onRejected),
-        () => send(req, res, jsonResponse(500, errorBody("INTERNAL", "the handler failed")), onRejected),
+        (response) => {
+          if (asMiddleware && response?.status === 404) {
+            response.body?.cancel().catch(() => {});
+            return next();
+          }
+          return send(req, res, response, onRejected, true);
+        },
+        (error) => {
+          const answer =
+            error instanceof BodyAlreadyRead
+              ? jsonResponse(500, errorBody("BODY_ALREADY_READ", error.message))
+              : jsonResponse(500, errorBody("INTERNAL", "the handler failed"));
+          return send(req, res, answer, onRejected, true);
+        },
       );
   };
+}
+
+/**
+ * Where the body comes from: the stream, unread; bytes a parser left in
+ * `req.body`; or nowhere (read, and nothing usable kept).
+ * @returns {{ stream: true } | { bytes: Uint8Array } | { consumed: true }}
+ */
+function bodySource(req) {
+  // body-parser (Express) sets `_body` once it has read the body; Node the rest.
+  const read = req.readableEnded || req._body === true || req.readableDidRead === true;
+  if (!read) return { stream: true };
+  const parsed = req.body;
+  if (typeof parsed === "string") return { bytes: Buffer.from(parsed, "utf8") };
+  if (parsed instanceof Uint8Array) return { bytes: parsed };
+  if (parsed !== null && typeof parsed === "object") {
+    try {
+      // Parsed JSON, serialised again: its exact bytes, duplicate keys and the
+      // digits of numbers past double precision are gone.
+      return { bytes: Buffer.from(JSON.stringify(parsed), "utf8") };
+    } catch {
+      // Not serialisable (a cycle, a BigInt): as good as nothing.
+    }
+  }
+  return { consumed: true };
+}
+
+const BODY_ALREADY_READ =
+  "the request's body was read before this handler (by a body parser such as express.json() mounted before it) " +
+  "and req.body holds no Buffer, string or JSON: mount the handler before the body parser";
+
+/** A body that fails at its first read, with a message naming the body parser. */
+function consumedBody() {
+  return new ReadableStream({
+    pull() {
+      throw new BodyAlreadyRead(BODY_ALREADY_READ);
+    },
+  });
 }
 
 /** A WHATWG Request for what Node parsed, or a thrown refusal `{ status, code, message }`. */
@@ -167,6 +231,7 @@ function toRequest(req, onFirstRead) {
   }
   const url = urlOf(req);
   const hasBody = method !== "GET" && method !== "HEAD";
+  const source = hasBody ? bodySource(req) : { stream: true };
   let headers;
   try {
     headers = new Headers(
@@ -177,11 +242,22 @@ function toRequest(req, onFirstRead) {
   } catch {
     throw refusal(400, "BAD_REQUEST", "a header cannot be read");
   }
+  if (!source.stream) {
+    // What the stream said of its length no longer describes the body given.
+    headers.delete("content-length");
+    headers.delete("transfer-encoding");
+  }
+  let body;
+  if (hasBody) {
+    if (source.bytes) body = source.bytes;
+    else if (source.consumed) body = consumedBody();
+    else body = bodyOf(req, onFirstRead);
+  }
   try {
     return new Request(url, {
       method,
       headers,
-      body: hasBody ? bodyOf(req, onFirstRead) : undefined,
+      body,
       duplex: hasBody ? "half" : undefined,
     });
   } catch {
@@ -208,7 +284,8 @@ function urlOf(req) {
   } catch {
     throw refusal(400, "BAD_REQUEST", "the Host header is not a host[:port]");
   }
-  const target = req.url ?? "/";
+  // Express shortens `req.url` under a mount path and keeps the whole target here.
+  const target = typeof req.originalUrl === "string" ? req.originalUrl : (req.url ?? "/");
   if (target === "*") throw refusal(404, "NOT_FOUND", "no such endpoint");
   if (target.startsWith("/")) {
     // Appended, not resolved: `//x` is a path here, not another host.
@@ -233,7 +310,7 @@ function isRefusal(value) {
 }
 
 /** Writes `response` to `res`; an answer given before the body was read ends the connection gracefully. */
-async function send(req, res, response, onRejected) {
+async function send(req, res, response, onRejected, byHandler) {
   let body;
   let headers;
   try {
@@ -246,7 +323,7 @@ async function send(req, res, response, onRejected) {
   }
   // Gone, or answered already with a 400 or 408 of the parser's.
   if (res.destroyed || res.writableEnded || !req.socket?.writable) return;
-  if (response.status >= 400) tell(onRejected, req, response.status, body);
+  if (response.status >= 400) tell(onRejected, req, response.status, body, byHandler);
   // An answer given before the body was read (413, 401, …): the connection
   // ends after it, and the rest of the body is read and dropped meanwhile, or
   // the sender, still writing, would see a reset instead of the answer.
@@ -274,7 +351,7 @@ async function send(req, res, response, onRejected) {
   }
 }
 
-function tell(onRejected, req, status, body) {
+function tell(onRejected, req, status, body, byHandler) {
   let code = STATUS_CODES[status] ?? String(status);
   try {
     const parsed = JSON.parse(body.toString("utf8"));
@@ -283,7 +360,8 @@ function tell(onRejected, req, status, body) {
     // Not one of ours: the status names it.
   }
   try {
-    onRejected({ method: req.method ?? "-", path: printablePath(req.url), status, code });
+    const target = typeof req.originalUrl === "string" ? req.originalUrl : req.url;
+    onRejected({ method: req.method ?? "-", path: printablePath(target), status, code, byHandler });
   } catch {
     // A failing logger must not take the answer with it.
   }
@@ -324,46 +402,54 @@ function lingerAfterAnswer(req) {
   };
 }
 
-/** The body as a web stream, read only as fast as it is consumed. */
+/**
+ * The body as a web stream, read only as fast as it is consumed. Nothing touches
+ * `req` before the first read: a handler that answers without reading (a 404
+ * passed to `next()`) leaves the stream as it found it, for the next middleware.
+ */
 function bodyOf(req, onFirstRead) {
   // Cancelling it stops reading but keeps the connection (Node's own adapter
   // destroys it), so that an answer can still be sent.
   let open = true;
-  let first = true;
-  const stop = () => {
-    open = false;
-    req.off("data", onData).off("end", onEnd).off("error", onError);
-  };
+  let attached = false;
   let onData;
   let onEnd;
   let onError;
-  return new ReadableStream({
-    start(controller) {
-      onData = (chunk) => {
-        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        if (controller.desiredSize <= 0) req.pause();
-      };
-      onEnd = () => {
+  const stop = () => {
+    open = false;
+    if (attached) req.off("data", onData).off("end", onEnd).off("error", onError);
+  };
+  return new ReadableStream(
+    {
+      pull(controller) {
+        if (!attached) {
+          attached = true;
+          if (/100-continue/i.test(req.headers.expect ?? "")) onFirstRead();
+          onData = (chunk) => {
+            controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+            if (controller.desiredSize <= 0) req.pause();
+          };
+          onEnd = () => {
+            stop();
+            controller.close();
+          };
+          onError = (error) => {
+            stop();
+            controller.error(error);
+          };
+          req.on("data", onData).on("end", onEnd).on("error", onError);
+        }
+        if (open) req.resume();
+      },
+      cancel() {
+        const reading = attached;
         stop();
-        controller.close();
-      };
-      onError = (error) => {
-        stop();
-        controller.error(error);
-      };
-      req.on("data", onData).on("end", onEnd).on("error", onError);
-      req.pause();
+        if (reading) req.pause();
+      },
     },
-    pull() {
-      if (first && /100-continue/i.test(req.headers.expect ?? "")) onFirstRead();
-      first = false;
-      if (open) req.resume();
-    },
-    cancel() {
-      stop();
-      req.pause();
-    },
-  });
+    // No read ahead: pull() runs only when the handler reads.
+    { highWaterMark: 0 },
+  );
 }
 
 function clientErrorStatus(error) {

@@ -12,6 +12,8 @@ exports.applyStockWebhook = async (options) =>
 exports.createWebhookHandler = async (options) =>
   (await load()).createWebhookHandler(options);
 exports.createPacing = async () => (await load()).createPacing();
+exports.createSyncService = async (options) =>
+  (await load()).createSyncService(options);
 exports.toNodeListener = async (handler) => (await load()).toNodeListener(handler);
 exports.trackObservations = async (sink) =>
   (await load()).trackObservations(sink);

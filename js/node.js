@@ -2,6 +2,7 @@
 
 import { readFileSync } from "node:fs";
 import { makeApi } from "./api.js";
+import { makeCreateSyncService } from "./service.js";
 
 const wasmFile = new URL("./wasm/keycrm_stock_sync_bg.wasm", import.meta.url);
 
@@ -26,3 +27,14 @@ export const {
 export { isSyncError, KeyCrmSyncError } from "./errors.js";
 export { toNodeListener } from "./node-http.js";
 export { trackObservations } from "./observations.js";
+
+/**
+ * What `serve` runs, for a site's own process: a full sync at an interval,
+ * webhooks, health, logs and metrics. Node only (it serves Node's http too).
+ */
+export const createSyncService = makeCreateSyncService({
+  syncStocks,
+  createPacing,
+  createWebhookHandler,
+  validateOptions,
+});

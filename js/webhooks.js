@@ -45,6 +45,12 @@ export function makeCreateWebhookHandler({ core, applyStockDelivery, syncStocks,
       signal,
       ...syncOptions
     } = options ?? {};
+    if (typeof basePath !== "string" || !/^(\/[^/?#]+)*$/.test(basePath)) {
+      throw syncError(
+        "INVALID_CONFIG",
+        'basePath must be "" or a path like "/webhooks/keycrm": a leading slash, no trailing one, no query',
+      );
+    }
     if (typeof token !== "string" || token.length < MIN_TOKEN) {
       throw syncError(
         "INVALID_CONFIG",
@@ -123,7 +129,7 @@ export function makeCreateWebhookHandler({ core, applyStockDelivery, syncStocks,
         ? (work) => context.waitUntil(work)
         : waitUntil;
       const url = new URL(request.url);
-      if (url.pathname === "/healthz") {
+      if (url.pathname === `${basePath}/healthz`) {
         return request.method === "GET" ? json(200, { ok: true }) : methodNotAllowed("GET");
       }
       const route = { [`${basePath}/stock`]: stock, [`${basePath}/order`]: order }[url.pathname];

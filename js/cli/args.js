@@ -141,6 +141,12 @@ const SERVE_FLAGS = {
     parse: nonNegative("minutes"),
     help: "minutes between full syncs, the first at start; 0 for webhooks only. Default: 60",
   },
+  "log-format": {
+    type: "string",
+    value: "text|json",
+    parse: logFormat,
+    help: "log lines on stderr as text, or as JSON lines (one object per event). Default: text",
+  },
   help: HELP_FLAG,
 };
 
@@ -351,6 +357,13 @@ function positiveSeconds(raw, flag, command) {
     );
   }
   return Number(raw);
+}
+
+function logFormat(raw, flag, command) {
+  if (raw !== "text" && raw !== "json") {
+    throw new UsageError(`${flag} is text or json, got ${JSON.stringify(raw)}`, command);
+  }
+  return raw;
 }
 
 function warehouses(raw, flag, command) {

@@ -1,19 +1,16 @@
 // `keycrm-stock-sync serve`: the webhook endpoint and a periodic full sync in one
 // long-lived process, for Node sites without a scheduler. Webhooks bring changes
-// in seconds; the full sync catches whatever a webhook missed.
+// in seconds; the full sync catches whatever a webhook missed. It is
+// createSyncService() plus the command line, an http server and signals.
 
-import { redact } from "../errors.js";
+import { createLog } from "../log.js";
 import { createNodeServer, SERVER_LIMITS } from "../node-http.js";
 import { RECOMMENDED_CONFIRM_AFTER_MS } from "../webhooks.js";
-import {
-  createPacing,
-  createWebhookHandler,
-  syncStocks,
-  trackObservations,
-  validateOptions,
-} from "../node.js";
+import { createSyncService, validateOptions } from "../node.js";
 import { EXIT, UsageError } from "./args.js";
 import { coreOptionsOf, databaseOf } from "./sync.js";
+
+const BASE = "/webhooks/keycrm";
 
 /**
  * Runs `serve` until SIGTERM or SIGINT.
@@ -29,119 +26,129 @@ export async function runServe(flags, { env, stderr }) {
     "KEYCRM_WEBHOOK_TOKEN",
     "a long random secret that the webhook URLs you give KeyCRM carry as ?token=",
   );
+  const metricsToken = env.KEYCRM_METRICS_TOKEN?.trim() || undefined;
   const database = databaseOf(flags, "serve");
   const options = coreOptionsOf(flags, env);
-  const secrets = [apiKey, token, ...database.secrets];
-  const hide = (text) => redact(text, ...secrets);
-  const log = (line) => stderr.write(`${new Date().toISOString()} ${hide(line)}\n`);
+  const secrets = [apiKey, token, metricsToken, ...database.secrets];
+  const log = createLog({
+    format: flags.logFormat ?? "text",
+    write: (line) => stderr.write(line),
+    secrets,
+  });
+  const fail = (error) => {
+    log({ event: "error", code: error?.code ?? "INTERNAL", message: `error ${error?.code ?? "INTERNAL"}: ${error?.message ?? error}` });
+  };
 
   let sink;
+  let service;
   try {
     validateOptions(options);
-    // One sink for webhooks and full syncs alike, so that neither writes a figure
-    // older than the other's.
-    sink = trackObservations(await database.open());
+    sink = await database.open();
+    service = createSyncService({
+      ...options,
+      apiKey,
+      sink,
+      webhookToken: token,
+      metricsToken,
+      basePath: BASE,
+      intervalMs: (flags.interval ?? 60) * 60_000,
+      confirmAfterMs:
+        flags.confirmAfter === undefined ? RECOMMENDED_CONFIRM_AFTER_MS : flags.confirmAfter * 1000,
+      log,
+      secrets: database.secrets,
+    });
   } catch (error) {
-    stderr.write(`error ${error?.code ?? "INTERNAL"}: ${hide(String(error?.message ?? error))}\n`);
+    fail(error);
+    await sink?.close?.().catch(() => {});
     return error?.code === "INVALID_CONFIG" ? EXIT.USAGE : EXIT.FAILED;
   }
 
-  const work = new Set(); // order syncs still running after their reply
-  // Order syncs and full syncs go to one account: they keep to its limit together.
-  const pacing = createPacing();
-  const stop = new AbortController();
-  let lastSync = null;
-  const handler = createWebhookHandler({
-    ...options,
-    token,
-    apiKey,
-    sink,
-    pacing,
-    confirmAfterMs:
-      flags.confirmAfter === undefined
-        ? RECOMMENDED_CONFIRM_AFTER_MS
-        : flags.confirmAfter * 1000,
-    signal: stop.signal,
-    waitUntil: (promise) => {
-      work.add(promise);
-      promise.finally(() => work.delete(promise));
-    },
-    onResult: (kind, report) => log(`webhook ${kind}: ${outcome(report)}`),
+  // Signals from now on: a stop during the key check ends the process cleanly too.
+  let stopping = false;
+  const stopped = new Promise((resolve) => {
+    const stop = () => {
+      stopping = true;
+      resolve();
+    };
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
   });
-  const server = createServeServer(handler, {
-    lastSync: () => lastSync,
-    log,
-  });
+
+  // The key is checked before anything listens: a wrong one ends serve at once.
+  try {
+    await Promise.race([service.start(), stopped]);
+  } catch (error) {
+    fail(error);
+    await service.stop();
+    await sink.close?.().catch(() => {});
+    return EXIT.FAILED;
+  }
+
+  const server = createServeServer(service.handler, { basePath: BASE, log });
   const port = flags.port ?? 8080;
   const host = flags.host ?? "127.0.0.1";
-  try {
-    await new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, resolve);
+  if (!stopping) {
+    try {
+      await new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, resolve);
+      });
+    } catch (error) {
+      log({ event: "error", message: `error INVALID_CONFIG: cannot listen on ${host}:${port}: ${error.message}` });
+      await service.stop();
+      await sink.close?.().catch(() => {});
+      return EXIT.USAGE;
+    }
+    log({
+      event: "listening",
+      url: `http://${host}:${server.address().port}`,
+      endpoints: [
+        `POST ${BASE}/stock`,
+        `POST ${BASE}/order`,
+        "GET /healthz",
+        ...(metricsToken ? ["GET /metrics"] : []),
+      ],
     });
-  } catch (error) {
-    stderr.write(`error INVALID_CONFIG: cannot listen on ${host}:${port}: ${error.message}\n`);
-    await sink.close?.();
-    return EXIT.USAGE;
   }
-  log(`listening on http://${host}:${server.address().port}: POST /webhooks/keycrm/stock, POST /webhooks/keycrm/order, GET /healthz`);
 
-  const intervalMs = (flags.interval ?? 60) * 60_000;
-  let timer;
-  let running = null;
-  async function fullSync() {
-    running = syncStocks({ ...options, apiKey, sink, pacing, signal: stop.signal });
-    const report = await running.catch((error) => ({ complete: false, error }));
-    running = null;
-    lastSync = {
-      at: new Date().toISOString(),
-      complete: report.complete,
-      updated: report.updated,
-      keptNewer: report.keptNewer,
-      error: report.error?.code,
-    };
-    log(`full sync: ${outcome(report)}`);
-    if (intervalMs > 0 && !stop.signal.aborted) timer = setTimeout(fullSync, intervalMs);
-  }
-  if (intervalMs > 0) fullSync();
-
-  await new Promise((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
-  });
-  log("stopping: no new work; writing the batch in flight");
-  stop.abort();
-  clearTimeout(timer);
-  await new Promise((resolve) => server.close(resolve));
-  await running?.catch(() => {});
-  await Promise.allSettled([...work]);
-  await sink.close?.();
-  log("stopped");
+  await stopped;
+  await Promise.all([
+    server.listening ? new Promise((resolve) => server.close(resolve)) : undefined,
+    service.stop(),
+  ]);
+  await sink.close?.().catch(() => {});
   return EXIT.OK;
 }
 
 /**
- * The http server of `serve`: `/healthz` with the last full sync, the webhook
- * handler for the rest, Node's timeouts and limits set explicitly
- * (SERVER_LIMITS unless `limits` says otherwise), and every refused request
- * logged by method, path (never the query, where the token is), status and code.
+ * The http server of `serve`: `handler` (the service's, or a webhook handler)
+ * under `basePath`, with `/healthz` and `/metrics` at the root too, Node's
+ * timeouts and limits set explicitly (SERVER_LIMITS unless `limits` says
+ * otherwise). Requests refused before they reach the handler, and requests
+ * outside `basePath`, are logged by method, path (never the query, where the
+ * token is), status and code; the service logs its own deliveries.
  * @param {(request: Request) => Promise<Response>} handler
- * @param {{ lastSync: () => unknown, log: (line: string) => void,
+ * @param {{ basePath?: string, log: (event: { event: string, [field: string]: unknown }) => void,
  *   limits?: Partial<typeof SERVER_LIMITS> }} options
  * @returns {import("node:http").Server}
  */
-export function createServeServer(handler, { lastSync, log, limits = {} }) {
+export function createServeServer(handler, { basePath = BASE, log, limits = {} }) {
   return createNodeServer(
-    async (request) => {
-      if (new URL(request.url).pathname === "/healthz" && request.method === "GET") {
-        return Response.json({ ok: true, lastSync: lastSync() });
+    (request) => {
+      const url = new URL(request.url);
+      if (url.pathname === "/healthz" || url.pathname === "/metrics") {
+        url.pathname = `${basePath}${url.pathname}`;
+        return handler(new Request(url, request));
       }
       return handler(request);
     },
     {
       ...limits,
-      onRejected: ({ method, path, status, code }) =>
-        log(method === "-" ? `refused a malformed request: ${status} ${code}` : `refused ${method} ${path}: ${status} ${code}`),
+      onRejected: ({ method, path, status, code, byHandler }) => {
+        const root = path === "/healthz" || path === "/metrics";
+        if (byHandler && (root || path.startsWith(`${basePath}/`))) return;
+        log({ event: "delivery", method, path, route: "other", status, code });
+      },
     },
   );
 }
@@ -150,10 +157,4 @@ function required(env, name, what) {
   const value = env[name]?.trim();
   if (!value) throw new UsageError(`${name} is not set: ${what}`, "serve");
   return value;
-}
-
-function outcome(report) {
-  if (report.complete) return `complete, ${report.updated} updated, ${report.unchanged} unchanged`;
-  const error = report.error ?? {};
-  return `not complete: ${error.code ?? "INTERNAL"} ${error.message ?? ""}`.trim();
 }

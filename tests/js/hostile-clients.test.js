@@ -13,6 +13,7 @@ import { createWebhookHandler } from "keycrm-stock-sync";
 import { createSampleDatabase } from "keycrm-stock-sync/sqlite";
 import { startEmulator, generateCatalogue } from "keycrm-stock-sync/testing";
 import { createServeServer } from "../../js/cli/serve.js";
+import { describe } from "../../js/log.js";
 import { createMemorySink } from "../../js/sinks/memory.js";
 import { exchange, request, seeded } from "./support/raw-http.js";
 import { startServe } from "./support/serve-process.js";
@@ -183,8 +184,7 @@ async function serveHere() {
   const lines = [];
   const handler = createWebhookHandler({ token: TOKEN, sink: createMemorySink([{ sku: "a", stock: 0 }]) });
   const server = createServeServer(handler, {
-    lastSync: () => null,
-    log: (line) => lines.push(line),
+    log: (event) => lines.push(describe(event)),
     limits: {
       headersTimeoutMs: 200,
       requestTimeoutMs: 400,
