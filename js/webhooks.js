@@ -139,6 +139,16 @@ export function makeCreateWebhookHandler({ core, applyStockDelivery, syncStocks,
         // The same answer for a missing and a wrong token.
         return json(401, { error: { code: "UNAUTHORIZED", message: "missing or wrong token" } });
       }
+      if (request.bodyUsed) {
+        // Reading it would throw; waiting on it would never end.
+        return json(500, {
+          error: {
+            code: "BODY_ALREADY_READ",
+            message:
+              "the request's body was already read (by a body parser before this handler): pass a Request with its body unread, e.g. new Request(request, { body: bytesTheParserKept })",
+          },
+        });
+      }
       if (route === stock && overdue >= MAX_OVERDUE_DELIVERIES) {
         return databaseTimeout(`${overdue} earlier deliveries are still waiting for the site database`);
       }
