@@ -12,8 +12,10 @@ import type {
   SyncReport,
 } from "./cjs/index.cjs";
 import { KeyCrmSyncError } from "./cjs/index.cjs";
+import type { NodeRequestLike, NodeResponseLike } from "./cjs/node.cjs";
 
 export type * from "./cjs/index.cjs";
+export type { NodeRequestLike, NodeResponseLike } from "./cjs/node.cjs";
 export { KeyCrmSyncError };
 
 /** Pulls every stock from KeyCRM and writes what can be sold into the sink. */
@@ -27,7 +29,7 @@ export function createPacing(): Promise<Pacing>;
 /** Serves a Request → Response handler from Node's `http` server. */
 export function toNodeListener(
   handler: (request: Request) => Promise<Response>,
-): Promise<(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => void>;
+): Promise<(req: NodeRequestLike, res: NodeResponseLike) => void>;
 /** Wraps a sink so that newer figures are never overwritten by older ones. */
 export function trackObservations(sink: StockSink): Promise<StockSink>;
 /** Rejects with a KeyCrmSyncError (`INVALID_CONFIG`) if the core options are invalid. */

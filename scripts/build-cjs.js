@@ -17,8 +17,9 @@ const js = join(root, "js");
 const out = join(js, "cjs");
 
 // Not part of any CommonJS subpath: the CLI, and the Node entry (the CommonJS
-// "." is js/node.cjs, which loads the ES modules with import()).
-const SKIPPED = new Set(["cli.js", "node.js", "node.d.ts"]);
+// "." is js/node.cjs, which loads the ES modules with import(); its typings,
+// js/node.d.cts, take their types from the copies of index.d.ts and node.d.ts).
+const SKIPPED = new Set(["cli.js", "node.js"]);
 
 /** Every file under js/ (but js/cjs/ and js/cli/) whose name ends with `suffix`. */
 function sources(suffix, dir = js) {
