@@ -8,7 +8,7 @@ const TIMED_OUT = Object.freeze({ failure: "timeout" });
  * @param {{ apiKey: string, fetch: typeof globalThis.fetch, signal: AbortSignal }} options
  *   `signal` aborts every request still in flight when the run ends.
  * @returns {(request: { url: string, timeoutMs: number }) => Promise<
- *   { status: number, retryAfter: string | null, body: string } | { failure: "timeout" | "network" }
+ *   { status: number, retryAfter: string | null, body: string } | { failure: "timeout" | "network", cause?: string }
  * >}
  */
 export function keycrmFetcher({ apiKey, fetch, signal }) {
@@ -56,6 +56,50 @@ async function exchange(fetch, url, init) {
   } catch (error) {
     const name = error instanceof Error ? error.name : "";
     const timedOut = name === "TimeoutError" || name === "AbortError";
-    return timedOut ? TIMED_OUT : { failure: "network" };
+    return timedOut
+      ? TIMED_OUT
+      : { failure: "network", cause: networkCause(error, url) };
   }
+}
+
+// What a failed connection's error codes mean, in a few words.
+const CAUSES = {
+  ENOTFOUND: "the host name does not resolve",
+  EAI_AGAIN: "the host name could not be resolved (DNS lookup failed for now)",
+  ECONNREFUSED: "the connection was refused (nothing listens on that port)",
+  ECONNRESET: "the connection was reset",
+  ETIMEDOUT: "the connection timed out",
+  UND_ERR_CONNECT_TIMEOUT: "the connection timed out",
+  EHOSTUNREACH: "the host is unreachable",
+  ENETUNREACH: "the network is unreachable",
+  EPIPE: "the connection was closed while sending",
+  UND_ERR_SOCKET: "the connection was closed before the answer ended",
+};
+
+/**
+ * Why a request got no answer, as "host: CODE, what it means": the host only,
+ * never the URL, whose path and query are not the cause. The API base carries
+ * no credentials (the core refuses them), and the key is in a header.
+ */
+export function networkCause(error, url) {
+  let host = "";
+  try {
+    host = new URL(url).host;
+  } catch {
+    // An unparsable URL names no host.
+  }
+  // fetch throws "fetch failed" with the system error as its cause, at times
+  // wrapped once more.
+  let cause = error?.cause ?? error;
+  while (cause?.code === undefined && cause?.cause !== undefined) cause = cause.cause;
+  const code = typeof cause?.code === "string" ? cause.code : "";
+  let what = CAUSES[code];
+  if (what === undefined && /CERT|TLS|SSL/.test(code)) {
+    what = `its TLS certificate was not accepted (${cause.message ?? code})`;
+  }
+  const detail = what
+    ? `${code}, ${what}`
+    : String(cause?.message ?? error?.message ?? "network error");
+  const text = host ? `${host}: ${detail}` : detail;
+  return text.slice(0, 300);
 }

@@ -4,11 +4,24 @@
 
 import { parseArgs } from "node:util";
 import { warehouseList } from "../warehouse-list.js";
+import { nearest } from "./suggest.js";
 
 export const PROGRAM = "keycrm-stock-sync";
 
-/** Exit statuses, as `sync --help` documents them. */
-export const EXIT = Object.freeze({ OK: 0, FAILED: 1, USAGE: 2 });
+/**
+ * Exit statuses, as `sync --help` documents them: OK the run completed; FAILED
+ * it did not, and a later run may (an outage, a deadline); USAGE the command
+ * line or configuration is wrong; FATAL it failed in a way retrying will not
+ * fix (the key refused, an unknown warehouse, a missing table); LOCKED another
+ * run on the same database holds the lock, so this one did nothing.
+ */
+export const EXIT = Object.freeze({
+  OK: 0,
+  FAILED: 1,
+  USAGE: 2,
+  FATAL: 3,
+  LOCKED: 4,
+});
 
 /** A mistake in the command line itself; the CLI exits 2 with `hint`. */
 export class UsageError extends Error {
@@ -97,6 +110,40 @@ const SYNC_FLAGS = {
     parse: positiveInteger,
     help: "stop the run after this many requests. Default: none",
   },
+  skus: {
+    type: "string",
+    value: "LIST",
+    parse: skuList,
+    help: "sync only these SKUs, comma-separated. Default: all",
+  },
+  "offer-ids": {
+    type: "string",
+    value: "LIST",
+    parse: idList,
+    help: "sync only these KeyCRM offer ids, comma-separated. Default: all",
+  },
+  state: {
+    type: "string",
+    value: "FILE",
+    help: "keep the scan's place in this file: a run that stops early (deadline, budget, signal) is continued by the next one; a complete scan removes it",
+  },
+  "sink-timeout": {
+    type: "string",
+    value: "SECONDS",
+    parse: positiveSeconds,
+    help: "give up on one database call after this long (SINK_FAILED). Default: 30",
+  },
+  "statement-timeout": {
+    type: "string",
+    value: "SECONDS",
+    parse: nonNegative("seconds"),
+    help: "PostgreSQL/MySQL: the server ends a statement after this long; 0 for no limit. Default: the sink's",
+  },
+  config: {
+    type: "string",
+    value: "FILE",
+    help: "read options from this JSON file ({\"db\": \"shop.sqlite\", \"rate-limit\": 30, …}); flags and the environment win",
+  },
   "dry-run": {
     type: "boolean",
     help: "read and compare everything, write nothing; the report says what would change",
@@ -107,7 +154,7 @@ const SYNC_FLAGS = {
   },
   quiet: {
     type: "boolean",
-    help: "no progress on stderr (errors are still printed)",
+    help: "no progress on stderr (warnings and errors are still printed)",
   },
   help: HELP_FLAG,
 };
@@ -115,7 +162,22 @@ const SYNC_FLAGS = {
 const SERVE_FLAGS = {
   ...Object.fromEntries(
     Object.entries(SYNC_FLAGS).filter(
-      ([name]) => !["json", "quiet", "dry-run", "zero-missing", "deadline", "max-requests", "help"].includes(name),
+      ([name]) =>
+        ![
+          "json",
+          "quiet",
+          "dry-run",
+          "zero-missing",
+          "deadline",
+          "max-requests",
+          "skus",
+          "offer-ids",
+          "state",
+          "sink-timeout",
+          "statement-timeout",
+          "config",
+          "help",
+        ].includes(name),
     ),
   ),
   "confirm-after": {
@@ -185,18 +247,34 @@ const COMMANDS = {
       "  KEYCRM_API_KEY   your KeyCRM API key (required). It is read from the",
       "                   environment only, never from a flag: flags end up in",
       "                   shell history and in process lists. It is never printed.",
-      "  KEYCRM_API_URL   KeyCRM API base, when --api-url is not given",
+      "  KEYCRM_DB        the database, when --db is not given (else DATABASE_URL)",
+      "  KEYCRM_*         every other option: KEYCRM_ and its name in capitals,",
+      "                   e.g. KEYCRM_API_URL, KEYCRM_TABLE, KEYCRM_SKU_COLUMN,",
+      "                   KEYCRM_KEEP_RESERVE=true, KEYCRM_STATE. Flags win over",
+      "                   the environment, which wins over --config.",
       "",
       "Exit status:",
       "  0  the run completed: every offer was read and every figure written",
-      "  1  the run failed midway (the reason is printed as `error CODE: message`)",
+      "  1  the run failed, and a later run may succeed (KeyCRM or the database",
+      "     unavailable, a deadline, a budget; with --state it continues there)",
       "  2  the command line or the configuration is wrong",
+      "  3  the run failed, and retrying will not help until something is fixed:",
+      "     the API key refused (UNAUTHORIZED), an unknown warehouse, another",
+      "     4xx from KeyCRM (CRM_HTTP), a missing table or column",
+      "  4  another run on this database holds its lock; this one did nothing",
+      "The reason is printed as `error CODE: message`. A failed attempt is",
+      "reported at once as a `warning:` line, even under --quiet.",
+      "",
+      "Lock: a sync takes a lock file beside a SQLite database, or in the",
+      "system's temporary directory for a database URL (it guards runs on one",
+      "machine). The lock of a run that died is taken over.",
       "",
       "PostgreSQL and MySQL/MariaDB need their driver installed next to this",
       "package: npm install pg, or npm install mysql2.",
       "",
       "Examples:",
       `  KEYCRM_API_KEY=... ${PROGRAM} sync --db shop.sqlite --warehouses 1,Київ`,
+      `  KEYCRM_API_KEY=... ${PROGRAM} sync --db shop.sqlite --state /var/lib/keycrm/shop.state --deadline 240 --quiet`,
       `  KEYCRM_API_KEY=... ${PROGRAM} sync --db postgres://shop:PASSWORD@localhost/shop --table catalog.variants`,
     ],
   },
@@ -288,12 +366,52 @@ function readFlags(command, spec, args) {
   } catch (error) {
     // Node's messages are good but several lines long; the first says it all.
     let message = String(error.message).split("\n")[0].replace(/\.$/, "");
-    if (/^Unknown option '--?(api-?key|key|token)/i.test(message)) {
+    const unknown = /^Unknown option '--?([^'=]+)/.exec(message)?.[1];
+    if (/^(api-?key|key|token)/i.test(unknown ?? "")) {
       message +=
         "; the API key is read from the KEYCRM_API_KEY environment variable only";
+    } else if (unknown !== undefined) {
+      const near = nearest(unknown, Object.keys(spec.flags));
+      if (near !== undefined) message += ` (did you mean --${near}?)`;
     }
     throw new UsageError(lowerFirst(message), command);
   }
+}
+
+/** The flags `command` takes, by long name (without the dashes). */
+export function flagsOf(command) {
+  return COMMANDS[command].flags;
+}
+
+/**
+ * A flag's value from text that came from elsewhere (the environment, a config
+ * file), checked by the flag's own parser; `label` names the source in messages.
+ * Booleans take true/false, 1/0 or yes/no.
+ * @throws {UsageError}
+ */
+export function flagValue(command, flag, raw, label) {
+  const spec = COMMANDS[command].flags[flag];
+  if (spec.type === "boolean") {
+    const word = String(raw).trim().toLowerCase();
+    if (["true", "1", "yes"].includes(word)) return true;
+    if (["false", "0", "no"].includes(word)) return false;
+    throw new UsageError(
+      `${label} must be true or false, got ${JSON.stringify(String(raw))}`,
+      command,
+    );
+  }
+  const text = String(raw).trim();
+  return spec.parse ? spec.parse(text, label, command) : text;
+}
+
+/** The environment variable that stands in for a flag. */
+export function envNameOf(flag) {
+  return `KEYCRM_${flag.toUpperCase().replace(/-/g, "_")}`;
+}
+
+/** The name of the core option a flag sets, e.g. "sku-column" → "skuColumn". */
+export function optionNameOf(flag) {
+  return camelCase(flag);
 }
 
 /** The program's help, or a command's. */
@@ -357,6 +475,28 @@ function positiveSeconds(raw, flag, command) {
     );
   }
   return Number(raw);
+}
+
+function skuList(raw, flag, command) {
+  const items = raw.split(",").map((item) => item.trim());
+  if (items.some((item) => item === "")) {
+    throw new UsageError(
+      `${flag} needs comma-separated SKUs, got ${JSON.stringify(raw)}`,
+      command,
+    );
+  }
+  return [...new Set(items)];
+}
+
+function idList(raw, flag, command) {
+  const items = raw.split(",").map((item) => item.trim());
+  if (items.some((item) => !/^\d+$/.test(item) || !Number.isSafeInteger(+item) || +item < 1)) {
+    throw new UsageError(
+      `${flag} needs comma-separated offer ids (whole numbers), got ${JSON.stringify(raw)}`,
+      command,
+    );
+  }
+  return [...new Set(items.map(Number))];
 }
 
 function logFormat(raw, flag, command) {

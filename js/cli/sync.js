@@ -2,13 +2,18 @@
 // options, runs one sync, and says how it went. Every decision about stock is the
 // core's; this file only wires and reports.
 
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { redact } from "../errors.js";
 import { syncStocks, validateOptions } from "../node.js";
 import { createMysqlSink } from "../sinks/mysql.js";
 import { createPostgresSink } from "../sinks/postgres.js";
 import { importDriver } from "../sinks/table.js";
 import { EXIT, PROGRAM, UsageError } from "./args.js";
+import { resolveSettings } from "./config.js";
+import { acquireLock, LockedError, lockPathOf, withoutPassword } from "./lock.js";
 import { createProgress, formatReport } from "./progress.js";
+import { readState, writeState } from "./state.js";
 
 // A database URL's scheme picks the sink; the drivers load only when used.
 const SINKS = {
@@ -37,11 +42,18 @@ export async function sqliteSinks() {
  * @returns {Promise<number>} the exit status
  * @throws {UsageError} for a flag combination that cannot work
  */
-export async function runSync(flags, { env, stdout, stderr }) {
+export async function runSync(typed, { env, stdout, stderr }) {
   const apiKey = env.KEYCRM_API_KEY?.trim();
   if (!apiKey) {
     throw new UsageError(
       "KEYCRM_API_KEY is not set: export your KeyCRM API key in it (the key is never taken from a flag)",
+      "sync",
+    );
+  }
+  const flags = resolveSettings("sync", typed, env);
+  if (flags.state !== undefined && (flags.skus ?? flags.offerIds) !== undefined) {
+    throw new UsageError(
+      "--state keeps the place of a whole-catalogue scan; a run of --skus or --offer-ids has none",
       "sync",
     );
   }
@@ -53,71 +65,183 @@ export async function runSync(flags, { env, stdout, stderr }) {
   const fail = (error, status) => {
     const code = error?.code ?? "INTERNAL";
     const hint = status === EXIT.USAGE ? `; see ${PROGRAM} sync --help` : "";
-    const text = flagNames(String(error?.message ?? error)).replace(/\.$/, "");
+    const message = String(error?.message ?? error);
+    const text = (code === "INVALID_CONFIG" ? flagNames(message) : message).replace(/\.$/, "");
     stderr.write(`error ${code}: ${hide(text)}${hint}\n`);
     return status;
   };
+  const warn = (text) => stderr.write(`warning: ${hide(text)}\n`);
 
-  let sink;
   try {
     validateOptions(coreOptions);
-    sink = await database.open();
   } catch (error) {
-    return fail(error, statusOf(error));
+    return fail(error, EXIT.USAGE);
   }
 
-  const progress = flags.quiet ? null : createProgress(stderr);
-  // SIGTERM or SIGINT stops the run as a deadline would: the rows already read
-  // are written, and the report (with its cursor) is printed. A second signal
-  // finds no listener and ends the process at once.
-  const stop = new AbortController();
-  const stopping = (signal) => {
-    // On a terminal, below the progress line rather than over it.
-    const from = stderr.isTTY ? "\n" : "";
-    stderr.write(
-      `${from}${signal}: stopping after the batch in flight; send it again to quit at once\n`,
-    );
-    stop.abort();
-  };
-  process.once("SIGTERM", stopping);
-  process.once("SIGINT", stopping);
-  let report;
+  // The lock comes before the state and the database: a second run must not
+  // read a state the first is about to replace, nor scan beside it.
+  let lock;
   try {
-    report = await syncStocks({
-      ...coreOptions,
-      apiKey,
-      sink,
-      signal: stop.signal,
-      onProgress: progress ? (p) => progress.update(p) : undefined,
+    lock = acquireLock(lockPathOf(flags.db, database.isUrl), {
+      deadlineMs: coreOptions.deadlineMs,
     });
   } catch (error) {
-    return fail(error, statusOf(error));
+    if (error instanceof LockedError) {
+      stderr.write(`error LOCKED: ${hide(error.message)}\n`);
+      return EXIT.LOCKED;
+    }
+    return fail(
+      { code: "INVALID_CONFIG", message: `cannot take the lock beside the database: ${error.message}` },
+      EXIT.USAGE,
+    );
+  }
+  try {
+    if (lock.tookOver) warn(lock.tookOver);
+    return await runLocked();
   } finally {
-    process.off("SIGTERM", stopping);
-    process.off("SIGINT", stopping);
-    progress?.finish(report);
-    // Every batch is committed as it is written, so a failed close loses
-    // nothing; it is worth a line, not a different outcome.
-    await sink.close().catch((error) => {
-      stderr.write(`warning: ${hide(String(error?.message ?? error))}\n`);
-    });
+    lock.release();
   }
 
-  report = hide(report);
-  stdout.write(
-    flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report),
-  );
-  if (report.complete) return EXIT.OK;
-  // A stopped run is an unfinished one (DEADLINE_EXCEEDED): exit 1, and the next
-  // run continues.
-  return fail(report.error, statusOf(report.error));
+  async function runLocked() {
+    const state =
+      flags.state === undefined
+        ? undefined
+        : { file: flags.state, version: packageVersion(), scan: scanOf(flags, coreOptions) };
+    if (state !== undefined) {
+      const { cursor, ignored } = readState(state.file, state);
+      if (ignored !== undefined) {
+        warn(`--state ${state.file} is not used: ${ignored}; the scan starts from page 1, and this run's state replaces it`);
+      } else if (cursor !== undefined) {
+        try {
+          validateOptions({ ...coreOptions, resumeFrom: cursor });
+          coreOptions.resumeFrom = cursor;
+          if (!flags.quiet) {
+            stderr.write(`continuing the scan at page ${cursor.page} (--state ${state.file})\n`);
+          }
+        } catch (error) {
+          warn(`--state ${state.file} is not used: its cursor is refused (${error.message}); the scan starts from page 1`);
+        }
+      }
+    }
+
+    let sink;
+    try {
+      sink = await database.open();
+    } catch (error) {
+      return fail(error, statusOf(error, "open"));
+    }
+
+    const progress = createProgress(stderr, { quiet: Boolean(flags.quiet) });
+    // SIGTERM or SIGINT stops the run as a deadline would: the rows already read
+    // are written, and the report (with its cursor) is printed. A second signal
+    // finds no listener and ends the process at once.
+    const stop = new AbortController();
+    const stopping = (signal) => {
+      // On a terminal, below the progress line rather than over it.
+      const from = stderr.isTTY ? "\n" : "";
+      stderr.write(
+        `${from}${signal}: stopping after the batch in flight; send it again to quit at once\n`,
+      );
+      stop.abort();
+    };
+    process.once("SIGTERM", stopping);
+    process.once("SIGINT", stopping);
+    let report;
+    try {
+      report = await syncStocks({
+        ...coreOptions,
+        apiKey,
+        sink,
+        signal: stop.signal,
+        onProgress: (p) => progress.update(hide(p)),
+      });
+    } catch (error) {
+      return fail(error, statusOf(error));
+    } finally {
+      process.off("SIGTERM", stopping);
+      process.off("SIGINT", stopping);
+      progress.finish(report);
+      // Every batch is committed as it is written, so a failed close loses
+      // nothing; it is worth a line, not a different outcome.
+      await sink.close().catch((error) => {
+        stderr.write(`warning: ${hide(String(error?.message ?? error))}\n`);
+      });
+    }
+
+    report = hide(report);
+    stdout.write(
+      flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report),
+    );
+    let stateFailed = false;
+    if (state !== undefined) {
+      try {
+        writeState(state.file, state, report.cursor);
+      } catch (error) {
+        stderr.write(
+          `error STATE: --state ${state.file} could not be written (${error.code ?? error.message}); the next run starts from page 1\n`,
+        );
+        stateFailed = true;
+      }
+    }
+    if (report.complete) return stateFailed ? EXIT.FAILED : EXIT.OK;
+    // A stopped run is an unfinished one (DEADLINE_EXCEEDED): exit 1, and the next
+    // run continues.
+    return fail(report.error, statusOf(report.error));
+  }
 }
 
-// A configuration mistake is not fixed by running again, so cron wrappers and
-// people alike should be able to tell it from a failed run.
-function statusOf(error) {
-  return error?.code === "INVALID_CONFIG" ? EXIT.USAGE : EXIT.FAILED;
+// Cron wrappers and people alike should be able to tell a mistake in the setup
+// (2), a failure that running again will not fix (3), and one it may (1).
+const FATAL_CODES = new Set(["UNAUTHORIZED", "UNKNOWN_WAREHOUSE", "CRM_HTTP"]);
+
+function statusOf(error, phase) {
+  const code = error?.code;
+  if (FATAL_CODES.has(code)) return EXIT.FATAL;
+  if (code !== "INVALID_CONFIG") return EXIT.FAILED;
+  // Opening the database found it unlike the configuration: the table or a
+  // column is missing. The options themselves were fine.
+  const missing = /\bdoes not exist\b|\bhas no column\b|\bNo attached database\b/;
+  return phase === "open" && missing.test(String(error.message))
+    ? EXIT.FATAL
+    : EXIT.USAGE;
 }
+
+/** This package's version, which a state file must match. */
+function packageVersion() {
+  const pkg = new URL("../../package.json", import.meta.url);
+  return JSON.parse(readFileSync(pkg, "utf8")).version;
+}
+
+/**
+ * What a state file's cursor belongs to: the API (host and path, no key), the
+ * database (no password), the table and columns, and the options that shape
+ * the figures. See state.js.
+ */
+function scanOf(flags, coreOptions) {
+  let api = coreOptions.apiUrl ?? DEFAULT_API_URL;
+  try {
+    const url = new URL(api);
+    api = `${url.host}${url.pathname.replace(/\/+$/, "")}`;
+  } catch {
+    // validateOptions accepted it; keep it as given.
+  }
+  const isUrl = ANY_URL.test(flags.db);
+  return {
+    api,
+    database: isUrl ? withoutPassword(flags.db) : path.resolve(flags.db),
+    table: flags.table ?? "products",
+    skuColumn: flags.skuColumn ?? "sku",
+    stockColumn: flags.stockColumn ?? "stock",
+    warehouseColumn: flags.warehouseColumn ?? null,
+    warehouses: coreOptions.warehouses ?? [],
+    perWarehouse: Boolean(coreOptions.perWarehouse),
+    keepReserve: Boolean(coreOptions.keepReserve),
+    fractional: Boolean(coreOptions.fractional),
+    dryRun: Boolean(coreOptions.dryRun),
+  };
+}
+
+const DEFAULT_API_URL = "https://openapi.keycrm.app/v1";
 
 /**
  * What --db names: how to open a sink over it, and the secrets its text holds.
@@ -146,12 +270,17 @@ export function databaseOf(flags, command = "sync") {
     observedColumn: flags.observedColumn,
     // The sink refuses a column of whole numbers for fractional stock.
     fractional: flags.fractional,
+    statementTimeoutMs:
+      flags.statementTimeout === undefined
+        ? undefined
+        : Math.round(flags.statementTimeout * 1000),
   });
   const scheme = ANY_URL.exec(db)?.[1].toLowerCase();
   if (scheme === undefined) {
     return {
       open: async () => (await sqliteSinks()).createSqliteSink({ path: db, ...layout }),
       secrets: [],
+      isUrl: false,
     };
   }
   const create = Object.hasOwn(SINKS, scheme) ? SINKS[scheme] : undefined;
@@ -164,6 +293,7 @@ export function databaseOf(flags, command = "sync") {
   return {
     open: () => create({ url: db, ...layout }),
     secrets: passwordsIn(db),
+    isUrl: true,
   };
 }
 
@@ -202,6 +332,12 @@ export function coreOptionsOf(flags, env) {
         ? undefined
         : Math.max(1, Math.round(flags.deadline * 1000)),
     maxRequests: flags.maxRequests,
+    skus: flags.skus,
+    offerIds: flags.offerIds,
+    sinkTimeoutMs:
+      flags.sinkTimeout === undefined
+        ? undefined
+        : Math.max(1, Math.round(flags.sinkTimeout * 1000)),
   });
 }
 
@@ -213,12 +349,21 @@ const FLAG_OF = {
   deadlineMs: "--deadline",
   maxRequests: "--max-requests",
   zeroMissing: "--zero-missing",
+  skus: "--skus",
+  offerIds: "--offer-ids",
+  sinkTimeoutMs: "--sink-timeout",
+  statementTimeoutMs: "--statement-timeout",
 };
 
 function flagNames(message) {
-  const option = /^\w+/.exec(message)?.[0];
-  if (option === undefined || !Object.hasOwn(FLAG_OF, option)) return message;
-  return `${option} (${FLAG_OF[option]})${message.slice(option.length)}`;
+  const named = new Set();
+  return message.replace(/\b[a-z]\w*\b/gi, (word, at) => {
+    if (!Object.hasOwn(FLAG_OF, word) || named.has(word)) return word;
+    // Already named ("statementTimeoutMs (--statement-timeout)") by the sink.
+    if (message.startsWith(` (${FLAG_OF[word]}`, at + word.length)) return word;
+    named.add(word);
+    return `${word} (${FLAG_OF[word]})`;
+  });
 }
 
 function defined(object) {

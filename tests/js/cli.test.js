@@ -48,7 +48,7 @@ after(async () => {
 function userEnv(extra = {}) {
   const env = { ...process.env };
   for (const name of Object.keys(env)) {
-    if (name.startsWith("KEYCRM_")) delete env[name];
+    if (name.startsWith("KEYCRM_") || name === "DATABASE_URL") delete env[name];
   }
   return {
     ...env,
@@ -255,7 +255,7 @@ test("--observed-column records when each figure was seen, and keeps a figure se
   }
 });
 
-test("an unknown warehouse fails the run and lists the ones KeyCRM has", async () => {
+test("an unknown warehouse fails the run with exit 3 and lists the ones KeyCRM has", async () => {
   const db = siteDatabase();
   const { code, stderr } = await cli([
     "sync",
@@ -265,24 +265,24 @@ test("an unknown warehouse fails the run and lists the ones KeyCRM has", async (
     "1,Харків",
     ...FAST,
   ]);
-  assert.equal(code, 1);
+  assert.equal(code, 3);
   assert.match(stderr, /^error UNKNOWN_WAREHOUSE: .*Харків/m);
   assert.match(stderr, /Основний/);
   assert.match(stderr, /Київ/);
   for (const value of stockOf(db).values()) assert.equal(value, 0);
 });
 
-test("a wrong API key exits 1 with UNAUTHORIZED", async () => {
+test("a wrong API key exits 3 with UNAUTHORIZED", async () => {
   const db = siteDatabase();
   const { code, stderr } = await cli(
     ["sync", "--db", db, ...FAST],
     userEnv({ KEYCRM_API_KEY: WRONG_KEY }),
   );
-  assert.equal(code, 1);
+  assert.equal(code, 3);
   assert.match(stderr, /^error UNAUTHORIZED: /m);
 });
 
-test("a run failing midway exits 1, and --json still reports it", async () => {
+test("a run failing midway on a 4xx exits 3, and --json still reports it", async () => {
   emulator.injectFault({ status: 404, page: 3, count: Infinity });
   try {
     const db = siteDatabase();
@@ -293,10 +293,11 @@ test("a run failing midway exits 1, and --json still reports it", async () => {
       "--json",
       ...FAST,
     ]);
-    assert.equal(code, 1);
+    assert.equal(code, 3);
     const report = JSON.parse(stdout);
     assert.equal(report.complete, false);
-    assert.equal(typeof report.error.code, "string");
+    assert.equal(report.error.code, "CRM_HTTP");
+    assert.match(report.error.message, /^KeyCRM answered HTTP 404 for \/v1\/offers\/stocks/);
     assert.match(stderr, new RegExp(`^error ${report.error.code}: `, "m"));
   } finally {
     emulator.clearFaults();
@@ -423,6 +424,12 @@ test("sync --help lists every flag and says where the key comes from", async () 
     "--rate-limit",
     "--deadline",
     "--max-requests",
+    "--skus",
+    "--offer-ids",
+    "--state",
+    "--sink-timeout",
+    "--statement-timeout",
+    "--config",
     "--dry-run",
     "--json",
     "--quiet",
