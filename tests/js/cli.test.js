@@ -305,9 +305,9 @@ test("a run failing midway on a 4xx exits 3, and --json still reports it", async
 });
 
 test("SIGTERM ends a stalled sync: the rows read are written, the report and cursor printed, exit 1", { timeout: 30_000 }, async () => {
-  // Page 3 is held, so the run can go no further than pages 1 and 2; the
-  // request for page 6 shows that both were taken (a page starts only within
-  // four of the first one not yet taken). Only the signal can end the run.
+  // Page 3 is held, so the run can go no further than pages 1 and 2; their rows
+  // in the database show that both were taken (every page is written as it
+  // comes). Only the signal can end the run.
   emulator.reset();
   emulator.injectFault({ page: 3, delayMs: 600_000 });
   const db = siteDatabase();
@@ -322,7 +322,14 @@ test("SIGTERM ends a stalled sync: the rows read are written, the report and cur
   child.stderr.setEncoding("utf8").on("data", (text) => (stderr += text));
   const exited = new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal })));
   try {
-    await until(() => emulator.requests.some((r) => r.query.page === "6"));
+    const sortedIds = [...offers].sort((a, b) => a.id - b.id);
+    const firstTwo = expectedAvailability(sortedIds.slice(0, 100));
+    const laterSkus = new Set(sortedIds.slice(100).map((o) => o.sku));
+    const written = () => {
+      const stock = stockOf(db);
+      return [...firstTwo].every(([sku, value]) => laterSkus.has(sku) || stock.get(sku) === value);
+    };
+    await until(written);
     child.kill("SIGTERM");
     const { code, signal } = await exited;
     assert.equal(signal, null, stderr);
@@ -331,7 +338,8 @@ test("SIGTERM ends a stalled sync: the rows read are written, the report and cur
     assert.equal(report.complete, false);
     assert.equal(report.error.code, "DEADLINE_EXCEEDED");
     assert.match(report.error.message, /asked to stop/);
-    assert.equal(report.pages, 2);
+    // Page 1 is read twice: before and after the scan's census (page 6).
+    assert.equal(report.pages, 3);
     assert.equal(report.cursor?.page, 3, "the next run continues at the held page");
     assert.match(stderr, /SIGTERM: stopping after the batch in flight/);
     assert.match(stderr, /^error DEADLINE_EXCEEDED: /m);
