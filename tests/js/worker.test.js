@@ -91,6 +91,7 @@ async function fire(worker) {
     http: requests.length,
     pages: requests.map((r) => Number(r.query.page ?? 1)),
     servedIds: new Set([...served.values()].flat()),
+    servedPages: served,
     duplicateSkus,
     subrequests: requests.length + record.d1Calls,
     ...state,
@@ -410,7 +411,20 @@ describe("cron-triggered sync into D1 in workerd", () => {
 
       for (const run of runs) {
         assertWithinBudget(run);
-        assert.equal(run.report.offers, run.servedIds.size, "an offer read twice counts once");
+        // The last page, asked for right after page 1 as the scan's census, is not
+        // read yet when the run stops before it.
+        const census = run.pages[0] === 1 ? run.pages[1] : undefined;
+        const unread =
+          census !== undefined &&
+          run.cursor &&
+          run.cursor.page <= census &&
+          run.pages.filter((p) => p === census).length === 1
+            ? census
+            : undefined;
+        const read = new Set(
+          [...run.servedPages].filter(([page]) => page !== unread).flatMap(([, ids]) => ids),
+        );
+        assert.equal(run.report.offers, read.size, "an offer read twice counts once");
         for (const sku of run.report.duplicateSkus) {
           assert.ok(run.duplicateSkus.has(sku), `${sku} is reported ambiguous but is on one offer`);
         }
@@ -452,7 +466,9 @@ describe("cron-triggered sync into D1 in workerd", () => {
       assert.equal(skipped.d1Calls, 1, "the second invocation only tried the lease");
       assert.ok(scanned.d1Calls > 2);
       const pages = emulator.requests.map((r) => r.query.page);
-      assert.equal(new Set(pages).size, pages.length, "no page was read twice");
+      // Page 1 is read twice: before and after the scan's census.
+      assert.equal(pages.filter((p) => p === "1").length, 2);
+      assert.equal(new Set(pages).size, pages.length - 1, "no other page was read twice");
       assert.match(worker.logs.join(""), /skipped, another invocation holds the lease/);
 
       // A lease left by an invocation that died is taken over once it expires.
