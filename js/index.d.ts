@@ -122,6 +122,24 @@ export interface Progress {
   requests: number;
   /** Estimated ms to the end of the scan at the paced rate. */
   etaMs: number;
+  /** A request that failed and waits to be repeated; absent when none does. */
+  retry?: RetryNotice;
+}
+
+/** A failed request about to be repeated (`Progress.retry`). */
+export interface RetryNotice {
+  /** Failed attempts of the run so far, this one included: a new number is a new failure. */
+  failure: number;
+  /** What was asked for, e.g. "page 3". */
+  request: string;
+  /** Which retry of that request comes next (1 for the first). */
+  retry: number;
+  /** The most retries it gets after failures of this kind (`maxRetries` or `maxRateLimitRetries`). */
+  maxRetries: number;
+  /** Ms from the failure to the retry's start. */
+  waitMs: number;
+  /** Why it failed, e.g. "KeyCRM answered HTTP 503 for /v1/offers/stocks". */
+  reason: string;
 }
 
 /** Stable error codes; see the README's error table. */

@@ -41,7 +41,7 @@ export async function example(): Promise<void> {
     sink,
     warehouses: [1, "Київ"],
     rateLimitPerMinute: 600,
-    onProgress: (p) => console.log(p.pages, p.pagesLeft, p.etaMs),
+    onProgress: (p) => console.log(p.pages, p.pagesLeft, p.etaMs, p.retry?.reason, p.retry?.waitMs),
   });
   if (!report.complete && report.error) {
     const code: "UNAUTHORIZED" | string = report.error.code;
