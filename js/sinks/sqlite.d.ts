@@ -73,7 +73,8 @@ export interface SqliteSink extends StockSink {
  * Opens (or adopts) a SQLite database and returns a sink over one table.
  * Throws a KeyCrmSyncError with code "INVALID_CONFIG" if an option is invalid,
  * the file cannot be opened, or the table or a column does not exist.
- * Its methods reject with "SINK_FAILED" when the database fails.
+ * Its methods reject with "SINK_FAILED" when the database fails. Synchronous, as better-sqlite3 is
+ * (`createPostgresSink` and `createMysqlSink` return promises); `await` of it gives the same sink.
  */
 export function createSqliteSink(options: SqliteSinkOptions): SqliteSink;
 
