@@ -159,6 +159,8 @@ export function makeCreateSyncService({ syncStocks, createPacing, createWebhookH
       } else {
         lastError = { at: lastSync.at, ...shape(report.error) };
       }
+      // Over before it is told of: a listener's runNow() starts a new run.
+      running = null;
       record("full", report);
       return report;
     }
@@ -166,22 +168,27 @@ export function makeCreateSyncService({ syncStocks, createPacing, createWebhookH
     /** Runs a full sync now, or joins the one running. */
     function runNow() {
       if (stop.signal.aborted) return Promise.reject(syncError("INVALID_CONFIG", "the service is stopped"));
-      running ??= fullSync().finally(() => {
-        running = null;
-      });
+      if (running === null) {
+        const run = fullSync();
+        // fullSync clears `running` itself, unless it ended before this line.
+        running = run;
+        run.finally(() => {
+          if (running === run) running = null;
+        });
+      }
       return running;
     }
 
-    function schedule(delayMs) {
-      if (intervalMs <= 0 || stop.signal.aborted) return;
+    /** A scheduled full sync, then the next one scheduled. */
+    async function tick() {
+      timer = null;
+      nextRunAt = null;
+      await runNow().catch(() => {});
+      if (stop.signal.aborted) return;
+      // From the end of a run: a run longer than the interval never overlaps the next.
+      const delayMs = intervalMs * (1 + jitter * (2 * random() - 1));
       nextRunAt = clock.now() + delayMs;
-      timer = clock.setTimeout(async () => {
-        timer = null;
-        nextRunAt = null;
-        await runNow().catch(() => {});
-        // From the end of a run: a run longer than the interval never overlaps the next.
-        schedule(intervalMs * (1 + jitter * (2 * random() - 1)));
-      }, delayMs);
+      timer = clock.setTimeout(tick, delayMs);
     }
 
     /** One paced request for one page, writing nothing: fails on a key KeyCRM refuses. */
@@ -355,7 +362,7 @@ export function makeCreateSyncService({ syncStocks, createPacing, createWebhookH
         if (stop.signal.aborted) return;
         state = "started";
         emit({ event: "start", intervalMs });
-        schedule(0);
+        if (intervalMs > 0) tick();
       },
       stop: stopService,
       runNow,
