@@ -29,4 +29,5 @@ export interface NodeResponseLike {
 /** Serves a `Request` → `Response` handler from Node's `http` server (Node only). */
 export function toNodeListener(
   handler: (request: Request) => Promise<Response>,
-): (req: NodeRequestLike, res: NodeResponseLike) => void;
+): (req: NodeRequestLike, res: NodeResponseLike, next?: (error?: unknown) => void) => void;
+export * from "./service.js";
