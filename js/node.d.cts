@@ -29,7 +29,7 @@ export function createPacing(): Promise<Pacing>;
 /** Serves a Request → Response handler from Node's `http` server. */
 export function toNodeListener(
   handler: (request: Request) => Promise<Response>,
-): Promise<(req: NodeRequestLike, res: NodeResponseLike) => void>;
+): Promise<(req: NodeRequestLike, res: NodeResponseLike, next?: (error?: unknown) => void) => void>;
 /** Wraps a sink so that newer figures are never overwritten by older ones. */
 export function trackObservations(sink: StockSink): Promise<StockSink>;
 /** Rejects with a KeyCrmSyncError (`INVALID_CONFIG`) if the core options are invalid. */

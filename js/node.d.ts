@@ -13,6 +13,10 @@ export interface NodeRequestLike {
   method?: string;
   /** The request target, as the server (or the framework) gives it. */
   url?: string;
+  /** The whole target, where a framework shortens `url` below a mount path (Express). Default: `url`. */
+  originalUrl?: string;
+  /** The body a body parser already read: a Buffer, a string or parsed JSON. Default: none (the stream is read). */
+  body?: unknown;
 }
 
 /**
@@ -26,7 +30,10 @@ export interface NodeResponseLike {
   end(...args: any[]): unknown;
 }
 
-/** Serves a `Request` → `Response` handler from Node's `http` server (Node only). */
+/**
+ * Serves a `Request` → `Response` handler from Node's `http` server (Node only). Given `next` (as middleware), the
+ * handler's 404s go to `next()`.
+ */
 export function toNodeListener(
   handler: (request: Request) => Promise<Response>,
 ): (req: NodeRequestLike, res: NodeResponseLike, next?: (error?: unknown) => void) => void;

@@ -32,6 +32,8 @@ export async function useEverything(db: D1DatabaseLike, env: ScheduledSyncEnv): 
   const report: SyncReport = await syncStocks({ apiKey: "k", apiUrl: emulator.url, sink, pacing: createPacing() });
   const handler = createWebhookHandler({ token: "0123456789abcdef", sink: postgres });
   createServer(toNodeListener(handler)).listen(0);
+  const middleware = toNodeListener(handler);
+  createServer((req, res) => middleware(req, res, (error) => console.log(error))).listen(0);
   try {
     validateOptions({ batchSize: 0 });
   } catch (error) {
