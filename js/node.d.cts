@@ -15,6 +15,7 @@ import { KeyCrmSyncError } from "./cjs/index.cjs";
 import type { NodeRequestLike, NodeResponseLike } from "./cjs/node.cjs";
 
 export type * from "./cjs/index.cjs";
+export type * from "./cjs/service.cjs";
 export type { NodeRequestLike, NodeResponseLike } from "./cjs/node.cjs";
 export { KeyCrmSyncError };
 
@@ -32,6 +33,10 @@ export function toNodeListener(
 ): Promise<(req: NodeRequestLike, res: NodeResponseLike, next?: (error?: unknown) => void) => void>;
 /** Wraps a sink so that newer figures are never overwritten by older ones. */
 export function trackObservations(sink: StockSink): Promise<StockSink>;
+/** The periodic sync and the webhooks of one process, as `serve` runs them (see `createSyncService` in service.d.ts). */
+export function createSyncService(
+  options: import("./cjs/service.cjs").SyncServiceOptions,
+): Promise<import("./cjs/service.cjs").SyncService>;
 /** Rejects with a KeyCrmSyncError (`INVALID_CONFIG`) if the core options are invalid. */
 export function validateOptions(options: CoreOptions): Promise<void>;
 /** The package version. */

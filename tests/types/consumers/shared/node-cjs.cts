@@ -33,5 +33,7 @@ export async function useEverything(db: d1.D1DatabaseLike, env: worker.Scheduled
   }
   await worker.createWorker().scheduled({}, env, { waitUntil: () => undefined });
   console.log(report.complete, maria, edge, d1.D1_MAX_PARAMETERS);
+  const service: kss.SyncService = await kss.createSyncService({ apiKey: "k", sink });
+  console.log(service);
   return kss.version();
 }
