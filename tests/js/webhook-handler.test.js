@@ -110,7 +110,7 @@ test("bad bodies are 400, oversized ones 413, unknown routes 404, wrong methods 
   assert.equal(big.status, 413);
   assert.equal((await fetch(`${base}/webhooks/keycrm/other?token=${TOKEN}`, { method: "POST" })).status, 404);
   assert.equal((await fetch(`${base}/webhooks/keycrm/stock?token=${TOKEN}`)).status, 405);
-  assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { ok: true });
+  assert.deepEqual(await (await fetch(`${base}/webhooks/keycrm/healthz`)).json(), { ok: true });
 });
 
 test("the order webhook answers at once, then syncs that order's offers", async () => {
@@ -277,7 +277,7 @@ test("an oversized body gets its 413 over HTTP, whether its length is declared o
   const declared = await post("stock", `[${" ".repeat(200_000)}]`);
   assert.equal(declared.status, 413);
   // The server goes on serving.
-  assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { ok: true });
+  assert.deepEqual(await (await fetch(`${base}/webhooks/keycrm/healthz`)).json(), { ok: true });
 });
 
 test("a body written in full before anything is read gets its 413, not a reset", async () => {
@@ -302,7 +302,7 @@ test("a body written in full before anything is read gets its 413, not a reset",
     assert.equal(result.answers[0].headers.connection, "close", what);
     assert.equal(JSON.parse(result.answers[0].body).error.code, "BODY_TOO_LARGE", what);
   }
-  assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { ok: true });
+  assert.deepEqual(await (await fetch(`${base}/webhooks/keycrm/healthz`)).json(), { ok: true });
 });
 
 test("a bad Host, a method Request refuses, or an odd target gets an answer, and the server stays up", async () => {
@@ -319,7 +319,7 @@ test("a bad Host, a method Request refuses, or an odd target gets an answer, and
     [request("GET", "//healthz"), 404, "NOT_FOUND"],
     [request("GET", "/%zz"), 404, "NOT_FOUND"],
     [request("GET", `/${"a".repeat(8000)}`), 404, "NOT_FOUND"],
-    [request("GET", "http://other.test/healthz"), 200, undefined],
+    [request("GET", "http://other.test/webhooks/keycrm/healthz"), 200, undefined],
     [request("PATCH", stock, { body: "[]" }), 405, "METHOD_NOT_ALLOWED"],
   ];
   for (const [bytes, status, code] of cases) {
@@ -328,7 +328,7 @@ test("a bad Host, a method Request refuses, or an odd target gets an answer, and
     assert.equal(answers[0]?.status, status, what);
     if (code) assert.equal(JSON.parse(answers[0].body).error.code, code, what);
   }
-  assert.deepEqual(await (await fetch(`${base}/healthz`)).json(), { ok: true });
+  assert.deepEqual(await (await fetch(`${base}/webhooks/keycrm/healthz`)).json(), { ok: true });
 });
 
 /** A webhook handler over a sink, served on a fresh port; `close` ends both. */
@@ -360,7 +360,7 @@ test("a site database that does not answer gets 503 with Retry-After after handl
     assert.equal(answer.headers.get("retry-after"), "30");
     assert.equal((await answer.json()).error.code, "SINK_TIMEOUT");
     // The server goes on answering; the stuck call is not waited for.
-    assert.deepEqual(await (await fetch(`${own.url}/healthz`)).json(), { ok: true });
+    assert.deepEqual(await (await fetch(`${own.url}/webhooks/keycrm/healthz`)).json(), { ok: true });
     // Once eight deliveries are still waiting, more are refused without a database call.
     for (let i = 0; i < 8; i++) assert.equal((await deliver()).status, 503);
     const before = writes;
