@@ -29,6 +29,12 @@ export interface ScanCursor {
    * form is refused (`INVALID_CONFIG` naming `resumeFrom.skus`).
    */
   skus?: string | null;
+  /**
+   * The pass's census: what KeyCRM had when the scan started (`ceiling`, its largest offer id, and `total`), and how
+   * many of those offers the runs before counted (`counted`, ids up to `countedTo`). Pass it back unchanged. Default:
+   * absent (a cursor of an earlier version): the resumed pass ends with `CATALOGUE_CHANGED`.
+   */
+  census?: { ceiling: number; total: number; counted?: number; countedTo?: number } | null;
 }
 
 /** What the core decides with. Every field is optional; unknown fields are refused (INVALID_CONFIG). */
@@ -150,6 +156,7 @@ export type ErrorCode =
   | "CRM_UNAVAILABLE"
   | "RATE_LIMITED"
   | "BAD_PAGE"
+  | "CATALOGUE_CHANGED"
   | "BAD_WEBHOOK"
   | "UNKNOWN_WAREHOUSE"
   | "SINK_FAILED"

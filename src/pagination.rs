@@ -30,6 +30,27 @@
 //!   added raise it. Fewer distinct offers than `total` means some were never seen.
 //!   A resumed scan counts the positions before the first page it read as seen by the
 //!   runs before it. Without any `total`, only the other rules apply.
+//! - **The census.** The count above cannot see a deletion before the page being
+//!   read when an addition at the end keeps `total` unchanged: an unread offer moves
+//!   onto a page already read, and the offer added stands in for it. So a
+//!   whole-catalogue scan from page 1 first takes a census: once page 1 says how
+//!   many pages there are, it asks for the last one alone ([`PagePlan::probe_page`])
+//!   and takes its largest id (the *ceiling*) and its `total`, what KeyCRM had at
+//!   that moment. Then it starts over from page 1, keeping the last page's answer
+//!   as that page's ([`PagePlan::take_probe`]), so that every answer it counts was
+//!   asked for after the census. Offers are listed by ascending id and new offers
+//!   get larger ids, so an offer read since with an id up to the ceiling existed at
+//!   the census (none comes back once deleted); when at least the census's `total`
+//!   of them were read, every offer KeyCRM had then was read, whatever changed
+//!   meanwhile. Otherwise the scan ends with [`ErrorCode::CatalogueChanged`]. A
+//!   listing not in id order fails the count (old offers above the last page's
+//!   largest id look like additions), which is safe; so does one without `total`
+//!   or `last_page`, a last page that keeps moving, and a cursor without a census.
+//!   A pass over several runs carries the census in its [`ScanCursor`], with how
+//!   many offers up to which id the runs before counted; later runs count only
+//!   above that id, so none counts twice. A last page holding fewer offers than its
+//!   own `total` says gives no census, and the count against `total` judges the
+//!   scan.
 //! - **Bounds.** A segment reads at most `2 × announced pages + 10` pages (re-reads
 //!   after deletions included), where the announced pages are the largest `last_page`
 //!   (or `total / per_page`) seen; and never more than 20 000 pages (1 000 000 offers at
@@ -309,7 +330,7 @@ impl PagePlan {
     ///
     /// # Errors
     /// [`ErrorCode::BadPage`] when the envelope contradicts itself;
-    /// [`ErrorCode::CatalogueChanged`] after [`MAX_PROBES`] answers in a row that
+    /// [`ErrorCode::CatalogueChanged`] after three answers in a row that
     /// were not the last page.
     pub fn take_probe(&mut self, page: &StockPage) -> Result<bool, SyncError> {
         let CensusState::Wanted { page: asked, tries } = self.census else {
