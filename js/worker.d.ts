@@ -140,7 +140,7 @@ export function createWorker(options?: ScheduledSyncOptions): {
   /**
    * The webhook endpoint, as `createWebhookHandler` on the Node side: `POST /webhooks/keycrm/stock`
    * (applied to D1 before replying), `POST /webhooks/keycrm/order` (202, then the order's offers
-   * synced in `ctx.waitUntil`), `GET /healthz`; each POST needs `?token=` equal to
+   * synced in `ctx.waitUntil`), `GET /webhooks/keycrm/healthz`; each POST needs `?token=` equal to
    * `KEYCRM_WEBHOOK_TOKEN`. Uses the cron's table, columns, warehouses and core options, and logs
    * one entry a delivery through `options.log`. Answers 503 (`INVALID_CONFIG`, naming the
    * variable) while a secret, var or the D1 binding is missing or wrong.

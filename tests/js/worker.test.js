@@ -635,7 +635,7 @@ describe("KeyCRM webhooks into D1 in workerd", () => {
     assert.equal(unknown.status, 400);
     assert.match((await unknown.json()).error.message, /unknown event/);
     assert.equal((await siteStock(worker)).get(a.sku), before, "still nothing written");
-    const health = await worker.mf.dispatchFetch("http://shop.example/healthz");
+    const health = await worker.mf.dispatchFetch("http://shop.example/webhooks/keycrm/healthz");
     assert.deepEqual(await health.json(), { ok: true });
   });
 
