@@ -42,6 +42,7 @@
 #![forbid(unsafe_code)]
 
 pub mod availability;
+pub mod check;
 pub mod diff;
 pub mod engine;
 pub mod error;
@@ -60,6 +61,7 @@ pub mod webhook;
 pub mod wasm;
 
 pub use availability::{Availability, DesiredStock, StockKey};
+pub use check::CheckFindings;
 pub use diff::{SiteStock, StockChange};
 pub use engine::{Action, SyncEngine};
 pub use error::{ErrorCode, SyncError};

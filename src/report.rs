@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::check::CheckFindings;
 use crate::error::SyncError;
 use crate::pagination::ScanCursor;
 use crate::warehouses::WarehouseSeen;
@@ -62,6 +63,10 @@ pub struct SyncReport {
     /// Why the run is not complete.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<SyncError>,
+    /// A complete check's findings (see [`crate::check`]); absent for a sync and
+    /// for a check that did not complete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<CheckFindings>,
     /// Where an unfinished whole-catalogue scan can resume (`resumeFrom`); absent
     /// after a complete scan, so the next run starts afresh.
     #[serde(skip_serializing_if = "Option::is_none")]

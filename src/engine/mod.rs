@@ -41,6 +41,7 @@ use requests::Retried;
 use std::collections::BTreeMap;
 
 use crate::availability::{Availability, DesiredStock, StockKey};
+use crate::check::CheckCollector;
 use crate::diff::StockChange;
 use crate::error::{ErrorCode, SyncError};
 use crate::ledger::SkuLedger;
@@ -163,6 +164,8 @@ pub struct SyncEngine {
     retry_notice: Option<(u64, RetryNotice)>,
     /// Failed attempts so far.
     failed_attempts: u64,
+    /// A check's record of the scan (see [`crate::check`]); `None` for a sync.
+    pub(crate) check: Option<CheckCollector>,
 }
 
 /// The in-flight "page" number of an order lookup; stock-list pages start at 1.
@@ -226,6 +229,7 @@ impl SyncEngine {
             order_lookup: options.order_id,
             retry_notice: None,
             failed_attempts: 0,
+            check: None,
             options,
         }
     }
@@ -357,11 +361,11 @@ impl SyncEngine {
         // Only a scan that showed it saw the whole catalogue may zero; a resumed run
         // has not seen the offers of earlier runs, so it cannot tell which site rows
         // KeyCRM lacks.
-        if self.options.zero_missing
+        // A check compares with every row of the site once its scan is done.
+        let zero = self.options.zero_missing
             && self.options.resume_from.is_none()
-            && self.plan.saw_whole_catalogue()
-            && self.zeroing == Zeroing::NotAsked
-        {
+            && self.plan.saw_whole_catalogue();
+        if (zero || self.check.is_some()) && self.zeroing == Zeroing::NotAsked {
             if !self.can_afford(1, 0) {
                 self.fail(self.out_of_budget());
                 return self.finish(now_ms);
@@ -445,6 +449,11 @@ impl SyncEngine {
             subrequests: self.requests + self.site_calls,
             duration_ms: now_ms.saturating_sub(self.started_ms),
             error: self.failure.clone(),
+            findings: self
+                .check
+                .as_ref()
+                .filter(|_| self.failure.is_none())
+                .and_then(CheckCollector::findings),
             // Resuming is only safe when every row read before the cursor was written.
             cursor: self
                 .plan

@@ -28,7 +28,11 @@ impl SyncEngine {
         row: &OfferStock,
         observed_at: u64,
     ) -> Result<bool, SyncError> {
-        let shared = match self.ledger.admit(row.id, row.sku.as_deref()) {
+        let admission = self.ledger.admit(row.id, row.sku.as_deref());
+        if let Some(check) = self.check.as_mut() {
+            return check.take_row(&self.availability, row, admission, observed_at);
+        }
+        let shared = match admission {
             Admission::AlreadyRead => return Ok(false),
             Admission::WithoutSku | Admission::InvalidSku => return Ok(true),
             Admission::Accept | Admission::SeenEarlier => false,
@@ -160,6 +164,17 @@ impl SyncEngine {
             return;
         }
         self.zeroing = Zeroing::Done;
+        if let Some(check) = self.check.as_mut() {
+            let outcome = check.take_site(&rows);
+            self.updated += outcome.findings.stock_differs.len() as u64;
+            self.unchanged += outcome.unchanged;
+            self.kept_newer += outcome.kept_newer;
+            outcome
+                .not_on_site
+                .iter()
+                .for_each(|key| self.not_on_site.add(&key.sku));
+            return;
+        }
         self.zero_queue = rows
             .into_iter()
             .filter(|row| {

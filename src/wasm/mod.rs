@@ -30,6 +30,20 @@ pub async fn run_sync(options: JsValue, io: JsValue) -> Result<JsValue, JsValue>
     finish(engine, io).await
 }
 
+/// Runs one check (see `SyncEngine::for_check`) to its end and resolves with the
+/// report, whose `findings` say where the site and KeyCRM disagree. `io` is
+/// `runSync`'s; `readAll` is called once, `write` never.
+///
+/// Rejects with a `KeyCrmSyncError` (`INVALID_CONFIG`) for invalid options,
+/// options a check cannot honour, or a malformed `io`.
+#[wasm_bindgen(js_name = runCheck)]
+pub async fn run_check(options: JsValue, io: JsValue) -> Result<JsValue, JsValue> {
+    let (options, io) = decode(options, io)?;
+    let engine = SyncEngine::for_check(options, js_sys::Date::now() as u64, io.seed())
+        .map_err(|e| error_to_js(&e))?;
+    finish(engine, io).await
+}
+
 /// Pacing shared by the runs started through it: their requests to one KeyCRM
 /// account are spaced as one run's would be (see `SyncEngine::share_pacing`).
 #[wasm_bindgen]

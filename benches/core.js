@@ -1,0 +1,223 @@
+// What a page costs in CPU in the package (the wasm core and its JS shim)
+// against a plain-JS implementation of the same rules (benches/reference.js),
+// side by side in one process.
+//
+// Warm: rounds interleaved (package, reference; then the other way round),
+// each a full scan of OFFERS offers served from memory into a Map sink, waits
+// made free (timers fire on the next turn and move Date.now() on). Cases:
+// totals, two warehouses summed by name, per-warehouse rows; each as a first
+// sync (every row changed) and the steady state (nothing changed). Both sides
+// compare full batches of 500 (the package with a subrequest budget), so they
+// do the same sink calls. CPU is process.cpuUsage (the whole process, helper
+// threads included): medians over rounds, per 1 000 offers, and the ratio of
+// the medians (package / reference; below 1: the package is cheaper).
+//
+// Cold: a fresh process per sample: import, compile and instantiate, and the
+// first 12 pages of a first sync (totals), for each side.
+//
+// Run: npm run bench:core  (about a minute). BENCH_ROUNDS, BENCH_COLD set the
+// counts. The machine may be busy: compare ratios of one run, not absolutes
+// across runs.
+
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { syncStocks } from "keycrm-stock-sync";
+import { generateCatalogue } from "keycrm-stock-sync/testing";
+import { referenceSync } from "./reference.js";
+import { mapSink, memoryFetch, stockPages } from "./pages.js";
+
+const OFFERS = Number(process.env.BENCH_OFFERS ?? 5_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
+const COLD = Number(process.env.BENCH_COLD ?? 5);
+const COLD_PAGES = 12;
+const BUDGET = 100_000;
+
+const CASES = [
+  { name: "totals", options: {} },
+  { name: "2 warehouses by name", options: { warehouses: ["Київ", "Основний"] } },
+  { name: "per warehouse", options: { perWarehouse: true } },
+];
+
+/** Runs `body` with waits made free (see the header). */
+async function withFreeWaits(body) {
+  const { now: realNow } = Date;
+  const { setTimeout: realSetTimeout, clearTimeout: realClearTimeout } = globalThis;
+  let now = realNow();
+  Date.now = () => now;
+  globalThis.setTimeout = (callback, ms = 0, ...args) => {
+    const due = now + Math.max(0, Number(ms) || 0);
+    return setImmediate(() => {
+      now = Math.max(now, due);
+      callback(...args);
+    });
+  };
+  globalThis.clearTimeout = (handle) =>
+    handle?.constructor?.name === "Immediate"
+      ? clearImmediate(handle)
+      : realClearTimeout(handle);
+  try {
+    return await body();
+  } finally {
+    Date.now = realNow;
+    globalThis.setTimeout = realSetTimeout;
+    globalThis.clearTimeout = realClearTimeout;
+  }
+}
+
+function cpuMs(body) {
+  return withFreeWaits(async () => {
+    const before = process.cpuUsage();
+    const out = await body();
+    const used = process.cpuUsage(before);
+    return { ms: (used.user + used.system) / 1000, out };
+  });
+}
+
+async function runPackage(pages, options, table) {
+  const sink = mapSink(table);
+  const { ms, out } = await cpuMs(() =>
+    syncStocks({
+      apiKey: "bench-key",
+      apiUrl: "http://keycrm.invalid/v1",
+      fetch: memoryFetch(pages),
+      sink,
+      rateLimitPerMinute: 60_000,
+      maxSubrequests: BUDGET,
+      ...options,
+    }),
+  );
+  if (!out.complete) throw new Error(`${out.error.code}: ${out.error.message}`);
+  return { ms, offers: out.offers, updated: out.updated };
+}
+
+async function runReference(pages, options, table) {
+  const sink = mapSink(table);
+  const { ms, out } = await cpuMs(() => referenceSync({ pages, sink, ...options }));
+  return { ms, offers: out.offers, updated: out.updated };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function siteOf(offers, perWarehouse, figure) {
+  const table = new Map();
+  for (const offer of offers) {
+    if (offer.sku === null || offer.sku === "") continue;
+    if (perWarehouse) {
+      for (const w of offer.warehouse) table.set(`${offer.sku}\u0000${w.id}`, figure);
+    } else {
+      table.set(offer.sku, figure);
+    }
+  }
+  return table;
+}
+
+const offers = generateCatalogue({ offers: OFFERS });
+const rows = [];
+for (const { name, options } of CASES) {
+  const perWarehouse = options.perWarehouse === true;
+  const details = perWarehouse || options.warehouses !== undefined;
+  const pages = stockPages(offers, { details });
+  // The site as a complete sync leaves it, for the steady state.
+  const synced = siteOf(offers, perWarehouse, 9_999);
+  await runReference(pages, options, synced);
+  for (const [state, start] of [
+    ["first sync", () => siteOf(offers, perWarehouse, 9_999)],
+    ["steady state", () => new Map(synced)],
+  ]) {
+    const samples = { package: [], reference: [] };
+    let seen = null;
+    // Two rounds to warm up, not counted.
+    for (let round = -2; round < ROUNDS; round += 1) {
+      const order = round % 2 === 0 ? ["package", "reference"] : ["reference", "package"];
+      for (const side of order) {
+        const run = side === "package" ? runPackage : runReference;
+        const result = await run(pages, options, start());
+        if (round >= 0) samples[side].push(result.ms);
+        seen ??= result;
+      }
+    }
+    const pkg = median(samples.package);
+    const ref = median(samples.reference);
+    const per = (ms) => ((ms * 1000) / seen.offers).toFixed(2);
+    rows.push({
+      case: name,
+      state,
+      "package ms / 1 000 offers": per(pkg),
+      "reference ms / 1 000 offers": per(ref),
+      "package / reference": (pkg / ref).toFixed(2),
+    });
+  }
+}
+
+// A fresh process per sample: import (compile, instantiate), then the first
+// 12 pages of a first sync.
+const COLD_SCRIPT = (side) => `
+  import { readFileSync } from "node:fs";
+  const data = JSON.parse(readFileSync(process.env.BENCH_DATA, "utf8"));
+  const before = process.cpuUsage();
+  const { mapSink, memoryFetch } = await import("./benches/pages.js");
+  const pages = new Map(data.pages);
+  const sink = mapSink(new Map(data.rows));
+  ${
+    side === "package"
+      ? `const { syncStocks } = await import("keycrm-stock-sync");
+  const report = await syncStocks({
+    apiKey: "k",
+    apiUrl: "http://keycrm.invalid/v1",
+    fetch: memoryFetch(pages),
+    sink,
+    rateLimitPerMinute: 60000,
+    maxSubrequests: ${BUDGET},
+    maxRequests: ${COLD_PAGES},
+  });`
+      : `const { referenceSync } = await import("./benches/reference.js");
+  const report = await referenceSync({ pages, sink, maxPages: ${COLD_PAGES} });`
+  }
+  const used = process.cpuUsage(before);
+  console.log(JSON.stringify({ ms: (used.user + used.system) / 1000, offers: report.offers }));
+`;
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "keycrm-bench-"));
+const cold = { package: [], reference: [] };
+try {
+  const data = join(dir, "data.json");
+  writeFileSync(
+    data,
+    JSON.stringify({
+      pages: [...stockPages(offers)],
+      rows: [...siteOf(offers, false, 9_999)],
+    }),
+  );
+  for (let i = 0; i < COLD; i += 1) {
+    for (const side of i % 2 === 0 ? ["package", "reference"] : ["reference", "package"]) {
+      const out = execFileSync(
+        process.execPath,
+        ["--input-type=module", "-e", COLD_SCRIPT(side)],
+        { cwd: root, env: { ...process.env, BENCH_DATA: data }, encoding: "utf8" },
+      );
+      cold[side].push(JSON.parse(out).ms);
+    }
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+const coldPkg = median(cold.package);
+const coldRef = median(cold.reference);
+rows.push({
+  case: `cold: first ${COLD_PAGES} pages, totals`,
+  state: "first sync",
+  "package ms / 1 000 offers": `${coldPkg.toFixed(1)} ms in all`,
+  "reference ms / 1 000 offers": `${coldRef.toFixed(1)} ms in all`,
+  "package / reference": (coldPkg / coldRef).toFixed(2),
+});
+
+console.log(
+  `Node ${process.version}, V8 ${process.versions.v8}; ${OFFERS} offers in pages of 50; ` +
+    `${ROUNDS} interleaved rounds (medians), ${COLD} cold processes each; process CPU`,
+);
+console.table(rows);
+if (process.env.BENCH_JSON) console.log(JSON.stringify(rows));

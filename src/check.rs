@@ -1,0 +1,409 @@
+//! The mismatch report: a read-only whole-catalogue scan that says, completely,
+//! where the site and KeyCRM disagree.
+//!
+//! A check (`check: true` in the options) reads every offer as a sync would, with
+//! the same figures (warehouses, reserve, per-warehouse rows, fractions) and the
+//! same [SKU rules](crate::ledger), but it writes nothing and asks the site for its
+//! rows once, with `readAll`, after the scan. [`CheckCollector`] keeps what the
+//! scan read; [`CheckCollector::findings`] compares it with the site's rows:
+//!
+//! - **stock differs** — a site row whose figure a sync would change, with the
+//!   site's figure and KeyCRM's (the same comparison as a sync: a site figure
+//!   observed after KeyCRM's stays, and is not a finding);
+//! - **missing in KeyCRM** — a site row whose SKU no offer has;
+//! - **not on site** — an offer with a figure for a row the site lacks (in
+//!   per-warehouse mode, one finding per missing warehouse row);
+//! - **without SKU** — an offer with no SKU;
+//! - **duplicate SKU** — a SKU on several offers, with their ids;
+//! - **near miss** — a KeyCRM SKU and a site SKU that differ only in letter case or
+//!   surrounding whitespace, where one of the two has no exact counterpart: the
+//!   usual reason a row "does not sync";
+//! - **invalid SKU** — an offer skipped because its SKU holds U+0000.
+//!
+//! Every list is complete and in a stable order. Nothing here does I/O.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::availability::{Availability, DesiredStock, StockKey};
+use crate::diff::{diff, SiteStock};
+use crate::engine::SyncEngine;
+use crate::error::SyncError;
+use crate::ledger::{is_storable, Admission};
+use crate::options::SyncOptions;
+use crate::page::OfferStock;
+
+/// Refuses options a check cannot honour: it reads the whole catalogue from its
+/// first page and writes nothing.
+///
+/// # Errors
+/// [`ErrorCode::InvalidConfig`](crate::ErrorCode::InvalidConfig) for `offerIds`,
+/// `skus`, `orderId`, `resumeFrom` or `zeroMissing` together with `check`.
+pub fn check_options(options: &SyncOptions) -> Result<(), SyncError> {
+    if options.is_filtered()
+        || options.order_id.is_some()
+        || options.resume_from.is_some()
+        || options.zero_missing
+    {
+        return Err(SyncError::config(
+            "check compares the whole catalogue in one scan and writes nothing; offerIds, skus, orderId, resumeFrom and zeroMissing do not apply",
+        ));
+    }
+    Ok(())
+}
+
+impl SyncEngine {
+    /// A check: a read-only whole-catalogue scan that ends by reading every row of
+    /// the site (`readAll`) and comparing, and reports its findings in
+    /// [`SyncReport::findings`](crate::SyncReport::findings). It is a dry run:
+    /// [`Action::WriteSite`](crate::Action::WriteSite) never comes, and neither does
+    /// [`Action::ReadSite`](crate::Action::ReadSite).
+    ///
+    /// # Errors
+    /// [`ErrorCode::InvalidConfig`](crate::ErrorCode::InvalidConfig) for options a
+    /// check cannot honour (see [`check_options`]).
+    pub fn for_check(options: SyncOptions, now_ms: u64, seed: u64) -> Result<Self, SyncError> {
+        check_options(&options)?;
+        let options = SyncOptions {
+            dry_run: true,
+            ..options
+        };
+        let mut engine = SyncEngine::new(options, now_ms, seed);
+        engine.check = Some(CheckCollector::new());
+        Ok(engine)
+    }
+}
+
+/// Where the site and KeyCRM disagree, every finding of every kind. Serialized in
+/// camelCase as the report's `findings`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckFindings {
+    /// Site rows a sync would change, by SKU then warehouse.
+    pub stock_differs: Vec<StockDiffers>,
+    /// Site rows whose SKU KeyCRM lacks, by SKU then warehouse.
+    pub missing_in_keycrm: Vec<MissingInKeycrm>,
+    /// Offers with a figure for a row the site lacks, by offer id then warehouse.
+    pub not_on_site: Vec<NotOnSiteOffer>,
+    /// Offers without a SKU, by id.
+    pub without_sku: Vec<u64>,
+    /// SKUs on several offers, by SKU.
+    pub duplicate_skus: Vec<DuplicateSku>,
+    /// KeyCRM SKUs that differ from a site SKU only in case or surrounding
+    /// whitespace, by KeyCRM's SKU then the site's.
+    pub near_misses: Vec<NearMiss>,
+    /// Offers skipped because their SKU holds U+0000, by id.
+    pub invalid_skus: Vec<InvalidSku>,
+}
+
+impl CheckFindings {
+    /// Whether a stock on the site differs from KeyCRM's: what makes a check fail.
+    pub fn has_stock_mismatch(&self) -> bool {
+        !self.stock_differs.is_empty()
+    }
+}
+
+/// A site row a sync would change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StockDiffers {
+    /// The row's SKU.
+    pub sku: String,
+    /// The row's warehouse, in per-warehouse mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warehouse_id: Option<u64>,
+    /// The site's figure; `None` for NULL.
+    pub site: Option<f64>,
+    /// The figure a sync would write.
+    pub keycrm: f64,
+}
+
+/// A site row whose SKU no offer in KeyCRM has.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MissingInKeycrm {
+    /// The row's SKU.
+    pub sku: String,
+    /// The row's warehouse, in per-warehouse mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warehouse_id: Option<u64>,
+    /// The site's figure; `None` for NULL.
+    pub site: Option<f64>,
+}
+
+/// An offer with a figure for a row the site lacks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotOnSiteOffer {
+    /// The offer's id in KeyCRM.
+    pub offer_id: u64,
+    /// The offer's SKU.
+    pub sku: String,
+    /// The warehouse of the missing row, in per-warehouse mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warehouse_id: Option<u64>,
+    /// The figure a sync would write into the row, were it there.
+    pub keycrm: f64,
+}
+
+/// A SKU on several offers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DuplicateSku {
+    /// The SKU.
+    pub sku: String,
+    /// Its offers, ascending.
+    pub offer_ids: Vec<u64>,
+}
+
+/// A KeyCRM SKU and a site SKU equal but for case or surrounding whitespace.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NearMiss {
+    /// KeyCRM's SKU.
+    pub sku: String,
+    /// The site's SKU.
+    pub site_sku: String,
+    /// The offers with KeyCRM's SKU, ascending.
+    pub offer_ids: Vec<u64>,
+}
+
+/// An offer skipped because its SKU holds U+0000.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvalidSku {
+    /// The offer's id.
+    pub offer_id: u64,
+    /// The SKU as KeyCRM has it.
+    pub sku: String,
+}
+
+/// The outcome of comparing a check's scan with the site: the findings, and the
+/// counts a sync's report would carry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckOutcome {
+    /// Every finding.
+    pub findings: CheckFindings,
+    /// Rows already right.
+    pub unchanged: u64,
+    /// Rows whose site figure was observed after KeyCRM's.
+    pub kept_newer: u64,
+    /// Keys the site has no row for.
+    pub not_on_site: Vec<StockKey>,
+}
+
+/// What a check's scan read: each offer once, with the keys of its figures, and
+/// the figure a sync would write per key.
+#[derive(Debug, Default)]
+pub struct CheckCollector {
+    /// Offers by id: SKU (as read) and the keys they have figures for.
+    offers: BTreeMap<u64, (Option<String>, Vec<(StockKey, f64)>)>,
+    /// Per key, the smallest figure among its offers and the newest observation
+    /// among them (the [SKU rules](crate::ledger)).
+    desired: HashMap<StockKey, (f64, u64)>,
+    /// The findings, once the site's rows were compared.
+    findings: Option<CheckFindings>,
+}
+
+impl CheckCollector {
+    /// An empty collector.
+    pub fn new() -> Self {
+        CheckCollector::default()
+    }
+
+    /// Takes one row the ledger has judged; returns whether the offer was new to
+    /// the run, as a sync's `take_row` does.
+    ///
+    /// # Errors
+    /// [`ErrorCode::BadPage`](crate::ErrorCode::BadPage) from
+    /// [`Availability::figures`].
+    pub fn take_row(
+        &mut self,
+        availability: &Availability,
+        row: &OfferStock,
+        admission: Admission,
+        observed_at: u64,
+    ) -> Result<bool, SyncError> {
+        let figures = match admission {
+            Admission::AlreadyRead => return Ok(false),
+            Admission::WithoutSku | Admission::InvalidSku => Vec::new(),
+            Admission::Accept | Admission::SeenEarlier | Admission::Shared => {
+                let sku = row.sku.as_deref().unwrap_or_default();
+                availability.figures(row, sku, observed_at)?
+            }
+        };
+        let keys = figures.iter().map(|f| (f.key.clone(), f.stock)).collect();
+        for DesiredStock {
+            key,
+            stock,
+            observed_at,
+        } in figures
+        {
+            self.desired
+                .entry(key)
+                .and_modify(|(low, newest)| {
+                    *low = low.min(stock);
+                    *newest = (*newest).max(observed_at);
+                })
+                .or_insert((stock, observed_at));
+        }
+        self.offers.insert(row.id, (row.sku.clone(), keys));
+        Ok(true)
+    }
+
+    /// Compares what the scan read with every row of the site, and keeps the
+    /// findings for [`findings`](Self::findings).
+    pub fn take_site(&mut self, site: &[SiteStock]) -> CheckOutcome {
+        let outcome = self.compare(site);
+        self.findings = Some(outcome.findings.clone());
+        outcome
+    }
+
+    /// The findings, once [`take_site`](Self::take_site) compared the site.
+    pub fn findings(&self) -> Option<CheckFindings> {
+        self.findings.clone()
+    }
+
+    /// Compares what the scan read with every row of the site.
+    pub fn compare(&self, site: &[SiteStock]) -> CheckOutcome {
+        let mut findings = CheckFindings::default();
+        let desired: Vec<DesiredStock> = self
+            .desired
+            .iter()
+            .map(|(key, &(stock, observed_at))| DesiredStock {
+                key: key.clone(),
+                stock,
+                observed_at,
+            })
+            .collect();
+        let outcome = diff(&desired, site);
+        let current: HashMap<StockKey, Option<f64>> =
+            site.iter().map(|row| (row.key(), row.stock)).collect();
+        findings.stock_differs = outcome
+            .changes
+            .iter()
+            .filter_map(|change| {
+                let key = StockKey {
+                    sku: change.sku.clone(),
+                    warehouse_id: change.warehouse_id,
+                };
+                let keycrm = change.stock?;
+                Some(StockDiffers {
+                    site: current.get(&key).copied().flatten(),
+                    sku: key.sku,
+                    warehouse_id: key.warehouse_id,
+                    keycrm,
+                })
+            })
+            .collect();
+        findings
+            .stock_differs
+            .sort_by(|a, b| (&a.sku, a.warehouse_id).cmp(&(&b.sku, b.warehouse_id)));
+
+        // Offers by SKU, for duplicates, near misses and what the site lacks.
+        let mut by_sku: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        let mut invalid: BTreeSet<&str> = BTreeSet::new();
+        for (&id, (sku, keys)) in &self.offers {
+            match sku.as_deref() {
+                None => findings.without_sku.push(id),
+                Some(sku) if !is_storable(sku) => {
+                    invalid.insert(sku);
+                    findings.invalid_skus.push(InvalidSku {
+                        offer_id: id,
+                        sku: sku.to_string(),
+                    });
+                }
+                Some(sku) => {
+                    by_sku.entry(sku).or_default().push(id);
+                    for (key, stock) in keys {
+                        if !current.contains_key(key) {
+                            findings.not_on_site.push(NotOnSiteOffer {
+                                offer_id: id,
+                                sku: sku.to_string(),
+                                warehouse_id: key.warehouse_id,
+                                keycrm: self.desired.get(key).map_or(*stock, |d| d.0),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        findings.duplicate_skus = by_sku
+            .iter()
+            .filter(|(_, ids)| ids.len() > 1)
+            .map(|(sku, ids)| DuplicateSku {
+                sku: (*sku).to_string(),
+                offer_ids: ids.clone(),
+            })
+            .collect();
+
+        let site_skus: BTreeSet<&str> = site.iter().map(|row| row.sku.as_str()).collect();
+        findings.missing_in_keycrm = site
+            .iter()
+            .filter(|row| {
+                !by_sku.contains_key(row.sku.as_str()) && !invalid.contains(row.sku.as_str())
+            })
+            .map(|row| MissingInKeycrm {
+                sku: row.sku.clone(),
+                warehouse_id: row.warehouse_id,
+                site: row.stock,
+            })
+            .collect();
+        findings
+            .missing_in_keycrm
+            .sort_by(|a, b| (&a.sku, a.warehouse_id).cmp(&(&b.sku, b.warehouse_id)));
+        findings.near_misses = near_misses(&by_sku, &site_skus);
+
+        CheckOutcome {
+            findings,
+            unchanged: outcome.unchanged,
+            kept_newer: outcome.kept_newer,
+            not_on_site: outcome.not_on_site,
+        }
+    }
+}
+
+/// A SKU as people mean it: without surrounding whitespace, in lower case.
+pub fn loose_sku(sku: &str) -> String {
+    sku.trim().to_lowercase()
+}
+
+/// Pairs of a KeyCRM SKU and a site SKU that differ but are equal
+/// [loosely](loose_sku), where the KeyCRM SKU has no site row or the site SKU is
+/// on no offer.
+fn near_misses(keycrm: &BTreeMap<&str, Vec<u64>>, site: &BTreeSet<&str>) -> Vec<NearMiss> {
+    let mut site_by_loose: HashMap<String, Vec<&str>> = HashMap::new();
+    for sku in site {
+        site_by_loose.entry(loose_sku(sku)).or_default().push(sku);
+    }
+    let mut out = Vec::new();
+    for (sku, offer_ids) in keycrm {
+        let Some(candidates) = site_by_loose.get(&loose_sku(sku)) else {
+            continue;
+        };
+        for site_sku in candidates {
+            if site_sku == sku || (site.contains(sku) && keycrm.contains_key(site_sku)) {
+                continue;
+            }
+            out.push(NearMiss {
+                sku: (*sku).to_string(),
+                site_sku: (*site_sku).to_string(),
+                offer_ids: offer_ids.clone(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loose_skus_ignore_case_and_surrounding_whitespace_only() {
+        assert_eq!(loose_sku("  Mug-RED\t"), "mug-red");
+        assert_ne!(loose_sku("mug red"), loose_sku("mugred"));
+        assert_eq!(loose_sku("ЧАШКА"), "чашка");
+    }
+}
