@@ -241,6 +241,15 @@ impl SyncOptions {
                 "skus: an empty SKU cannot be filtered on",
             ));
         }
+        if let Some(sku) = self
+            .skus
+            .iter()
+            .find(|sku| !crate::request::sku_is_filterable(sku))
+        {
+            return Err(SyncError::config(format!(
+                "skus: {sku:?} holds a comma, and KeyCRM splits filter[offers_sku] on commas whatever the encoding, so it cannot be filtered on; sync its offer by offerIds, or leave it to a full scan"
+            )));
+        }
         if !self.offer_ids.is_empty() && !self.skus.is_empty() {
             return Err(SyncError::config(
                 "offerIds and skus cannot be combined: choose one filter",
@@ -478,6 +487,7 @@ mod tests {
             r#"{"batchSize": 0}"#,
             r#"{"offerIds": [1], "skus": ["a"]}"#,
             r#"{"skus": ["a"], "zeroMissing": true}"#,
+            r#"{"skus": ["a", "b,c"]}"#,
             r#"{"warehouses": [" "]}"#,
             r#"{"maxSubrequests": 2}"#,
             r#"{"resumeFrom": {"page": 0}}"#,

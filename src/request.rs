@@ -2,11 +2,21 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::page::OfferStock;
+
 /// KeyCRM's largest page; asking for more is silently capped, asking for less wastes
 /// the rate limit.
 pub const PAGE_LIMIT: u64 = 50;
 
 /// Filters of the stock list, split into chunks so that request URLs stay short.
+///
+/// KeyCRM's filters take comma-separated lists, and its Laravel backend decodes
+/// the query before splitting on commas: `a%2Cb` arrives as `a,b` and is read as
+/// the two SKUs `a` and `b`. No encoding is known to survive that (a doubly
+/// encoded `a%252Cb` would be searched for literally, as `a%2Cb`), so a SKU that
+/// holds a comma cannot be filtered on, alone or not: see [`sku_is_filterable`].
+/// Such offers are reached by their offer id (`filter[offers_id]`, which webhooks
+/// and confirmation reads use) or by a full scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OfferFilter {
     /// `filter[offers_id]=1,2,3`.
@@ -20,9 +30,19 @@ const CHUNK_ITEMS: usize = 50;
 /// Most characters of one encoded filter value.
 const CHUNK_CHARS: usize = 1_500;
 
+/// Whether a SKU can be asked for by `filter[offers_sku]`: not when it holds a
+/// comma, which KeyCRM splits the filter on after decoding it, so that `a,b` would
+/// ask for `a` and `b` and never for `a,b`.
+pub fn sku_is_filterable(sku: &str) -> bool {
+    !sku.contains(',')
+}
+
 impl OfferFilter {
     /// Splits ids or SKUs into filters of at most 50 items and ~1 500 encoded
     /// characters each.
+    ///
+    /// SKUs that cannot be filtered on ([`sku_is_filterable`]) are left out:
+    /// options holding one are refused before a run starts.
     pub fn chunks(offer_ids: &[u64], skus: &[String]) -> Vec<OfferFilter> {
         if !offer_ids.is_empty() {
             return offer_ids
@@ -33,7 +53,7 @@ impl OfferFilter {
         let mut chunks = Vec::new();
         let mut current: Vec<String> = Vec::new();
         let mut chars = 0;
-        for sku in skus {
+        for sku in skus.iter().filter(|sku| sku_is_filterable(sku)) {
             let len = encode(sku).len() + 1;
             if !current.is_empty() && (current.len() == CHUNK_ITEMS || chars + len > CHUNK_CHARS) {
                 chunks.push(OfferFilter::Skus(std::mem::take(&mut current)));
@@ -46,6 +66,20 @@ impl OfferFilter {
             chunks.push(OfferFilter::Skus(current));
         }
         chunks
+    }
+
+    /// Whether a row of the answer is one this filter asked for: the offer id, or
+    /// the SKU exactly as asked. A backend that splits or widens a filter (a
+    /// partial match, a comma read as a separator) sends rows of other offers;
+    /// they are not this filter's to write.
+    pub fn admits(&self, row: &OfferStock) -> bool {
+        match self {
+            OfferFilter::OfferIds(ids) => ids.contains(&row.id),
+            OfferFilter::Skus(skus) => row
+                .sku
+                .as_deref()
+                .is_some_and(|sku| skus.iter().any(|asked| asked == sku)),
+        }
     }
 
     fn query(&self) -> String {
@@ -160,7 +194,7 @@ mod tests {
 
     #[test]
     fn filters_and_details_are_encoded() {
-        let filter = OfferFilter::Skus(vec!["a b".into(), "x,y&z".into(), "Київ".into()]);
+        let filter = OfferFilter::Skus(vec!["a b".into(), "x;y&z".into(), "Київ".into()]);
         let q = StockQuery {
             page: 1,
             details: true,
@@ -169,8 +203,44 @@ mod tests {
         assert_eq!(
             q.url("http://h/v1"),
             "http://h/v1/offers/stocks?limit=50&page=1&filter%5Bdetails%5D=true\
-             &filter%5Boffers_sku%5D=a%20b,x%2Cy%26z,%D0%9A%D0%B8%D1%97%D0%B2"
+             &filter%5Boffers_sku%5D=a%20b,x%3By%26z,%D0%9A%D0%B8%D1%97%D0%B2"
         );
+    }
+
+    /// KeyCRM splits `filter[offers_sku]` on commas after decoding it, so a SKU
+    /// holding one never goes into a filter, alone or with others.
+    #[test]
+    fn skus_with_commas_are_never_filtered_on() {
+        assert!(!sku_is_filterable("a,b") && sku_is_filterable("a;b"));
+        let skus: Vec<String> = ["x", "a,b", "y", ",", "z"].map(String::from).to_vec();
+        assert_eq!(
+            OfferFilter::chunks(&[], &skus),
+            [OfferFilter::Skus(vec!["x".into(), "y".into(), "z".into()])]
+        );
+        assert_eq!(OfferFilter::chunks(&[], &["a,b".into()]), []);
+        for chunk in OfferFilter::chunks(&[], &skus) {
+            let query = chunk.query();
+            let value = query.split_once('=').unwrap().1;
+            assert!(!value.contains("%2C"), "{query}");
+        }
+    }
+
+    #[test]
+    fn answers_are_matched_by_exact_sku_or_id() {
+        let row = |id, sku: Option<&str>| OfferStock {
+            id,
+            sku: sku.map(String::from),
+            quantity: 1.0,
+            reserve: 0.0,
+            warehouse: None,
+        };
+        let skus = OfferFilter::Skus(vec!["a".into(), "b".into()]);
+        assert!(skus.admits(&row(1, Some("a"))) && skus.admits(&row(2, Some("b"))));
+        for other in [Some("a,b"), Some("A"), Some("a "), Some("ab"), None] {
+            assert!(!skus.admits(&row(3, other)), "{other:?}");
+        }
+        let ids = OfferFilter::OfferIds(vec![4, 5]);
+        assert!(ids.admits(&row(5, None)) && !ids.admits(&row(6, Some("a"))));
     }
 
     #[test]

@@ -423,6 +423,9 @@ function resolvePage(raw) {
   return page >= 1 && Number.isSafeInteger(page) ? page : 1;
 }
 
+// A comma-separated filter, split as Laravel splits it: after the query is
+// decoded, so `a%2Cb` is the two values `a` and `b` (a SKU holding a comma
+// cannot be filtered on).
 function listFilter(raw) {
   if (raw === undefined || raw.trim() === "") return null;
   return new Set(raw.split(",").map((value) => value.trim()));

@@ -414,7 +414,16 @@ impl SyncEngine {
             self.fail(err);
             return false;
         }
-        self.take_rows(&page.data, observed_at);
+        // A filtered page's rows are taken only for what the filter asked for:
+        // a backend that splits or widens the filter sends others too.
+        match self.plan.query().and_then(|query| query.filter) {
+            Some(filter) => {
+                let asked: Vec<&OfferStock> =
+                    page.data.iter().filter(|row| filter.admits(row)).collect();
+                self.take_rows(asked, observed_at)
+            }
+            None => self.take_rows(&page.data, observed_at),
+        };
         if self.failure.is_some() {
             return false;
         }

@@ -134,6 +134,20 @@ test("offers_id and offers_sku filters, alone and together", async (t) => {
   assert.deepEqual(ids(both.data), [2]);
 });
 
+test("a comma in a filter splits it after decoding, as in Laravel", async (t) => {
+  const emu = await emulatorFor(t, {
+    offers: [
+      { id: 1, sku: "a", quantity: 1, reserve: 0 },
+      { id: 2, sku: "b", quantity: 2, reserve: 0 },
+      { id: 3, sku: "a,b", quantity: 3, reserve: 0 },
+    ],
+  });
+  for (const query of ["filter%5Boffers_sku%5D=a%2Cb", "filter[offers_sku]=a,b"]) {
+    const { body } = await get(emu, `/offers/stocks?${query}`);
+    assert.deepEqual(ids(body.data), [1, 2], query);
+  }
+});
+
 test("warehouse breakdown only with filter[details]=true", async (t) => {
   const offers = generateCatalogue({ offers: 5 });
   const emu = await emulatorFor(t, { offers });
