@@ -4,7 +4,11 @@
 
 import * as wasm from "./wasm/keycrm_stock_sync.js";
 import { syncError } from "./errors.js";
-import { makeApplyStockDelivery, makeSyncStocks } from "./sync.js";
+import {
+  makeApplyStockDelivery,
+  makeCheckStock,
+  makeSyncStocks,
+} from "./sync.js";
 import { makeCreatePacing } from "./pacing.js";
 import { makeCreateWebhookHandler } from "./webhooks.js";
 
@@ -31,6 +35,7 @@ export function makeApi(source, hint) {
   const createPacing = makeCreatePacing(core);
   return {
     syncStocks,
+    checkStock: makeCheckStock(core),
     /** Writes one stock-webhook delivery; resolves with its report. */
     applyStockWebhook: async (options) => (await applyStockDelivery(options)).report,
     createPacing,

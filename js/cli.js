@@ -34,6 +34,9 @@ async function main(argv) {
   if (command === "sync") {
     return (await import("./cli/sync.js")).runSync(options, io);
   }
+  if (command === "check") {
+    return (await import("./cli/check.js")).runCheck(options, io);
+  }
   if (command === "serve") {
     return (await import("./cli/serve.js")).runServe(options, io);
   }

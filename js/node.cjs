@@ -7,6 +7,7 @@ let loaded;
 const load = () => (loaded ??= import("./node.js"));
 
 exports.syncStocks = async (options) => (await load()).syncStocks(options);
+exports.checkStock = async (options) => (await load()).checkStock(options);
 exports.applyStockWebhook = async (options) =>
   (await load()).applyStockWebhook(options);
 exports.createWebhookHandler = async (options) =>

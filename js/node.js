@@ -9,6 +9,8 @@ const wasmFile = new URL("./wasm/keycrm_stock_sync_bg.wasm", import.meta.url);
 export const {
   /** Pulls every stock from KeyCRM and writes what can be sold into the sink. */
   syncStocks,
+  /** Lists where the site and KeyCRM disagree, reading both and writing nothing. */
+  checkStock,
   /** Writes one delivery of KeyCRM's stock webhook into the sink; no request to KeyCRM. */
   applyStockWebhook,
   /** A Request → Response handler for KeyCRM's stock and order webhooks. */

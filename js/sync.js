@@ -11,6 +11,34 @@ import { corePacing } from "./pacing.js";
  *   returns the initialised wasm module, or throws if it cannot be loaded
  */
 export function makeSyncStocks(core) {
+  return runWith(core, (wasm) => wasm.runSync);
+}
+
+/**
+ * checkStock(): a read-only scan with the options of syncStocks (but the
+ * filters, resumeFrom and zeroMissing) that reads the sink once with readAll()
+ * and resolves with the report and its `findings`. Nothing is written.
+ * @param {() => typeof import("./wasm/keycrm_stock_sync.js")} core
+ */
+export function makeCheckStock(core) {
+  const run = runWith(core, (wasm) => wasm.runCheck);
+  return async function checkStock(options) {
+    if (typeof options?.sink?.readAll !== "function") {
+      throw syncError(
+        "INVALID_CONFIG",
+        "checkStock needs a sink with readAll(), which every bundled sink has: a custom sink must list all its rows to be compared",
+      );
+    }
+    const { pacing, ...rest } = options;
+    if (pacing !== undefined) {
+      throw syncError("INVALID_CONFIG", "checkStock takes no pacing");
+    }
+    return run(rest);
+  };
+}
+
+// A run of the core entry `entryOf` picks, with the shim's I/O around it.
+function runWith(core, entryOf) {
   return async function syncStocks(options) {
     const { apiKey, sink, onProgress, fetch, signal, pacing, ...coreOptions } =
       options ?? {};
@@ -45,9 +73,10 @@ export function makeSyncStocks(core) {
       seed: Math.random(),
     };
     try {
+      // Shared pacing has a sync entry only; checkStock takes none.
       const report = shared
         ? shared.runSync(coreOptions, io)
-        : wasm.runSync(coreOptions, io);
+        : entryOf(wasm)(coreOptions, io);
       return redact(await report, apiKey);
     } catch (error) {
       throw redactError(error, apiKey);

@@ -13,7 +13,8 @@ export const PROGRAM = "keycrm-stock-sync";
  * it did not, and a later run may (an outage, a deadline); USAGE the command
  * line or configuration is wrong; FATAL it failed in a way retrying will not
  * fix (the key refused, an unknown warehouse, a missing table); LOCKED another
- * run on the same database holds the lock, so this one did nothing.
+ * run on the same database holds the lock, so this one did nothing; MISMATCH
+ * (`check` only) the check completed and stocks on the site differ from KeyCRM's.
  */
 export const EXIT = Object.freeze({
   OK: 0,
@@ -21,6 +22,7 @@ export const EXIT = Object.freeze({
   USAGE: 2,
   FATAL: 3,
   LOCKED: 4,
+  MISMATCH: 5,
 });
 
 /** A mistake in the command line itself; the CLI exits 2 with `hint`. */
@@ -212,6 +214,27 @@ const SERVE_FLAGS = {
   help: HELP_FLAG,
 };
 
+// `check` reads as `sync` does, writes nothing, and covers the whole catalogue.
+const SYNC_ONLY_FLAGS = ["zero-missing", "skus", "offer-ids", "state", "dry-run"];
+const CHECK_FLAGS = {
+  ...Object.fromEntries(
+    Object.entries(SYNC_FLAGS).filter(
+      ([name]) => ![...SYNC_ONLY_FLAGS, "json", "quiet", "help"].includes(name),
+    ),
+  ),
+  json: {
+    type: "boolean",
+    help: "print the report with every finding as JSON on stdout, and nothing else there",
+  },
+  csv: {
+    type: "string",
+    value: "FILE",
+    help: "also write every finding to FILE as CSV, one row each (columns in the README)",
+  },
+  quiet: SYNC_FLAGS.quiet,
+  help: HELP_FLAG,
+};
+
 const DEMO_FLAGS = {
   offers: {
     type: "string",
@@ -276,6 +299,32 @@ const COMMANDS = {
       `  KEYCRM_API_KEY=... ${PROGRAM} sync --db shop.sqlite --warehouses 1,Київ`,
       `  KEYCRM_API_KEY=... ${PROGRAM} sync --db shop.sqlite --state /var/lib/keycrm/shop.state --deadline 240 --quiet`,
       `  KEYCRM_API_KEY=... ${PROGRAM} sync --db postgres://shop:PASSWORD@localhost/shop --table catalog.variants`,
+    ],
+  },
+  check: {
+    flags: CHECK_FLAGS,
+    usage: `${PROGRAM} check --db FILE|URL [options]`,
+    summary:
+      "list where the site's stock and KeyCRM's disagree, reading both and writing nothing",
+    notes: [
+      "Reads the whole catalogue with the options of sync, then every row of the",
+      "site, and lists every finding: stocks that differ (site → KeyCRM), site rows",
+      "whose SKU KeyCRM lacks, offers with no site row, offers without SKU, SKUs",
+      "on several offers, SKUs that differ from a site SKU only in letter case or",
+      "surrounding spaces, and SKUs skipped as invalid. Environment and --config",
+      "as for sync (settings only sync uses, such as KEYCRM_STATE, are ignored).",
+      "It takes no lock: it writes nothing.",
+      "",
+      "Exit status:",
+      "  0  the check completed and every stock on the site equals KeyCRM's",
+      "     (other findings may still be listed)",
+      "  5  the check completed and stocks differ: a sync would change them",
+      "  1, 2, 3  as for sync: the check failed (retry later / fix the command",
+      "     line / fix the setup), and no findings are printed",
+      "",
+      "Examples:",
+      `  KEYCRM_API_KEY=... ${PROGRAM} check --db shop.sqlite`,
+      `  KEYCRM_API_KEY=... ${PROGRAM} check --db shop.sqlite --csv mismatches.csv --quiet`,
     ],
   },
   serve: {

@@ -194,7 +194,7 @@ export async function runSync(typed, { env, stdout, stderr }) {
 // (2), a failure that running again will not fix (3), and one it may (1).
 const FATAL_CODES = new Set(["UNAUTHORIZED", "UNKNOWN_WAREHOUSE", "CRM_HTTP"]);
 
-function statusOf(error, phase) {
+export function statusOf(error, phase) {
   const code = error?.code;
   if (FATAL_CODES.has(code)) return EXIT.FATAL;
   if (code !== "INVALID_CONFIG") return EXIT.FAILED;
@@ -355,7 +355,7 @@ const FLAG_OF = {
   statementTimeoutMs: "--statement-timeout",
 };
 
-function flagNames(message) {
+export function flagNames(message) {
   const named = new Set();
   return message.replace(/\b[a-z]\w*\b/gi, (word, at) => {
     if (!Object.hasOwn(FLAG_OF, word) || named.has(word)) return word;
