@@ -2,7 +2,7 @@
 // The API of every runtime, and the typings of the Workers build: nothing here needs
 // Node's types. The Node entry adds what only Node has (node.d.ts).
 
-import type { StockSink } from "./sinks/sink.js";
+import type { SiteStock, StockSink } from "./sinks/sink.js";
 
 export type {
   SiteStock,
@@ -221,6 +221,8 @@ export interface SyncReport {
   error?: ReportError;
   /** Where an unfinished whole-catalogue scan can resume (pass as `resumeFrom`); absent after a complete scan. */
   cursor?: ScanCursor;
+  /** A complete check's findings ({@link checkStock}); absent for a sync and for a check that did not complete. */
+  findings?: CheckFindings;
 }
 
 /**
@@ -249,6 +251,93 @@ export class KeyCrmSyncError extends Error {
  * rejects only for invalid options, with a {@link KeyCrmSyncError} coded `INVALID_CONFIG`.
  */
 export function syncStocks(options: SyncOptions): Promise<SyncReport>;
+
+/**
+ * Options of {@link checkStock}: those of {@link syncStocks} but the filters, `resumeFrom`, `zeroMissing`, `dryRun`
+ * (a check is always one) and `pacing`.
+ */
+export interface CheckOptions
+  extends Omit<SyncOptions, "offerIds" | "skus" | "orderId" | "resumeFrom" | "zeroMissing" | "dryRun" | "pacing" | "sink"> {
+  /** The site's rows, read once with `readAll()` (every bundled sink has it) and never written. Required. */
+  sink: StockSink & { readAll(): Promise<SiteStock[]> };
+}
+
+/** The report of {@link checkStock}: a dry run's report, with `findings` when the check completed. */
+export interface CheckReport extends SyncReport {
+  /** Always `true`: a check writes nothing. */
+  dryRun: true;
+}
+
+/** Where the site and KeyCRM disagree: every finding of every kind, each list complete and in a stable order. */
+export interface CheckFindings {
+  /** Site rows a sync would change (the same comparison as a sync), by SKU then warehouse. */
+  stockDiffers: {
+    /** The row's SKU. */
+    sku: string;
+    /** The row's warehouse id; only with `perWarehouse`. */
+    warehouseId?: number;
+    /** The site's figure; `null` for NULL. */
+    site: number | null;
+    /** The figure a sync would write, in units. */
+    keycrm: number;
+  }[];
+  /** Site rows whose SKU no KeyCRM offer has, by SKU then warehouse. */
+  missingInKeycrm: {
+    /** The row's SKU. */
+    sku: string;
+    /** The row's warehouse id; only with `perWarehouse`. */
+    warehouseId?: number;
+    /** The site's figure; `null` for NULL. */
+    site: number | null;
+  }[];
+  /** Offers with a figure for a row the site lacks (with `perWarehouse`, one per missing warehouse row), by offer id. */
+  notOnSite: {
+    /** The offer's id in KeyCRM. */
+    offerId: number;
+    /** The offer's SKU. */
+    sku: string;
+    /** The missing row's warehouse id; only with `perWarehouse`. */
+    warehouseId?: number;
+    /** The figure a sync would write into the row, were it there, in units. */
+    keycrm: number;
+  }[];
+  /** Ids of the offers without a SKU, ascending. */
+  withoutSku: number[];
+  /** SKUs on several offers (each row gets the smallest figure among them), by SKU. */
+  duplicateSkus: {
+    /** The SKU. */
+    sku: string;
+    /** Its offers' ids, ascending. */
+    offerIds: number[];
+  }[];
+  /**
+   * KeyCRM SKUs equal to a site SKU but for letter case or surrounding whitespace, where one of the two has no exact
+   * counterpart: the usual reason a row "does not sync". By KeyCRM's SKU, then the site's.
+   */
+  nearMisses: {
+    /** KeyCRM's SKU. */
+    sku: string;
+    /** The site's SKU. */
+    siteSku: string;
+    /** The ids of the offers with KeyCRM's SKU, ascending. */
+    offerIds: number[];
+  }[];
+  /** Offers skipped because their SKU holds U+0000 (no database stores it), by offer id. */
+  invalidSkus: {
+    /** The offer's id. */
+    offerId: number;
+    /** The SKU as KeyCRM has it. */
+    sku: string;
+  }[];
+}
+
+/**
+ * Lists where the site and KeyCRM disagree: scans the whole catalogue as {@link syncStocks} would, reads the sink once
+ * with `readAll()`, and writes nothing. Resolves with the report (`findings` when complete; `complete: false` and
+ * `error` otherwise); rejects with a {@link KeyCrmSyncError} coded `INVALID_CONFIG` for invalid options or a sink
+ * without `readAll()`.
+ */
+export function checkStock(options: CheckOptions): Promise<CheckReport>;
 
 /** Options of {@link applyStockWebhook}. */
 export interface StockWebhookOptions

@@ -2,6 +2,8 @@
 // entry loads the ES module on first call. The types come from the CommonJS copy of
 // the typings (js/cjs/, built by scripts/build-cjs.js).
 import type {
+  CheckOptions,
+  CheckReport,
   CoreOptions,
   Pacing,
   StockSink,
@@ -21,6 +23,8 @@ export { KeyCrmSyncError };
 
 /** Pulls every stock from KeyCRM and writes what can be sold into the sink. */
 export function syncStocks(options: SyncOptions): Promise<SyncReport>;
+/** Lists where the site and KeyCRM disagree, reading both and writing nothing. */
+export function checkStock(options: CheckOptions): Promise<CheckReport>;
 /** Writes one delivery of KeyCRM's stock webhook into the sink; no request to KeyCRM. */
 export function applyStockWebhook(options: StockWebhookOptions): Promise<SyncReport>;
 /** A Request → Response handler for KeyCRM's webhooks. */

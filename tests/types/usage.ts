@@ -2,6 +2,7 @@
 // package is meant to be used; each @ts-expect-error fails if a mistake stops being one.
 import {
   applyStockWebhook,
+  checkStock,
   createPacing,
   createWebhookHandler,
   toNodeListener,
@@ -52,6 +53,16 @@ export async function example(): Promise<void> {
   await sink.close();
   await emulator.close();
 
+  const checked = await checkStock({ apiKey: "key", sink, perWarehouse: false, keepReserve: true });
+  for (const differs of checked.findings?.stockDiffers ?? []) {
+    const site: number | null = differs.site;
+    console.log(differs.sku, differs.warehouseId, site, differs.keycrm);
+  }
+  console.log(checked.findings?.nearMisses[0]?.siteSku, checked.findings?.duplicateSkus[0]?.offerIds);
+  // @ts-expect-error a check compares the whole catalogue
+  await checkStock({ apiKey: "key", sink, skus: ["a"] });
+  // @ts-expect-error a check needs a sink with readAll()
+  await checkStock({ apiKey: "key", sink: { read: async () => [], write: async () => {} } });
   const delivered: SyncReport = await applyStockWebhook({ body: "[]", sink, keepReserve: true });
   console.log(delivered.updated);
   // @ts-expect-error a stock webhook cannot keep per-warehouse rows
