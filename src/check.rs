@@ -193,12 +193,21 @@ pub struct CheckOutcome {
     pub not_on_site: Vec<StockKey>,
 }
 
+/// An offer as the scan read it.
+#[derive(Debug)]
+struct ReadOffer {
+    /// Its SKU, as read.
+    sku: Option<String>,
+    /// The keys it has figures for, with its own figure.
+    figures: Vec<(StockKey, f64)>,
+}
+
 /// What a check's scan read: each offer once, with the keys of its figures, and
 /// the figure a sync would write per key.
 #[derive(Debug, Default)]
 pub struct CheckCollector {
-    /// Offers by id: SKU (as read) and the keys they have figures for.
-    offers: BTreeMap<u64, (Option<String>, Vec<(StockKey, f64)>)>,
+    /// Offers by id.
+    offers: BTreeMap<u64, ReadOffer>,
     /// Per key, the smallest figure among its offers and the newest observation
     /// among them (the [SKU rules](crate::ledger)).
     desired: HashMap<StockKey, (f64, u64)>,
@@ -248,7 +257,11 @@ impl CheckCollector {
                 })
                 .or_insert((stock, observed_at));
         }
-        self.offers.insert(row.id, (row.sku.clone(), keys));
+        let offer = ReadOffer {
+            sku: row.sku.clone(),
+            figures: keys,
+        };
+        self.offers.insert(row.id, offer);
         Ok(true)
     }
 
@@ -304,7 +317,7 @@ impl CheckCollector {
         // Offers by SKU, for duplicates, near misses and what the site lacks.
         let mut by_sku: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
         let mut invalid: BTreeSet<&str> = BTreeSet::new();
-        for (&id, (sku, keys)) in &self.offers {
+        for (&id, ReadOffer { sku, figures }) in &self.offers {
             match sku.as_deref() {
                 None => findings.without_sku.push(id),
                 Some(sku) if !is_storable(sku) => {
@@ -316,7 +329,7 @@ impl CheckCollector {
                 }
                 Some(sku) => {
                     by_sku.entry(sku).or_default().push(id);
-                    for (key, stock) in keys {
+                    for (key, stock) in figures {
                         if !current.contains_key(key) {
                             findings.not_on_site.push(NotOnSiteOffer {
                                 offer_id: id,
