@@ -11,9 +11,13 @@
 //!
 //! The rule depends only on the offers a scan reads, not on what the site held
 //! before, so a complete scan leaves the same rows whatever earlier, interrupted
-//! runs wrote. Within a scan, the second offer may come pages after the first, when
-//! the first one's figure is already written: its figure is then written only if it
-//! is smaller, giving the smallest so far. A warehouse listed by only some of the
+//! runs wrote. Within a scan, the second offer may come pages after the first: its
+//! figure is queued only if it is smaller, giving the smallest so far. The first
+//! one's figure is written with its page only when it lowers the row (or the row
+//! has none); one that would raise the row waits for the end of the run and is
+//! then written only if it is still the smallest (see the engine's `writes`
+//! module), so the site never shows the larger figure and a second scan of an
+//! unchanged catalogue writes nothing. A warehouse listed by only some of the
 //! offers gets the smallest among those that list it.
 //!
 //! On a site that keeps when each figure was observed (`observedColumn`), where the
@@ -63,7 +67,7 @@ mod sku_hashes;
 
 use std::collections::{HashMap, HashSet};
 
-use crate::availability::{differs, DesiredStock};
+use crate::availability::{differs, DesiredStock, StockKey};
 use crate::pagination::ScanCursor;
 
 pub use sku_hashes::{sku_hash, SkuHashes, MAX_SKU_HASHES};
@@ -101,6 +105,8 @@ struct SkuState {
     earlier: bool,
     /// Listed among the duplicates.
     reported: bool,
+    /// The keys (by warehouse) whose site row this run wrote a figure into.
+    written: Vec<Option<u64>>,
 }
 
 /// Every offer and SKU a scan has met.
@@ -227,6 +233,29 @@ impl SkuLedger {
                 }
             })
             .collect()
+    }
+
+    /// The smallest figure read for this key so far in the run, if any.
+    pub fn smallest(&self, key: &StockKey) -> Option<f64> {
+        let state = self.skus.get(&key.sku)?;
+        state.lowest.get(&key.warehouse_id).map(|(low, _)| *low)
+    }
+
+    /// Whether this run already wrote a figure into the key's row.
+    pub fn written(&self, key: &StockKey) -> bool {
+        self.skus
+            .get(&key.sku)
+            .is_some_and(|state| state.written.contains(&key.warehouse_id))
+    }
+
+    /// Notes that this run wrote a figure into the key's row, so that the report
+    /// counts the row once however often it was written.
+    pub fn note_written(&mut self, key: &StockKey) {
+        if let Some(state) = self.skus.get_mut(&key.sku) {
+            if !state.written.contains(&key.warehouse_id) {
+                state.written.push(key.warehouse_id);
+            }
+        }
     }
 
     /// Whether KeyCRM has this SKU (on one offer or several).

@@ -25,7 +25,8 @@ pub struct SyncReport {
     pub offers: u64,
     /// Stock-list pages read.
     pub pages: u64,
-    /// Site rows whose figure changed.
+    /// Site rows whose figure changed, each counted once however often the run
+    /// wrote it (a shared SKU's row may be lowered again).
     pub updated: u64,
     /// Site rows that already had the right figure.
     pub unchanged: u64,

@@ -98,13 +98,14 @@ fn a_sku_found_again_pages_later_is_lowered_to_the_smaller_figure() {
 /// On a site where the newest observation wins, a shared SKU's smallest figure is
 /// not refused as older than the larger figure the same run wrote before it: page 1
 /// is retried, so its request starts after page 2's, yet page 2's answer, with the
-/// smaller figure, comes after page 1's rows were written, and must win.
+/// smaller figure, comes after page 1's rows were written, and must win. The row
+/// has no figure (NULL), so page 1's is written at once rather than held as a raise.
 #[test]
 fn a_shared_skus_smallest_figure_is_as_fresh_as_the_figures_it_was_chosen_from() {
     let mut catalogue = Catalogue::numbered(60);
     catalogue.rows[0] = offer(1, "dup", 16.0, 0.0);
     catalogue.rows[55] = offer(56, "dup", 10.0, 0.0);
-    let site = Site::with(&[("dup", Some(3.0))]);
+    let site = Site::with(&[("dup", None)]);
     let mut page_1_calls = 0;
     let out = drive(
         options(r#"{"maxConcurrentRequests": 2}"#),
@@ -772,5 +773,132 @@ fn a_pass_in_many_slices_leaves_what_one_complete_scan_leaves() {
             differing.is_empty() && site.rows.len() == whole.rows.len(),
             "seed {seed} in {slices} slices: (sku, sliced, whole) {differing:?}"
         );
+    }
+}
+
+/// Offer 2 (page 1) and offer 120 (page 3) share SKU `dup`, the larger figure
+/// first: 12 units, then 4.
+fn larger_first_pages_apart(start: Option<f64>) -> (Catalogue, Site) {
+    let mut catalogue = Catalogue::numbered(250);
+    catalogue.rows[1] = offer(2, "dup", 12.0, 0.0);
+    catalogue.rows[119] = offer(120, "dup", 4.0, 0.0);
+    let mut site = catalogue.empty_site();
+    site.rows.remove(&key("s0002"));
+    site.rows.remove(&key("s0120"));
+    site.rows.insert(key("dup"), start);
+    (catalogue, site)
+}
+
+/// The distinct rows a run wrote.
+fn rows_written(writes: &[Vec<keycrm_stock_sync::StockChange>]) -> usize {
+    let keys: std::collections::BTreeSet<_> = writes
+        .iter()
+        .flatten()
+        .map(|c| (c.sku.clone(), c.warehouse_id))
+        .collect();
+    keys.len()
+}
+
+/// A raise is held until the run ends, by which time the run has met every
+/// offer of the SKU: the site never shows the larger figure of a shared SKU whose
+/// smaller one comes pages later, the row is written once, and a second run over
+/// the unchanged catalogue writes nothing.
+#[test]
+fn a_shared_sku_pages_apart_never_shows_the_larger_figure_and_a_second_run_writes_nothing() {
+    for start in [Some(2.0), Some(7.0), Some(77.0), None] {
+        let (catalogue, site) = larger_first_pages_apart(start);
+        let first = drive(options("{}"), &site, 0, |url, _| catalogue.answer(url));
+        assert!(first.report.complete, "{:?}", first.report.error);
+        assert_eq!(first.report.duplicate_skus, ["dup"]);
+        assert_eq!(first.site[&key("dup")], Some(4.0), "from {start:?}");
+        let dup: Vec<Option<f64>> = first
+            .writes
+            .iter()
+            .flatten()
+            .filter(|c| c.sku == "dup")
+            .map(|c| c.stock)
+            .collect();
+        // From 2 and 7, 12 is a raise and waits: only 4 is written. From 77 or
+        // NULL, 12 is written with page 1 (below what the site showed), then 4.
+        let expected: &[Option<f64>] = match start {
+            Some(s) if s < 12.0 => &[Some(4.0)],
+            _ => &[Some(12.0), Some(4.0)],
+        };
+        assert_eq!(dup, expected, "from {start:?}");
+        assert_eq!(
+            first.report.updated as usize,
+            rows_written(&first.writes),
+            "a row written twice counts once, from {start:?}"
+        );
+
+        let again = Site {
+            rows: first.site.clone(),
+            fail_write: None,
+        };
+        let second = drive(options("{}"), &again, 0, |url, _| catalogue.answer(url));
+        assert!(second.report.complete, "{:?}", second.report.error);
+        assert_eq!(second.writes, Vec::<Vec<_>>::new(), "from {start:?}");
+        assert_eq!(second.report.updated, 0);
+        assert_eq!(second.site, first.site);
+
+        let dry = drive(options(r#"{"dryRun": true}"#), &site, 0, |url, _| {
+            catalogue.answer(url)
+        });
+        assert_eq!(
+            dry.report.updated, first.report.updated,
+            "a dry run counts what a run writes, from {start:?}"
+        );
+    }
+}
+
+/// Held raises are written however the run ends, except when the site itself
+/// failed: by the deadline, by the request budget, and within a subrequest budget
+/// that keeps room for them. Every row of the pages applied then holds KeyCRM's
+/// figure, the shared SKU once with the smaller one, and the cursor resumes after
+/// them.
+#[test]
+fn held_raises_are_written_when_the_run_ends_by_deadline_or_budget() {
+    let cases = [
+        (r#"{"deadlineMs": 4500}"#, ErrorCode::DeadlineExceeded),
+        (r#"{"maxRequests": 5}"#, ErrorCode::BudgetExhausted),
+        (
+            r#"{"maxSubrequests": 16, "batchSize": 50}"#,
+            ErrorCode::BudgetExhausted,
+        ),
+    ];
+    for (json, code) in cases {
+        let (catalogue, site) = larger_first_pages_apart(Some(0.0));
+        let expected = catalogue.expected();
+        let out = drive(options(json), &site, 100, |url, _| catalogue.answer(url));
+        assert_eq!(
+            out.report.error.as_ref().map(|e| e.code),
+            Some(code),
+            "{json}"
+        );
+        if let Some(max) =
+            serde_json::from_str::<serde_json::Value>(json).unwrap()["maxSubrequests"].as_u64()
+        {
+            assert!(out.report.subrequests <= max, "{json}: {:?}", out.report);
+        }
+        let cursor = out.report.cursor.as_ref().expect("a cursor");
+        let last = cursor.last_offer_id.expect("the last offer applied");
+        assert!(
+            last >= 120,
+            "{json}: the shared SKU's second offer was read ({last})"
+        );
+        for id in (1..=last).filter(|id| ![2, 120].contains(id)) {
+            let sku = format!("s{id:04}");
+            assert_eq!(out.site[&key(&sku)], Some(expected[&sku]), "{json}: {sku}");
+        }
+        let dup: Vec<Option<f64>> = out
+            .writes
+            .iter()
+            .flatten()
+            .filter(|c| c.sku == "dup")
+            .map(|c| c.stock)
+            .collect();
+        assert_eq!(dup, [Some(4.0)], "{json}");
+        assert_eq!(out.report.updated as usize, rows_written(&out.writes));
+        assert_eq!(out.report.updated, last - 1, "{json}");
     }
 }

@@ -6,7 +6,8 @@
 //! stop, crash then resume from the last cursor), then complete runs on a settled
 //! catalogue. Invariants are checked after every step (see `world.rs`), and the
 //! final site is compared with that of a single clean run on a copy of the site as
-//! it was before any run, which must agree whatever came before.
+//! it was before any run, which must agree whatever came before; a second clean
+//! run over the same quiescent catalogue must then write nothing.
 //!
 //! `cargo test --test simulation` runs 10 000 seeds (`SIM_SEEDS`, from
 //! `SIM_SEED_BASE`). A failing seed is printed with the command that replays it
@@ -291,7 +292,28 @@ fn scenario(world: &mut World, before: Site) -> Result<(), Violation> {
         });
     }
     world.stats.compared += 1;
-    compare(world, &clean)
+    compare(world, &clean)?;
+    second_run_writes_nothing(&mut clean)
+}
+
+/// A second complete run over a quiescent catalogue finds every row right: it
+/// writes nothing, shared SKUs whose offers are pages apart included.
+fn second_run_writes_nothing(clean: &mut World) -> Result<(), Violation> {
+    let chain = Chain {
+        started: clean.now,
+        ..Chain::default()
+    };
+    let writes = clean.stats.writes;
+    let (report, _) = clean.run(clean.base.clone(), Interrupt::None, chain)?;
+    let report = report.expect("no crash was asked for");
+    let written = clean.stats.writes - writes;
+    if report.complete && (written > 0 || report.updated > 0 || report.zeroed > 0) {
+        return Err(Violation {
+            invariant: "second_run_writes_nothing",
+            detail: format!("{written} writes: {report:?}"),
+        });
+    }
+    Ok(())
 }
 
 /// The final site after a complete run on a settled catalogue does not depend on

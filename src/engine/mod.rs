@@ -37,6 +37,7 @@ mod requests;
 mod writes;
 
 use requests::Retried;
+use writes::HeldRaises;
 
 use std::collections::BTreeMap;
 
@@ -133,6 +134,8 @@ pub struct SyncEngine {
     /// A write ready to hand out, or handed out and not yet confirmed.
     write: Option<Write>,
     zero_queue: Vec<StockChange>,
+    /// Raises held until the run ends (see the `writes` module).
+    raises: HeldRaises,
     zeroing: Zeroing,
     waiting: Waiting,
     in_flight: Vec<InFlight>,
@@ -205,6 +208,7 @@ impl SyncEngine {
             comparing: Vec::new(),
             write: None,
             zero_queue: Vec::new(),
+            raises: HeldRaises::default(),
             zeroing: Zeroing::NotAsked,
             waiting: Waiting::Nothing,
             in_flight: Vec::new(),
@@ -349,7 +353,7 @@ impl SyncEngine {
             return Action::ReadSite(self.comparing.iter().map(|d| d.key.clone()).collect());
         }
         if stopping {
-            return self.finish(now_ms);
+            return self.end(now_ms);
         }
         if !scan_done {
             return self.next_request(now_ms, next_page);
@@ -357,6 +361,9 @@ impl SyncEngine {
         if !self.warehouses.all_found() {
             self.fail(self.warehouses.missing_error());
             return self.finish(now_ms);
+        }
+        if let Some(action) = self.release_raises() {
+            return action;
         }
         // Only a scan that showed it saw the whole catalogue may zero; a resumed run
         // has not seen the offers of earlier runs, so it cannot tell which site rows
@@ -463,6 +470,7 @@ impl SyncEngine {
                         && self.pending.is_empty()
                         && self.comparing.is_empty()
                         && self.write.is_none()
+                        && self.raises.is_empty()
                 })
                 .map(|cursor| ScanCursor {
                     skus: self.ledger.pass_skus(),

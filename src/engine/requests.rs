@@ -35,7 +35,7 @@ impl SyncEngine {
         };
         let unread_pages = (self.in_flight.len() + self.arrived.len()) as u64 + extra_pages;
         let rows = self.pending.len() as u64 + unread_pages * PAGE_LIMIT * keys_per_offer;
-        let flush_calls = 2 * rows.div_ceil(self.options.batch_size as u64);
+        let flush_calls = 2 * rows.div_ceil(self.options.batch_size as u64) + self.raise_calls(rows);
         self.requests + self.site_calls + extra + flush_calls <= u64::from(max)
     }
 

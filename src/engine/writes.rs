@@ -1,14 +1,52 @@
 //! Writes: admitting rows by the SKU rules, comparing batches with the site,
-//! zeroing.
+//! holding raises until the run ends, zeroing.
+//!
+//! # Raises wait for the end of the run
+//!
+//! A SKU shared by several offers gets the smallest of their figures (see the
+//! [SKU rules](crate::ledger)), and the offers may be pages apart. Were every
+//! change written as its batch is compared, a larger figure met first would be
+//! written, shown by the site until the smaller one is read (stock that is not
+//! there), and lowered again: every scan would write the row twice. So a change
+//! that *lowers* a row, or gives a figure to a row without one (NULL), is written
+//! with its batch, while a change that *raises* a row is held until no more rows
+//! can come: the run has read its last page, or is ending (completed, or stopped
+//! by its deadline, budget, a stop or a failure — but not a failure of the site
+//! itself, after which nothing more is written). Held raises are then decided
+//! again: one whose figure is still the smallest the run read for its key is
+//! written, in batches, with its own observation time; one that a smaller figure
+//! has since superseded is dropped, that figure's own batch having written it, or
+//! found it in place, or held it in its stead. Raises of a batch compared once no
+//! more rows can come are written with it. So the site never shows a figure
+//! above the smallest the run has read for the row, and a run over a catalogue
+//! that has not changed since the last complete run writes nothing. At most one
+//! raise is held per key read.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::{SyncEngine, Waiting, Write, Zeroing};
+use crate::availability::{differs, StockKey};
 use crate::diff::{diff, SiteStock, StockChange};
 use crate::engine::Action;
 use crate::error::{ErrorCode, SyncError};
 use crate::ledger::{is_storable, Admission};
 use crate::page::OfferStock;
+
+/// Raises held until the run ends (see the [module docs](self)).
+#[derive(Debug, Default)]
+pub(super) struct HeldRaises {
+    /// At most one per key: a later raise of the same key replaces it.
+    held: BTreeMap<StockKey, StockChange>,
+    /// Decided again at the end of the run, waiting to be written.
+    released: Vec<StockChange>,
+}
+
+impl HeldRaises {
+    /// Whether no raise waits to be written.
+    pub(super) fn is_empty(&self) -> bool {
+        self.held.is_empty() && self.released.is_empty()
+    }
+}
 
 impl SyncEngine {
     /// Admits one row read from KeyCRM (from a page or a stock webhook) by the
@@ -77,6 +115,64 @@ impl SyncEngine {
         self.unchanged += (before - changes.len()) as u64;
     }
 
+    /// Whether no more rows can be read: the scan has read its last page, or the
+    /// run is ending.
+    fn reading_done(&self) -> bool {
+        self.failure.is_some() || (self.order_lookup.is_none() && self.plan.is_done())
+    }
+
+    /// Moves the changes that would raise a row holding a figure out of `changes`,
+    /// into the held raises.
+    fn hold_raises(&mut self, changes: &mut Vec<StockChange>, rows: &[SiteStock]) {
+        let current: HashMap<(&str, Option<u64>), f64> = rows
+            .iter()
+            .filter_map(|row| Some(((row.sku.as_str(), row.warehouse_id), row.stock?)))
+            .collect();
+        let mut kept = Vec::with_capacity(changes.len());
+        for change in changes.drain(..) {
+            let have = current.get(&(change.sku.as_str(), change.warehouse_id));
+            match (have, change.stock) {
+                (Some(&have), Some(want)) if want > have => {
+                    self.raises.held.insert(key_of(&change), change);
+                }
+                _ => kept.push(change),
+            }
+        }
+        *changes = kept;
+    }
+
+    /// Sink calls the raises may still need: one write per batch of those held and
+    /// of `rows` more rows, which comparing may hold too.
+    pub(super) fn raise_calls(&self, rows: u64) -> u64 {
+        let raises = (self.raises.held.len() + self.raises.released.len()) as u64;
+        (raises + rows).div_ceil(self.options.batch_size as u64)
+    }
+
+    /// Ends the run, first writing the raises held (see the [module docs](self));
+    /// only for runs that may still write.
+    pub(super) fn end(&mut self, now_ms: u64) -> Action {
+        match self.release_raises() {
+            Some(action) => action,
+            None => self.finish(now_ms),
+        }
+    }
+
+    /// Once no more rows can come: decides the held raises again and starts
+    /// writing those still due (see the [module docs](self)); `None` when none is.
+    pub(super) fn release_raises(&mut self) -> Option<Action> {
+        let held = std::mem::take(&mut self.raises.held);
+        for (key, change) in held {
+            let still_smallest = match (self.ledger.smallest(&key), change.stock) {
+                (Some(low), Some(want)) => !differs(low, want),
+                _ => false,
+            };
+            if still_smallest {
+                self.raises.released.push(change);
+            }
+        }
+        self.next_write()
+    }
+
     pub(super) fn next_write(&mut self) -> Option<Action> {
         if self.write.is_none() {
             let write = if !self.zero_queue.is_empty() {
@@ -92,6 +188,10 @@ impl SyncEngine {
                     changes,
                     ..Write::default()
                 }
+            } else if !self.raises.released.is_empty() {
+                let take = self.raises.released.len().min(self.options.batch_size);
+                let changes: Vec<StockChange> = self.raises.released.drain(..take).collect();
+                self.update(changes)
             } else {
                 return None;
             };
@@ -130,17 +230,31 @@ impl SyncEngine {
         let batch = std::mem::take(&mut self.comparing);
         let mut outcome = diff(&batch, &rows);
         self.keep_lower(&mut outcome.changes, &rows);
+        if !self.reading_done() {
+            self.hold_raises(&mut outcome.changes, &rows);
+        }
         self.unchanged += outcome.unchanged;
         self.kept_newer += outcome.kept_newer;
         for key in &outcome.not_on_site {
             self.not_on_site.add(&key.sku);
         }
         if !outcome.changes.is_empty() {
-            self.write = Some(Write {
-                updated: outcome.changes.len() as u64,
-                changes: outcome.changes,
-                zeroed: 0,
-            });
+            self.write = Some(self.update(outcome.changes));
+        }
+    }
+
+    /// A write giving rows figures from this run; `updated` counts the rows it
+    /// writes for the first time in the run (a shared SKU's row may be written
+    /// again, lower).
+    fn update(&self, changes: Vec<StockChange>) -> Write {
+        let updated = changes
+            .iter()
+            .filter(|change| !self.ledger.written(&key_of(change)))
+            .count() as u64;
+        Write {
+            updated,
+            changes,
+            zeroed: 0,
         }
     }
 
@@ -152,6 +266,11 @@ impl SyncEngine {
         let Some(write) = self.write.take() else {
             return;
         };
+        if write.zeroed == 0 {
+            for change in &write.changes {
+                self.ledger.note_written(&key_of(change));
+            }
+        }
         self.updated += write.updated;
         self.zeroed += write.zeroed;
     }
@@ -218,6 +337,13 @@ impl SyncEngine {
             ErrorCode::SinkFailed,
             format!("the site database failed: {message}"),
         ));
+    }
+}
+
+fn key_of(change: &StockChange) -> StockKey {
+    StockKey {
+        sku: change.sku.clone(),
+        warehouse_id: change.warehouse_id,
     }
 }
 
