@@ -42,6 +42,7 @@
 #![forbid(unsafe_code)]
 
 pub mod availability;
+pub mod catchup;
 pub mod check;
 pub mod diff;
 pub mod engine;

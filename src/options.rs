@@ -107,6 +107,11 @@ pub struct SyncOptions {
     /// Sync only the offers on the lines of this order: look the order up
     /// (`GET /order/{id}?include=products.offer`), then read their stock.
     pub order_id: Option<u64>,
+    /// Catch up on orders changed since this time (Unix ms): list them
+    /// (`GET /order?filter[updated_between]=…&include=products.offer`), then read
+    /// the stock of the offers on their lines. The report's
+    /// `nextOrdersUpdatedSince` is the time to pass next. See [`crate::catchup`].
+    pub orders_updated_since: Option<u64>,
 }
 
 impl Default for SyncOptions {
@@ -136,6 +141,7 @@ impl Default for SyncOptions {
             max_subrequests: None,
             resume_from: None,
             order_id: None,
+            orders_updated_since: None,
         }
     }
 }
@@ -262,6 +268,18 @@ impl SyncOptions {
                 "orderId syncs the offers of one order; it cannot be combined with offerIds, skus, resumeFrom or zeroMissing",
             ));
         }
+        if let Some(since) = self.orders_updated_since {
+            check_range("ordersUpdatedSince", since, 0, crate::catchup::MAX_CHECK_MS)?;
+            if self.is_filtered()
+                || self.order_id.is_some()
+                || self.resume_from.is_some()
+                || self.zero_missing
+            {
+                return Err(SyncError::config(
+                    "ordersUpdatedSince syncs the offers of the orders changed since then; it cannot be combined with offerIds, skus, orderId, resumeFrom or zeroMissing",
+                ));
+            }
+        }
         if self.resume_from.is_some() && self.is_filtered() {
             return Err(SyncError::config(
                 "resumeFrom continues a whole-catalogue scan; it cannot be combined with offerIds or skus",
@@ -278,6 +296,12 @@ impl SyncOptions {
     /// Whether the scan is limited to some offers.
     pub fn is_filtered(&self) -> bool {
         !self.offer_ids.is_empty() || !self.skus.is_empty()
+    }
+
+    /// Whether the run's offers come from orders: one order's lines, or the orders
+    /// changed since the last check.
+    pub fn from_orders(&self) -> bool {
+        self.order_id.is_some() || self.orders_updated_since.is_some()
     }
 
     /// The URL that looks up an order's lines with their offers.
@@ -495,6 +519,11 @@ mod tests {
             r#"{"resumeFrom": {"page": 3}, "skus": ["a"]}"#,
             r#"{"orderId": 5, "skus": ["a"]}"#,
             r#"{"orderId": 5, "zeroMissing": true}"#,
+            r#"{"ordersUpdatedSince": 1, "orderId": 5}"#,
+            r#"{"ordersUpdatedSince": 1, "offerIds": [5]}"#,
+            r#"{"ordersUpdatedSince": 1, "zeroMissing": true}"#,
+            r#"{"ordersUpdatedSince": 253402300800000}"#,
+            r#"{"ordersUpdatedSince": -1}"#,
             r#"{"backoffBaseMs": 5000, "backoffMaxMs": 10}"#,
             r#"{"sinkTimeoutMs": 50}"#,
         ] {

@@ -68,6 +68,13 @@ pub struct SyncReport {
     /// for a check that did not complete.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub findings: Option<CheckFindings>,
+    /// Where the next catch-up of changed orders starts (`ordersUpdatedSince`, Unix
+    /// ms): the start of this run less [`CHECK_OVERLAP_MS`](crate::catchup::CHECK_OVERLAP_MS).
+    /// Given by a complete catch-up, and by a complete scan of the whole catalogue
+    /// (not resumed), which saw every change before it started; absent otherwise,
+    /// so the caller keeps its last check time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_orders_updated_since: Option<u64>,
     /// Where an unfinished whole-catalogue scan can resume (`resumeFrom`); absent
     /// after a complete scan, so the next run starts afresh.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -163,7 +163,7 @@ pub enum TransportFailure {
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {

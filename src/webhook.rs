@@ -179,39 +179,83 @@ pub fn parse_trigger_webhook(body: &str) -> Result<TriggerEvent, SyncError> {
 
 /// The offers an order's lines refer to, from `GET /order/{id}?include=products.offer`.
 ///
-/// Lines without an offer (custom lines typed into the order) are skipped: they
-/// hold no stock. Each offer id appears once, in the order of the lines.
+/// Each offer id appears once, in the order of the lines. A line whose `offer` is
+/// null (a custom line typed into the order) holds no stock and is skipped; a line
+/// without an `offer` field, or an order without `products`, means the include was
+/// not honoured, and is refused rather than read as an order that moves no stock.
 ///
 /// # Errors
-/// [`ErrorCode::BadPage`] when the body is not an order.
+/// [`ErrorCode::BadPage`] when the body is not an order, or its lines came without
+/// their offers (the message names the order).
 pub fn order_offer_ids(body: &str) -> Result<Vec<u64>, SyncError> {
-    #[derive(Deserialize)]
-    struct Order {
-        #[serde(default)]
-        products: Vec<Line>,
-    }
-    #[derive(Deserialize)]
-    struct Line {
-        #[serde(default)]
-        offer: Option<Offer>,
-    }
-    #[derive(Deserialize)]
-    struct Offer {
-        id: u64,
-    }
-    let order: Order = serde_json::from_str(body)
+    let order: OrderLines = serde_json::from_str(body)
         .map_err(|e| SyncError::new(ErrorCode::BadPage, format!("order is not valid: {e}")))?;
     let mut ids = Vec::new();
-    for id in order
-        .products
-        .into_iter()
-        .filter_map(|line| line.offer.map(|o| o.id))
-    {
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
+    order.add_offer_ids(&mut ids)?;
     Ok(ids)
+}
+
+/// An order's lines as `include=products.offer` sends them, in a lookup or a list
+/// of orders.
+#[derive(Debug, Deserialize)]
+pub struct OrderLines {
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(default)]
+    products: Option<Vec<OrderLine>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OrderLine {
+    /// `None` when the field is missing, `Some(None)` when it is null.
+    #[serde(default, deserialize_with = "present_offer")]
+    offer: Option<Option<LineOffer>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LineOffer {
+    id: u64,
+}
+
+fn present_offer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<LineOffer>>, D::Error> {
+    Option::<LineOffer>::deserialize(d).map(Some)
+}
+
+impl OrderLines {
+    /// Adds the offer ids of the lines to `ids`, each once.
+    ///
+    /// # Errors
+    /// [`ErrorCode::BadPage`] naming the order when it has no `products`, or a line
+    /// has no `offer` field.
+    pub fn add_offer_ids(&self, ids: &mut Vec<u64>) -> Result<(), SyncError> {
+        let order = self.id.map_or_else(
+            || "an order without an id".to_string(),
+            |id| format!("order {id}"),
+        );
+        let Some(lines) = &self.products else {
+            return Err(SyncError::new(
+                ErrorCode::BadPage,
+                format!("{order} came without its lines (`products`): include=products.offer was not honoured"),
+            ));
+        };
+        for (index, line) in lines.iter().enumerate() {
+            match &line.offer {
+                None => {
+                    return Err(SyncError::new(
+                        ErrorCode::BadPage,
+                        format!("{order}: line {index} came without its `offer`: include=products.offer was not honoured"),
+                    ))
+                }
+                Some(None) => {}
+                Some(Some(offer)) => {
+                    if !ids.contains(&offer.id) {
+                        ids.push(offer.id);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Whether a webhook's token equals the configured one, in time that does not
@@ -413,6 +457,23 @@ mod tests {
         assert!(!token_matches("", ""));
     }
 
+    /// An order whose lines came without their offers (the include ignored) is
+    /// refused naming the order, not read as one that moves no stock.
+    #[test]
+    fn an_order_without_its_offers_is_refused() {
+        for (body, wanted) in [
+            (r#"{"id":42}"#, "order 42 came without its lines"),
+            (
+                r#"{"id":42,"products":[{"sku":"a","offer":null},{"sku":"b","quantity":1}]}"#,
+                "order 42: line 1 came without its `offer`",
+            ),
+        ] {
+            let err = order_offer_ids(body).unwrap_err();
+            assert_eq!(err.code, ErrorCode::BadPage, "{body}");
+            assert!(err.message.contains(wanted), "{body}: {}", err.message);
+        }
+    }
+
     #[test]
     fn order_lines_to_offer_ids() {
         let ids = order_offer_ids(
@@ -423,7 +484,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ids, [7, 9]);
-        assert_eq!(order_offer_ids(r#"{"id":1}"#).unwrap(), Vec::<u64>::new());
+        assert_eq!(
+            order_offer_ids(r#"{"id":1,"products":[]}"#).unwrap(),
+            Vec::<u64>::new()
+        );
         assert_eq!(
             order_offer_ids("<html>").unwrap_err().code,
             ErrorCode::BadPage

@@ -33,6 +33,7 @@ const SPEC_ENVELOPE = new Set([
 const ROUTES = [
   { pattern: /^\/offers\/stocks$/, answer: listStocks },
   { pattern: /^\/offers$/, answer: listOffers },
+  { pattern: /^\/order$/, answer: listOrders },
   { pattern: /^\/order\/([^/]+)$/, answer: showOrder },
 ];
 
@@ -344,6 +345,58 @@ function showOrder({ query, params, emulator }) {
     (candidate) => String(candidate.id) === params[0],
   );
   if (!found) return { status: 404, body: { message: "Not found" } };
+  return { status: 200, body: orderBody(found, query, emulator) };
+}
+
+// GET /order: the orders by id (`sort=-id` reverses), narrowed by
+// `filter[updated_between]=<from>,<to>` (UTC, `YYYY-MM-DD HH:MM:SS` or a bare
+// date, both ends included; split on the comma after decoding, as Laravel
+// does), paginated, each served as /order/{id} serves it.
+function listOrders({ query, emulator }) {
+  const window = updatedWindow(query["filter[updated_between]"]);
+  if (typeof window === "string") {
+    return {
+      status: 422,
+      body: { message: window, errors: { "filter.updated_between": [window] } },
+    };
+  }
+  let rows = [...emulator.orders].sort((a, b) => a.id - b.id);
+  if (query.sort === "-id") rows.reverse();
+  if (window) {
+    rows = rows.filter((order) => {
+      const at = utcMs(order.updated_at ?? DEFAULT_UPDATED_AT, false);
+      return at >= window.from && at <= window.to;
+    });
+  }
+  const path = `${emulator.url}/order`;
+  return paginate(rows, query, path, emulator.mode, (order) =>
+    orderBody(order, query, emulator),
+  );
+}
+
+// `{from, to}` in Unix ms, null without a filter, or the validation message.
+function updatedWindow(raw) {
+  if (raw === undefined || raw.trim() === "") return null;
+  const ends = raw.split(",").map((end) => end.trim());
+  const message = "The updated_between filter takes two dates: from,to.";
+  if (ends.length !== 2) return message;
+  const from = utcMs(ends[0], false);
+  const to = utcMs(ends[1], true);
+  return Number.isNaN(from) || Number.isNaN(to) ? message : { from, to };
+}
+
+// A KeyCRM UTC time (`YYYY-MM-DD HH:MM:SS`) in Unix ms; a bare date is the
+// start of its day, or its last second for the end of a range.
+function utcMs(text, endOfDay) {
+  const found = /^(\d{4}-\d{2}-\d{2})(?: (\d{2}:\d{2}:\d{2}))?$/.exec(text);
+  if (!found) return Number.NaN;
+  const time = found[2] ?? (endOfDay ? "23:59:59" : "00:00:00");
+  return Date.parse(`${found[1]}T${time}Z`);
+}
+
+// An order as the API serves it, with its lines (and their offers) when
+// `include` asks for them.
+function orderBody(found, query, emulator) {
   const includes = new Set(
     (query.include ?? "").split(",").map((name) => name.trim()),
   );
@@ -351,7 +404,7 @@ function showOrder({ query, params, emulator }) {
   const { id, source_id = DEFAULT_SOURCE_ID, ...others } = found;
   const { products, ...rest } = { id, source_id, ...others };
   if (!includes.has("products") && !includes.has("products.offer")) {
-    return { status: 200, body: rest };
+    return rest;
   }
   const lines = (products ?? []).map(({ offer, ...line }) => {
     if (!includes.has("products.offer")) return line;
@@ -360,7 +413,7 @@ function showOrder({ query, params, emulator }) {
       offer: offer ?? offerById(emulator.offers, line.offer_id),
     };
   });
-  return { status: 200, body: { ...rest, products: lines } };
+  return { ...rest, products: lines };
 }
 
 function offerById(offers, id) {

@@ -36,7 +36,7 @@
 mod requests;
 mod writes;
 
-use requests::Retried;
+use requests::{OrderSource, Retried};
 use writes::HeldRaises;
 
 use std::collections::BTreeMap;
@@ -160,8 +160,9 @@ pub struct SyncEngine {
     not_on_site: NotOnSite,
     failure: Option<SyncError>,
     report: Option<SyncReport>,
-    /// The order whose lines decide the offers, until it has been looked up.
-    order_lookup: Option<u64>,
+    /// The order, or the orders changed since the last check, whose lines decide
+    /// the offers, until they have been looked up.
+    order_lookup: Option<OrderSource>,
     /// The last failed request to be repeated (its in-flight page number), for
     /// progress; shown while its retry is owed.
     retry_notice: Option<(u64, RetryNotice)>,
@@ -185,6 +186,8 @@ impl SyncEngine {
             (Some(cursor), _) => PagePlan::resume(cursor, options.needs_details()),
             // The order's lines decide the offers once it has been looked up.
             (None, Some(_)) => PagePlan::empty(),
+            // So do the lines of the orders changed since the last check.
+            (None, None) if options.orders_updated_since.is_some() => PagePlan::empty(),
             (None, None) => PagePlan::new(
                 OfferFilter::chunks(&options.offer_ids, &options.skus),
                 options.needs_details(),
@@ -230,7 +233,7 @@ impl SyncEngine {
             not_on_site: NotOnSite::default(),
             failure: None,
             report: None,
-            order_lookup: options.order_id,
+            order_lookup: OrderSource::of(&options, now_ms),
             retry_notice: None,
             failed_attempts: 0,
             check: None,
@@ -456,6 +459,7 @@ impl SyncEngine {
             subrequests: self.requests + self.site_calls,
             duration_ms: now_ms.saturating_sub(self.started_ms),
             error: self.failure.clone(),
+            next_orders_updated_since: self.next_check(),
             findings: self
                 .check
                 .as_ref()

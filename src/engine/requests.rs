@@ -2,14 +2,47 @@
 //! each answer.
 
 use super::{InFlight, SyncEngine, ORDER_LOOKUP, PROBE};
+use crate::catchup::{OrderListing, CHECK_OVERLAP_MS};
 use crate::engine::Action;
 use crate::error::{ErrorCode, SyncError};
+use crate::options::SyncOptions;
 use crate::page::{OfferStock, StockPage};
 use crate::pagination::{PagePlan, PageStep};
 use crate::report::RetryNotice;
 use crate::request::{HttpRequest, HttpResponse, OfferFilter, TransportFailure, PAGE_LIMIT};
 use crate::retry_after::retry_after_ms;
 use crate::webhook::order_offer_ids;
+
+/// Where a run's offers come from when orders decide them.
+#[derive(Debug)]
+pub(super) enum OrderSource {
+    /// One order's lines (`orderId`).
+    One(u64),
+    /// The lines of the orders changed since the last check (`ordersUpdatedSince`).
+    Changed(OrderListing),
+}
+
+impl OrderSource {
+    /// The source the options ask for, if any, for a run starting at `now_ms`.
+    pub(super) fn of(options: &SyncOptions, now_ms: u64) -> Option<Self> {
+        match (options.order_id, options.orders_updated_since) {
+            (Some(order), _) => Some(OrderSource::One(order)),
+            (None, Some(since)) => Some(OrderSource::Changed(OrderListing::new(since, now_ms))),
+            (None, None) => None,
+        }
+    }
+
+    /// What the next request asks for, for messages.
+    fn describe(&self) -> String {
+        match self {
+            OrderSource::One(_) => "the order lookup".to_string(),
+            OrderSource::Changed(listing) => format!(
+                "page {} of the orders changed since the last check",
+                listing.page().unwrap_or(1)
+            ),
+        }
+    }
+}
 
 /// A page's retries in the current epoch of the plan.
 #[derive(Debug, Default)]
@@ -35,7 +68,8 @@ impl SyncEngine {
         };
         let unread_pages = (self.in_flight.len() + self.arrived.len()) as u64 + extra_pages;
         let rows = self.pending.len() as u64 + unread_pages * PAGE_LIMIT * keys_per_offer;
-        let flush_calls = 2 * rows.div_ceil(self.options.batch_size as u64) + self.raise_calls(rows);
+        let flush_calls =
+            2 * rows.div_ceil(self.options.batch_size as u64) + self.raise_calls(rows);
         self.requests + self.site_calls + extra + flush_calls <= u64::from(max)
     }
 
@@ -137,8 +171,9 @@ impl SyncEngine {
         } else {
             page
         };
-        let url = match (self.order_lookup, self.plan.query_for(asked)) {
-            (Some(order), _) => self.options.order_url(order),
+        let url = match (&self.order_lookup, self.plan.query_for(asked)) {
+            (Some(OrderSource::One(order)), _) => self.options.order_url(*order),
+            (Some(OrderSource::Changed(listing)), _) => listing.url(&self.options.api_url),
             (None, Some(query)) => query.url(&self.options.api_url),
             (None, None) => {
                 self.fail(SyncError::new(ErrorCode::Internal, "no page to request"));
@@ -186,22 +221,9 @@ impl SyncEngine {
             return;
         };
         match response.status {
-            200..=299 if flight.page == ORDER_LOOKUP => match order_offer_ids(&response.body) {
-                Ok(ids) => {
-                    self.rate_limit_attempt = 0;
-                    self.page_attempts.clear();
-                    self.retried.clear();
-                    self.order_lookup = None;
-                    self.plan = if ids.is_empty() {
-                        // An order of custom lines only: no offer, nothing to read.
-                        PagePlan::empty()
-                    } else {
-                        let details = self.options.needs_details();
-                        PagePlan::new(OfferFilter::chunks(&ids, &[]), details)
-                    };
-                }
-                Err(err) => self.retry(now_ms, flight.page, err),
-            },
+            200..=299 if flight.page == ORDER_LOOKUP => {
+                self.take_orders(now_ms, flight.page, &response.body);
+            }
             200..=299 if flight.page == PROBE => match StockPage::from_json(&response.body) {
                 Ok(page) => {
                     self.rate_limit_attempt = 0;
@@ -288,11 +310,66 @@ impl SyncEngine {
         );
     }
 
+    /// Takes the answer to an order lookup, or to a page of the orders changed
+    /// since the last check; once the orders are known, their offers are read.
+    fn take_orders(&mut self, now_ms: u64, page: u64, body: &str) {
+        let taken = match &mut self.order_lookup {
+            Some(OrderSource::One(_)) => order_offer_ids(body).map(Some),
+            Some(OrderSource::Changed(listing)) => match listing.take(body) {
+                Ok(true) => Ok(None),
+                Ok(false) => Ok(Some(listing.offer_ids().to_vec())),
+                Err(err) => Err(err),
+            },
+            None => Ok(Some(Vec::new())),
+        };
+        match taken {
+            Ok(more) => {
+                self.rate_limit_attempt = 0;
+                self.page_attempts.clear();
+                self.retried.clear();
+                let Some(ids) = more else {
+                    return; // The next page of orders.
+                };
+                self.order_lookup = None;
+                self.plan = if ids.is_empty() {
+                    // Orders of custom lines only, or none: nothing to read.
+                    PagePlan::empty()
+                } else {
+                    let details = self.options.needs_details();
+                    PagePlan::new(OfferFilter::chunks(&ids, &[]), details)
+                };
+            }
+            Err(err) => self.retry(now_ms, page, err),
+        }
+    }
+
+    /// Where the next catch-up starts, for the report: see
+    /// [`SyncReport::next_orders_updated_since`](crate::SyncReport::next_orders_updated_since).
+    pub(super) fn next_check(&self) -> Option<u64> {
+        let whole_scan = self.options.resume_from.is_none()
+            && !self.options.is_filtered()
+            && !self.options.from_orders()
+            && self.plan.saw_whole_catalogue();
+        let caught_up = self.options.orders_updated_since.is_some() && self.order_lookup.is_none();
+        (self.failure.is_none() && (whole_scan || caught_up))
+            .then(|| self.started_ms.saturating_sub(CHECK_OVERLAP_MS))
+    }
+
+    /// What the order request in flight asks for, for messages.
+    fn order_request(&self) -> String {
+        self.order_lookup
+            .as_ref()
+            .map_or_else(|| "the order lookup".to_string(), OrderSource::describe)
+    }
+
     /// The URL path a request in flight asked for (the query left out), for messages.
     fn path_of(&self, page: u64) -> String {
         let base = self.base_path();
-        match self.order_lookup {
-            Some(order) if page == ORDER_LOOKUP => format!("{base}/order/{order}"),
+        match &self.order_lookup {
+            Some(OrderSource::One(order)) if page == ORDER_LOOKUP => {
+                format!("{base}/order/{order}")
+            }
+            Some(OrderSource::Changed(_)) if page == ORDER_LOOKUP => format!("{base}/order"),
             _ => format!("{base}/offers/stocks"),
         }
     }
@@ -329,7 +406,7 @@ impl SyncEngine {
     fn note_retry(&mut self, page: u64, retry: u32, max_retries: u32, wait_ms: u64, reason: &str) {
         self.failed_attempts += 1;
         let request = if page == ORDER_LOOKUP {
-            "the order lookup".to_string()
+            self.order_request()
         } else if page == PROBE {
             "the last page".to_string()
         } else {
@@ -503,7 +580,7 @@ impl SyncEngine {
         let attempt = *attempt;
         if attempt > self.options.max_retries {
             let what = if page == ORDER_LOOKUP {
-                "the order lookup".to_string()
+                self.order_request()
             } else if page == PROBE {
                 "the last page, asked for to take the scan's census".to_string()
             } else {

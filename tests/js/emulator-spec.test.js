@@ -96,6 +96,17 @@ const OFFER_QUERIES = [
   "?sort=-id&limit=5",
 ];
 
+const ORDER_QUERIES = [
+  "",
+  "?include=products.offer",
+  "?limit=1&page=2&include=products.offer",
+  "?sort=-id&include=products",
+  "?filter[updated_between]=2025-12-31 00:00:00, 2026-01-01 00:00:00&include=products.offer",
+  "?filter[updated_between]=2026-01-02,2026-01-03&limit=50&include=products.offer",
+  // Past the end: no rows, no next page.
+  "?limit=50&page=9&include=products.offer",
+];
+
 // The modes whose answers stay within the description; figures as strings do
 // not (see below).
 const SPEC_MODES = [
@@ -118,6 +129,13 @@ for (const [label, mode] of SPEC_MODES) {
     const emu = await emulatorFor(t, mode);
     for (const query of OFFER_QUERIES) {
       await conforming(emu, "/offers", `/offers${query}`);
+    }
+  });
+
+  test(`/order conforms ${label}`, async (t) => {
+    const emu = await emulatorFor(t, mode);
+    for (const query of ORDER_QUERIES) {
+      await conforming(emu, "/order", `/order${query}`);
     }
   });
 

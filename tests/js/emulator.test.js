@@ -378,6 +378,40 @@ test("/order/{id} serves lines only when included", async (t) => {
   assert.equal(typeof missing.body.message, "string");
 });
 
+test("/order lists the orders changed within updated_between, by page", async (t) => {
+  const line = (id) => ({ sku: `sku-00000${id}`, quantity: 1, offer_id: id });
+  const emu = await emulatorFor(t, {
+    offers: generateCatalogue({ offers: 5 }),
+    orders: [
+      { id: 3, updated_at: "2026-03-01 12:00:00", products: [line(3)] },
+      { id: 1, updated_at: "2026-03-01 09:59:59", products: [line(1)] },
+      { id: 2, updated_at: "2026-03-01 10:00:00", products: [line(2), line(4)] },
+      { id: 4, updated_at: "2026-03-02 00:00:00", products: [] },
+    ],
+  });
+  const list = async (query) => (await get(emu, `/order?${query}`)).body;
+  const window = encodeURIComponent("2026-03-01 10:00:00,2026-03-01 23:59:59");
+  const first = await list(
+    `filter%5Bupdated_between%5D=${window}&include=products.offer&limit=1`,
+  );
+  assert.deepEqual(ids(first.data), [2]);
+  assert.equal(first.total, 2);
+  assert.deepEqual(first.data[0].products[1].offer, { id: 4, sku: "sku-000004" });
+  assert.equal(first.next_page_url, `${emu.url}/order?page=2`);
+  const second = await list(
+    `filter%5Bupdated_between%5D=${window}&include=products.offer&limit=1&page=2`,
+  );
+  assert.deepEqual(ids(second.data), [3]);
+  assert.equal(second.next_page_url, null);
+  // A bare date ends with its last second; without include there are no lines.
+  const days = await list("filter[updated_between]=2026-03-01,2026-03-01");
+  assert.deepEqual(ids(days.data), [1, 2, 3]);
+  assert.equal(days.data[0].products, undefined);
+  assert.deepEqual(ids((await list("sort=-id")).data), [4, 3, 2, 1]);
+  const refused = await get(emu, "/order?filter[updated_between]=yesterday");
+  assert.equal(refused.status, 422);
+});
+
 test(
   "close() is prompt with idle and in-flight connections",
   { timeout: 5000 },
