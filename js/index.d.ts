@@ -95,6 +95,12 @@ export interface CoreOptions {
   resumeFrom?: ScanCursor;
   /** Sync only the offers on this order's lines (looked up with `include=products.offer`). Default: none. */
   orderId?: number;
+  /**
+   * Catch up on missed order webhooks: sync only the offers on the lines of the orders changed since this time
+   * (Unix ms, UTC), listed by `GET /order?filter[updated_between]` 50 a request. Pass the previous report's
+   * `nextOrdersUpdatedSince`. Not with the filters, `orderId`, `resumeFrom` or `zeroMissing`. Default: none.
+   */
+  ordersUpdatedSince?: number;
 }
 
 
@@ -221,6 +227,11 @@ export interface SyncReport {
   error?: ReportError;
   /** Where an unfinished whole-catalogue scan can resume (pass as `resumeFrom`); absent after a complete scan. */
   cursor?: ScanCursor;
+  /**
+   * Where the next catch-up starts (pass as `ordersUpdatedSince`, Unix ms): this run's start less a 10-minute
+   * overlap. Given by a complete catch-up and by a complete whole-catalogue scan that was not resumed; absent otherwise.
+   */
+  nextOrdersUpdatedSince?: number;
   /** A complete check's findings ({@link checkStock}); absent for a sync and for a check that did not complete. */
   findings?: CheckFindings;
 }

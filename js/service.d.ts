@@ -4,7 +4,7 @@ import type { CoreOptions, Pacing, ReportError, StockSink, SyncReport } from "./
 import type { NodeRequestLike, NodeResponseLike } from "./node.js";
 
 /** Options of {@link createSyncService}: the core options of every sync, plus these. */
-export interface SyncServiceOptions extends Omit<CoreOptions, "offerIds" | "skus" | "orderId" | "resumeFrom"> {
+export interface SyncServiceOptions extends Omit<CoreOptions, "offerIds" | "skus" | "orderId" | "resumeFrom" | "ordersUpdatedSince"> {
   /** Where the site's stock is read and written; wrapped with `trackObservations`. Not closed by `stop()`. Required. */
   sink: StockSink;
   /** The KeyCRM API key. Required; never logged. */
@@ -13,6 +13,16 @@ export interface SyncServiceOptions extends Omit<CoreOptions, "offerIds" | "skus
   webhookToken?: string;
   /** Time between full syncs, from the end of one to the start of the next, in ms; `0`: webhooks only. Default `3600000`. */
   intervalMs?: number;
+  /**
+   * Time between catch-ups, in ms: syncs of the offers of the orders changed since the last check, between full
+   * syncs (never during one). `0`: none. Default `0`.
+   */
+  catchUpIntervalMs?: number;
+  /**
+   * The first catch-up's check time (Unix ms); later ones start where the last complete catch-up or full sync
+   * says (`nextOrdersUpdatedSince`). Default: none, so catch-ups wait for the first complete full sync.
+   */
+  ordersUpdatedSince?: number;
   /** Each wait is `intervalMs` × (1 ± `jitter`), at random. Default `0.1`. */
   jitter?: number;
   /** `/healthz` answers 503 `STALE` when no full sync completed within this many intervals (counted from start until the first one). Default `3`. */
@@ -51,7 +61,7 @@ export interface SyncServiceOptions extends Omit<CoreOptions, "offerIds" | "skus
 
 /** One log event; `event` names it. Never carries the API key or a token. */
 export type SyncServiceEvent =
-  | { event: "run"; kind: "full" | "order" | "confirm"; complete: boolean; updated: number; unchanged: number; keptNewer: number; requests: number; retries: number; rateLimited: number; durationMs: number; error?: ReportError }
+  | { event: "run"; kind: "full" | "order" | "confirm" | "catchUp"; complete: boolean; updated: number; unchanged: number; keptNewer: number; requests: number; retries: number; rateLimited: number; durationMs: number; error?: ReportError }
   | { event: "delivery"; method: string; path: string; route: "stock" | "order" | "other"; status: number; code?: string; updated?: number; unchanged?: number; orderId?: number }
   | { event: "retry"; kind: string; path: string; reason: string }
   | { event: "rateLimited"; kind: string; path: string; retryAfter?: string }
@@ -84,8 +94,15 @@ export interface SyncService {
   stop(): Promise<void>;
   /** A full sync now, or the one already running. */
   runNow(): Promise<SyncReport | { complete: false; error: ReportError; durationMs: number }>;
-  /** State, health, last sync, last complete sync time, last error, next run. */
-  status(): SyncServiceHealth["body"] & { state: string; lastError: (ReportError & { at: string }) | null; nextRunAt: string | null };
+  /** A catch-up now (or the one running); `null` while a full sync runs or no check time is known yet. */
+  catchUpNow(): Promise<SyncReport | { complete: false; error: ReportError; durationMs: number } | null>;
+  /** State, health, last sync, last complete sync time, last error, next run, where the next catch-up starts. */
+  status(): SyncServiceHealth["body"] & {
+    state: string;
+    lastError: (ReportError & { at: string }) | null;
+    nextRunAt: string | null;
+    ordersCheckedFrom: string | null;
+  };
   /** What `{basePath}/healthz` answers. */
   health(): SyncServiceHealth;
   /** The metrics in Prometheus' text format. */

@@ -19,6 +19,8 @@ const MIN_TOKEN = 16;
 export const PERMANENT_CODES = Object.freeze(["UNAUTHORIZED", "INVALID_CONFIG", "UNKNOWN_WAREHOUSE", "CRM_HTTP"]);
 /** Core options a key check leaves out: it reads one page and writes nothing. */
 const NOT_FOR_THE_CHECK = ["zeroMissing", "deadlineMs", "maxRequests", "cursor", "offerIds", "orderId", "dryRun"];
+/** Core options a catch-up leaves out: it syncs the offers of changed orders only. */
+const NOT_FOR_THE_CATCH_UP = ["zeroMissing", "resumeFrom", "offerIds", "skus", "orderId"];
 
 const REAL_CLOCK = Object.freeze({
   now: () => Date.now(),
@@ -37,6 +39,8 @@ export function makeCreateSyncService({ syncStocks, createPacing, createWebhookH
       apiKey,
       webhookToken,
       intervalMs = DEFAULT_INTERVAL_MS,
+      catchUpIntervalMs = 0,
+      ordersUpdatedSince,
       jitter = DEFAULT_JITTER,
       staleAfterIntervals = DEFAULT_STALE_AFTER_INTERVALS,
       confirmAfterMs = RECOMMENDED_CONFIRM_AFTER_MS,
@@ -62,6 +66,12 @@ export function makeCreateSyncService({ syncStocks, createPacing, createWebhookH
     }
     if (!(Number.isFinite(intervalMs) && intervalMs >= 0)) {
       throw syncError("INVALID_CONFIG", "intervalMs must be a number of ms ≥ 0 (0: webhooks only, no full sync)");
+    }
+    if (!(Number.isFinite(catchUpIntervalMs) && catchUpIntervalMs >= 0)) {
+      throw syncError("INVALID_CONFIG", "catchUpIntervalMs must be a number of ms ≥ 0 (0: no catch-up)");
+    }
+    if (ordersUpdatedSince !== undefined && !(Number.isSafeInteger(ordersUpdatedSince) && ordersUpdatedSince >= 0)) {
+      throw syncError("INVALID_CONFIG", "ordersUpdatedSince must be a time in Unix ms");
     }
     if (!(Number.isFinite(jitter) && jitter >= 0 && jitter < 1)) {
       throw syncError("INVALID_CONFIG", "jitter must be a fraction of the interval ≥ 0 and < 1");
@@ -92,6 +102,11 @@ export function makeCreateSyncService({ syncStocks, createPacing, createWebhookH
     let lastCompleteAt = null;
     let lastError = null;
     let keyError = null;
+    // The time the next catch-up lists changed orders from (Unix ms): given, or
+    // set by the last complete full sync or catch-up.
+    let lastOrdersCheck = ordersUpdatedSince ?? null;
+    let catchUpTimer = null;
+    let catchingUp = null;
 
     function emit(event) {
       emitLog(event);
@@ -128,7 +143,61 @@ export function makeCreateSyncService({ syncStocks, createPacing, createWebhookH
       emit(redact({ event: "run", kind, complete: Boolean(report.complete), ...counts, error }, ...hidden));
     }
 
+    /** Takes the next check time a complete run reports; never moves it back. */
+    function noteOrdersCheck(report) {
+      const next = report.complete ? report.nextOrdersUpdatedSince : undefined;
+      if (typeof next === "number" && (lastOrdersCheck === null || next > lastOrdersCheck)) {
+        lastOrdersCheck = next;
+      }
+    }
+
+    /**
+     * Syncs the offers of the orders changed since the last check, unless a run is
+     * going on or no check time is known yet (none given, no full sync complete).
+     */
+    function catchUpNow() {
+      if (stop.signal.aborted) return Promise.reject(syncError("INVALID_CONFIG", "the service is stopped"));
+      if (catchingUp !== null) return catchingUp;
+      if (running !== null || lastOrdersCheck === null) return Promise.resolve(null);
+      const options = Object.fromEntries(
+        Object.entries(coreOptions).filter(([name]) => !NOT_FOR_THE_CATCH_UP.includes(name)),
+      );
+      const run = (async () => {
+        const started = clock.now();
+        let report;
+        try {
+          report = await syncStocks({
+            ...options,
+            ordersUpdatedSince: lastOrdersCheck,
+            apiKey,
+            sink,
+            pacing,
+            signal: stop.signal,
+            fetch: fetchOf("catchUp"),
+          });
+        } catch (error) {
+          report = { complete: false, error: shape(error), durationMs: clock.now() - started };
+        }
+        noteOrdersCheck(report);
+        catchingUp = null;
+        record("catchUp", report);
+        return report;
+      })();
+      catchingUp = run;
+      return run;
+    }
+
+    /** A scheduled catch-up, then the next one scheduled. */
+    async function catchUpTick() {
+      catchUpTimer = null;
+      await catchUpNow().catch(() => {});
+      if (stop.signal.aborted) return;
+      catchUpTimer = clock.setTimeout(catchUpTick, catchUpIntervalMs);
+    }
+
     async function fullSync() {
+      // A catch-up under way ends first: the two never run at once.
+      await catchingUp?.catch(() => {});
       const started = clock.now();
       let report;
       try {
@@ -153,6 +222,7 @@ export function makeCreateSyncService({ syncStocks, createPacing, createWebhookH
         durationMs: report.durationMs ?? 0,
         error: report.error?.code,
       };
+      noteOrdersCheck(report);
       if (report.complete) {
         lastCompleteAt = at;
         metrics.lastComplete.set({}, Math.floor(at / 1000));
@@ -281,6 +351,7 @@ export function makeCreateSyncService({ syncStocks, createPacing, createWebhookH
         ...health().body,
         lastError,
         nextRunAt: nextRunAt === null ? null : new Date(nextRunAt).toISOString(),
+        ordersCheckedFrom: lastOrdersCheck === null ? null : new Date(lastOrdersCheck).toISOString(),
       };
     }
 
@@ -334,9 +405,12 @@ export function makeCreateSyncService({ syncStocks, createPacing, createWebhookH
       if (was !== "new") emit({ event: "stopping" });
       stop.abort();
       if (timer !== null) clock.clearTimeout(timer);
+      if (catchUpTimer !== null) clock.clearTimeout(catchUpTimer);
       timer = null;
+      catchUpTimer = null;
       nextRunAt = null;
       await running?.catch(() => {});
+      await catchingUp?.catch(() => {});
       await Promise.allSettled([...work]);
       emit({ event: "stopped" });
     }
@@ -363,9 +437,11 @@ export function makeCreateSyncService({ syncStocks, createPacing, createWebhookH
         state = "started";
         emit({ event: "start", intervalMs });
         if (intervalMs > 0) tick();
+        if (catchUpIntervalMs > 0) catchUpTimer = clock.setTimeout(catchUpTick, catchUpIntervalMs);
       },
       stop: stopService,
       runNow,
+      catchUpNow,
       status,
       health,
       metrics: () => metrics.registry.text(),
@@ -388,7 +464,7 @@ function serviceMetrics() {
   const p = "keycrm_stock_sync_";
   return {
     registry,
-    runs: registry.counter(`${p}runs_total`, "Syncs from KeyCRM by kind (full, order, confirm) and outcome (complete, or the error code)."),
+    runs: registry.counter(`${p}runs_total`, "Syncs from KeyCRM by kind (full, order, confirm, catchUp) and outcome (complete, or the error code)."),
     rowsUpdated: registry.counter(`${p}rows_updated_total`, "Site rows whose stock was changed, by kind (full, order, confirm, stock)."),
     lastComplete: registry.gauge(`${p}last_complete_sync_timestamp_seconds`, "Unix time the last complete full sync finished."),
     deliveries: registry.counter(`${p}webhook_deliveries_total`, "Webhook requests answered, by route (stock, order, other) and status."),

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { syncStocks } from "keycrm-stock-sync";
+import { createSyncService, syncStocks } from "keycrm-stock-sync";
 import { startEmulator } from "keycrm-stock-sync/testing";
 import { createMemorySink } from "../../js/sinks/memory.js";
 
@@ -113,4 +113,117 @@ test("a catch-up syncs the offers of orders changed after the last check only", 
   // The next check starts a little before this run did, never later.
   assert.ok(report.nextOrdersUpdatedSince <= Date.now() - 10 * 60_000);
   assert.ok(report.nextOrdersUpdatedSince > CHECK);
+});
+
+/** A clock whose time and timers move only when the test says. */
+function manualClock(start = Date.parse("2026-03-02T00:00:00Z")) {
+  let now = start;
+  const timers = new Map();
+  let next = 1;
+  return {
+    now: () => now,
+    setTimeout(fn, ms) {
+      const id = next++;
+      timers.set(id, { at: now + ms, fn });
+      return id;
+    },
+    clearTimeout: (id) => timers.delete(id),
+    advance(ms) {
+      now += ms;
+      for (const [id, timer] of [...timers]) {
+        if (timer.at <= now) {
+          timers.delete(id);
+          timer.fn();
+        }
+      }
+    },
+    pending: () => timers.size,
+  };
+}
+
+/** KeyCRM's form of a UTC time. */
+const keycrmTime = (ms) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
+
+const updatedFrom = (request) =>
+  request.query["filter[updated_between]"].split(",")[0];
+
+test("the sync service catches up between full syncs, from the last check on", async (t) => {
+  const emulator = await emulatorFor(t, {
+    offers: structuredClone(OFFERS),
+    orders: [
+      orderAt(1, "2026-03-01 09:00:00", [1]),
+      orderAt(2, "2026-03-01 10:30:00", [2]),
+    ],
+  });
+  const clock = manualClock();
+  const sink = shopSink();
+  const s = createSyncService({
+    ...FAST,
+    apiUrl: emulator.url,
+    apiKey: API_KEY,
+    sink,
+    intervalMs: 0,
+    catchUpIntervalMs: 60_000,
+    ordersUpdatedSince: CHECK,
+    checkKey: false,
+    clock,
+    log: false,
+  });
+  t.after(() => s.stop());
+  const nextRun = () => new Promise((resolve) => s.on("run", resolve));
+  await s.start();
+  assert.equal(emulator.requests.length, 0, "nothing before the first catch-up is due");
+  const first = nextRun();
+  clock.advance(60_000);
+  const event = await first;
+  assert.equal(event.kind, "catchUp");
+  assert.equal(event.complete, true);
+  assert.equal(updatedFrom(emulator.requests[0]), "2026-03-01 10:00:00");
+  assert.deepEqual(stockBySku(sink), {
+    "sku-1": 0, "sku-2": 11, "sku-3": 0, "sku-4": 0, "sku-5": 0, "sku-6": 0,
+  });
+  // The check advanced: to the first catch-up's start less the overlap.
+  const checkedFrom = Date.parse(s.status().ordersCheckedFrom);
+  assert.ok(checkedFrom > CHECK && checkedFrom <= Date.now() - 10 * 60_000);
+
+  // An order changed now is caught by the next catch-up; the old ones are not
+  // listed again.
+  emulator.orders.push(orderAt(3, keycrmTime(Date.now()), [4]));
+  emulator.requests.length = 0;
+  for (let i = 0; i < 100 && clock.pending() === 0; i++) await new Promise(setImmediate);
+  const second = nextRun();
+  clock.advance(60_000);
+  assert.equal((await second).complete, true);
+  assert.equal(updatedFrom(emulator.requests[0]), keycrmTime(checkedFrom));
+  const stock = emulator.requests.filter((r) => r.path === "/v1/offers/stocks");
+  assert.deepEqual(stock.map((r) => r.query["filter[offers_id]"]), ["4"]);
+  assert.equal(stockBySku(sink)["sku-4"], 13);
+  await s.stop();
+  assert.equal(clock.pending(), 0, "no timer left after stop");
+});
+
+test("a complete full sync sets the check the service's catch-up starts from", async (t) => {
+  const emulator = await emulatorFor(t, { offers: structuredClone(OFFERS), orders: [] });
+  const s = createSyncService({
+    ...FAST,
+    apiUrl: emulator.url,
+    apiKey: API_KEY,
+    sink: shopSink(),
+    intervalMs: 0,
+    checkKey: false,
+    clock: manualClock(),
+    log: false,
+  });
+  t.after(() => s.stop());
+  await s.start();
+  assert.equal(await s.catchUpNow(), null, "no check time known yet: nothing to catch up from");
+  const before = Date.now();
+  assert.equal((await s.runNow()).complete, true);
+  const checkedFrom = Date.parse(s.status().ordersCheckedFrom);
+  assert.ok(checkedFrom >= before - 10 * 60_000 - 1000 && checkedFrom <= Date.now() - 10 * 60_000);
+  emulator.requests.length = 0;
+  const report = await s.catchUpNow();
+  assert.equal(report.complete, true);
+  assert.deepEqual(emulator.requests.map((r) => r.path), ["/v1/order"]);
+  assert.equal(updatedFrom(emulator.requests[0]), keycrmTime(checkedFrom));
 });
