@@ -16,7 +16,8 @@
 // first 12 pages of a first sync (totals), for each side.
 //
 // Run: npm run bench:core  (about a minute). BENCH_ROUNDS, BENCH_COLD set the
-// counts. The machine may be busy: compare ratios of one run, not absolutes
+// counts; BENCH_TEXT=1 serves answers without arrayBuffer() (the body then
+// crosses into wasm as a string). The machine may be busy: compare ratios of one run, not absolutes
 // across runs.
 
 import { execFileSync } from "node:child_process";
@@ -82,7 +83,7 @@ async function runPackage(pages, options, table) {
     syncStocks({
       apiKey: "bench-key",
       apiUrl: "http://keycrm.invalid/v1",
-      fetch: memoryFetch(pages),
+      fetch: memoryFetch(pages, { bytes: !process.env.BENCH_TEXT }),
       sink,
       rateLimitPerMinute: 60_000,
       maxSubrequests: BUDGET,

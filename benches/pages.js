@@ -57,20 +57,20 @@ function escaped(text) {
   );
 }
 
-/** A fetch answering from `pages` by the `page` query parameter. */
-export function memoryFetch(pages) {
+/**
+ * A fetch answering from `pages` by the `page` query parameter; with
+ * `bytes: false` its answers have text() only.
+ */
+export function memoryFetch(pages, { bytes: withBytes = true } = {}) {
   const headers = { get: () => null };
   // Bytes as they come off the network, encoded once here.
   const bytes = new Map([...pages].map(([n, body]) => [n, new TextEncoder().encode(body)]));
   return async (url) => {
     const page = Number(new URL(url).searchParams.get("page") ?? 1);
     const n = pages.has(page) ? page : pages.size;
-    return {
-      status: 200,
-      headers,
-      text: async () => pages.get(n),
-      arrayBuffer: async () => bytes.get(n).buffer,
-    };
+    const response = { status: 200, headers, text: async () => pages.get(n) };
+    if (withBytes) response.arrayBuffer = async () => bytes.get(n).buffer;
+    return response;
   };
 }
 

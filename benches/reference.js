@@ -10,7 +10,8 @@
 // SKU are skipped, and so are SKUs holding U+0000; a SKU on several offers gets
 // the smallest figure among them (a later offer writes only below the smallest
 // so far). Rows are compared with the site in batches, and only changed rows
-// are written.
+// are written; a change that raises a row is held until the last page is read,
+// then written only if its figure is still the smallest read for the row.
 
 /**
  * Syncs the pages in order into `sink`.
@@ -55,6 +56,10 @@ export async function referenceSync(options) {
   let pending = [];
   const report = { pages: 0, offers: 0, updated: 0, unchanged: 0 };
 
+  // Raises held until the last page is read, by row.
+  const held = new Map();
+  let readingDone = false;
+
   const flush = async (batch) => {
     const site = await sink.read(
       batch.map((d) =>
@@ -69,6 +74,10 @@ export async function referenceSync(options) {
       if (row === undefined) continue;
       if (typeof row.stock === "number" && Math.abs(row.stock - want.stock) <= 1e-9) {
         report.unchanged += 1;
+        continue;
+      }
+      if (!readingDone && typeof row.stock === "number" && want.stock > row.stock) {
+        held.set(keyOf(want.sku, want.warehouseId), want);
         continue;
       }
       changes.push(
@@ -128,9 +137,27 @@ export async function referenceSync(options) {
         queue(sku, null, available(quantity, reserve), shared);
       }
     }
+    readingDone = number === pages.size || number === maxPages;
     while (pending.length >= batchSize) await flush(pending.splice(0, batchSize));
   }
   if (pending.length > 0) await flush(pending.splice(0));
+  const released = [...held.values()]
+    .filter((want) => lowest.get(want.sku).get(want.warehouseId) === want.stock)
+    .sort((a, b) =>
+      a.sku !== b.sku
+        ? a.sku < b.sku ? -1 : 1
+        : (a.warehouseId ?? -1) - (b.warehouseId ?? -1),
+    )
+    .map((want) =>
+      want.warehouseId === null
+        ? { sku: want.sku, stock: want.stock }
+        : { sku: want.sku, warehouseId: want.warehouseId, stock: want.stock },
+    );
+  for (let i = 0; i < released.length; i += batchSize) {
+    const changes = released.slice(i, i + batchSize);
+    await sink.write(changes);
+    report.updated += changes.length;
+  }
   return report;
 }
 

@@ -8,7 +8,7 @@ const TIMED_OUT = Object.freeze({ failure: "timeout" });
  * @param {{ apiKey: string, fetch: typeof globalThis.fetch, signal: AbortSignal }} options
  *   `signal` aborts every request still in flight when the run ends.
  * @returns {(request: { url: string, timeoutMs: number }) => Promise<
- *   { status: number, retryAfter: string | null, body: string } | { failure: "timeout" | "network", cause?: string }
+ *   { status: number, retryAfter: string | null, body: Uint8Array | string } | { failure: "timeout" | "network", cause?: string }
  * >}
  */
 export function keycrmFetcher({ apiKey, fetch, signal }) {
@@ -47,7 +47,13 @@ export function keycrmFetcher({ apiKey, fetch, signal }) {
 async function exchange(fetch, url, init) {
   try {
     const response = await fetch(url, init);
-    const body = await response.text();
+    // The bytes, which the core copies into its memory at once and decodes as
+    // text() would; a string crosses into wasm one character at a time. A fetch
+    // whose answers have no arrayBuffer() (a test double) gives text.
+    const body =
+      typeof response.arrayBuffer === "function"
+        ? new Uint8Array(await response.arrayBuffer())
+        : await response.text();
     return {
       status: response.status,
       retryAfter: response.headers.get("retry-after"),

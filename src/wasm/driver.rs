@@ -15,7 +15,7 @@ use futures_util::future::{self, Either, LocalBoxFuture};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use gloo_timers::future::TimeoutFuture;
 use serde::Deserialize;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::interop::{from_js, from_js_json, message_of, to_js, to_js_json, Io};
 use crate::diff::SiteStock;
@@ -27,7 +27,8 @@ use crate::request::{HttpRequest, HttpResponse, TransportFailure};
 /// or why there was none (`failure`).
 ///
 /// One struct rather than an untagged enum: serde-wasm-bindgen would build a JS
-/// `Error` for every variant that fails to match, on every answer.
+/// `Error` for every variant that fails to match, on every answer. The body is not
+/// read through serde (see [`body_of`]).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct FetchOutcome {
@@ -40,7 +41,7 @@ struct FetchOutcome {
     status: Option<u16>,
     #[serde(default)]
     retry_after: Option<String>,
-    #[serde(default)]
+    #[serde(skip)]
     body: Option<String>,
 }
 
@@ -156,12 +157,48 @@ fn fetch(io: &Io, request: HttpRequest) -> impl Future<Output = Landing> {
             return (id, Err(()));
         };
         let outcome = match within(limit, started).await {
-            Some(settled) => settled
-                .map_err(|_| ())
-                .and_then(|v| from_js::<FetchOutcome>(v).map_err(|_| ())),
+            Some(settled) => settled.map_err(|_| ()).and_then(|v| {
+                let body = body_of(&v);
+                let mut outcome = from_js::<FetchOutcome>(v).map_err(|_| ())?;
+                outcome.body = body;
+                Ok(outcome)
+            }),
             None => Ok(FetchOutcome::timed_out()),
         };
         (id, outcome)
+    }
+}
+
+/// The answer's `body`: the bytes of the answer (a `Uint8Array` or an
+/// `ArrayBuffer`, copied into wasm memory at once), or its text (a string).
+///
+/// Bytes are decoded as `Response.text()` decodes them: UTF-8, a leading byte
+/// order mark dropped, an invalid sequence read as U+FFFD. Handing bytes avoids
+/// wasm-bindgen's string glue, which copies text one character at a time in JS.
+fn body_of(outcome: &JsValue) -> Option<String> {
+    let body = js_sys::Reflect::get(outcome, &JsValue::from_str("body")).ok()?;
+    if let Some(text) = body.as_string() {
+        return Some(text);
+    }
+    let bytes = if let Some(view) = body.dyn_ref::<js_sys::Uint8Array>() {
+        view.to_vec()
+    } else if body.is_instance_of::<js_sys::ArrayBuffer>() {
+        js_sys::Uint8Array::new(&body).to_vec()
+    } else {
+        return None;
+    };
+    Some(decode_utf8(bytes))
+}
+
+/// UTF-8 bytes as text, as the WHATWG decoder does: BOM dropped, invalid
+/// sequences as U+FFFD.
+fn decode_utf8(mut bytes: Vec<u8>) -> String {
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        bytes.drain(..3);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     }
 }
 

@@ -125,3 +125,25 @@ for (const { name, options } of CASES) {
     assert.deepEqual(again.packageSink.table, first.packageSink.table);
   });
 }
+
+test("a page handed to the core as bytes reads as Response.text() would: BOM dropped, bad UTF-8 as U+FFFD", async () => {
+  const page = (sku) =>
+    `{"next_page_url":null,"data":[{"id":1,"sku":"${sku}","quantity":3,"reserve":1}]}`;
+  const bom = [0xef, 0xbb, 0xbf];
+  const body = new Uint8Array([...bom, ...new TextEncoder().encode(page("ab"))]);
+  body[bom.length + page("ab").indexOf('"ab"') + 1] = 0xff; // "a" → an invalid byte
+  const sink = mapSink(new Map([["\ufffdb", 0]]));
+  const report = await syncStocks({
+    apiKey: "bench-key",
+    apiUrl: "http://keycrm.invalid/v1",
+    fetch: async () => ({
+      status: 200,
+      headers: { get: () => null },
+      text: async () => new TextDecoder().decode(body),
+      arrayBuffer: async () => body.buffer,
+    }),
+    sink,
+  });
+  assert.equal(report.complete, true, report.error?.message);
+  assert.deepEqual(plain(sink.writes.flat()), [{ sku: "\ufffdb", stock: 2 }]);
+});
