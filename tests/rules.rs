@@ -902,3 +902,27 @@ fn held_raises_are_written_when_the_run_ends_by_deadline_or_budget() {
         assert_eq!(out.report.updated, last - 1, "{json}");
     }
 }
+
+/// A site that fails while the rows read before a stop are written ends the run
+/// with `SINK_FAILED` and no cursor: a run resumed from one would skip the rows
+/// the failed write left out.
+#[test]
+fn a_site_failing_after_the_run_stopped_is_sink_failed_without_a_cursor() {
+    let (catalogue, mut site) = larger_first_pages_apart(Some(0.0));
+    // Every figure raises its row: the first write is that of the held raises,
+    // after the request budget ran out.
+    site.fail_write = Some(0);
+    let out = drive(options(r#"{"maxRequests": 5}"#), &site, 100, |url, _| {
+        catalogue.answer(url)
+    });
+    let error = out.report.error.as_ref().expect("an error");
+    assert_eq!(error.code, ErrorCode::SinkFailed, "{error:?}");
+    assert!(
+        error.message.contains("BUDGET_EXHAUSTED"),
+        "the stop is named too: {}",
+        error.message
+    );
+    assert_eq!(out.report.cursor, None);
+    assert_eq!(out.writes.len(), 1, "nothing is written after the failure");
+    assert_eq!(out.report.updated, 0);
+}

@@ -17,12 +17,14 @@
 //! written, in batches, with its own observation time; one that a smaller figure
 //! has since superseded is dropped, that figure's own batch having written it, or
 //! found it in place, or held it in its stead. Raises of a batch compared once no
-//! more rows can come are written with it. So the site never shows a figure
+//! more rows can come are written with it (a stock webhook's delivery stays one
+//! write), unless earlier raises wait: they join them, so that raises are written
+//! in the order they were read. So the site never shows a figure
 //! above the smallest the run has read for the row, and a run over a catalogue
 //! that has not changed since the last complete run writes nothing. At most one
 //! raise is held per key read.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use super::{SyncEngine, Waiting, Write, Zeroing};
 use crate::availability::{differs, StockKey};
@@ -35,9 +37,13 @@ use crate::page::OfferStock;
 /// Raises held until the run ends (see the [module docs](self)).
 #[derive(Debug, Default)]
 pub(super) struct HeldRaises {
-    /// At most one per key: a later raise of the same key replaces it.
-    held: BTreeMap<StockKey, StockChange>,
-    /// Decided again at the end of the run, waiting to be written.
+    /// At most one per key, with its place in the order read: a later raise of the
+    /// same key replaces it.
+    held: HashMap<StockKey, (u64, StockChange)>,
+    /// Raises held so far, for their order.
+    count: u64,
+    /// Decided again at the end of the run, waiting to be written, in the order
+    /// they were read.
     released: Vec<StockChange>,
 }
 
@@ -133,7 +139,9 @@ impl SyncEngine {
             let have = current.get(&(change.sku.as_str(), change.warehouse_id));
             match (have, change.stock) {
                 (Some(&have), Some(want)) if want > have => {
-                    self.raises.held.insert(key_of(&change), change);
+                    self.raises.count += 1;
+                    let place = self.raises.count;
+                    self.raises.held.insert(key_of(&change), (place, change));
                 }
                 _ => kept.push(change),
             }
@@ -160,8 +168,10 @@ impl SyncEngine {
     /// Once no more rows can come: decides the held raises again and starts
     /// writing those still due (see the [module docs](self)); `None` when none is.
     pub(super) fn release_raises(&mut self) -> Option<Action> {
-        let held = std::mem::take(&mut self.raises.held);
-        for (key, change) in held {
+        let mut held: Vec<(StockKey, (u64, StockChange))> =
+            std::mem::take(&mut self.raises.held).into_iter().collect();
+        held.sort_unstable_by_key(|(_, (place, _))| *place);
+        for (key, (_, change)) in held {
             let still_smallest = match (self.ledger.smallest(&key), change.stock) {
                 (Some(low), Some(want)) => !differs(low, want),
                 _ => false,
@@ -230,7 +240,9 @@ impl SyncEngine {
         let batch = std::mem::take(&mut self.comparing);
         let mut outcome = diff(&batch, &rows);
         self.keep_lower(&mut outcome.changes, &rows);
-        if !self.reading_done() {
+        // Once no more rows can come, raises are written with their batch, unless
+        // earlier ones wait: they then join them, to be written in the order read.
+        if !self.reading_done() || !self.raises.held.is_empty() {
             self.hold_raises(&mut outcome.changes, &rows);
         }
         self.unchanged += outcome.unchanged;
@@ -330,13 +342,23 @@ impl SyncEngine {
     }
 
     /// Takes the news that the site failed to read or write; the run ends.
+    ///
+    /// The site's failure outranks a stop already under way (a deadline, a budget,
+    /// a stop or a bad page, after which the rows read are still written): nothing
+    /// more is written, and the report gives no cursor, since a resumed run would
+    /// skip the rows this write left out.
     pub fn handle_site_failure(&mut self, message: &str) {
         self.waiting = Waiting::Nothing;
         self.write = None;
-        self.fail(SyncError::new(
-            ErrorCode::SinkFailed,
-            format!("the site database failed: {message}"),
-        ));
+        let mut message = format!("the site database failed: {message}");
+        if self.may_write_after_failure() {
+            if let Some(earlier) = self.failure.take() {
+                message = format!(
+                    "{message}, while writing the rows read before the run stopped ({earlier})"
+                );
+            }
+        }
+        self.fail(SyncError::new(ErrorCode::SinkFailed, message));
     }
 }
 

