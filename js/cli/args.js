@@ -127,7 +127,11 @@ const SYNC_FLAGS = {
   state: {
     type: "string",
     value: "FILE",
-    help: "keep the scan's place in this file: a run that stops early (deadline, budget, signal) is continued by the next one; a complete scan removes it",
+    help: "keep the scan's place in this file: a run that stops early (deadline, budget, signal) is continued by the next one; a complete scan clears it, and keeps the time --catch-up starts from",
+  },
+  "catch-up": {
+    type: "boolean",
+    help: "with --state: sync only the offers of the orders changed since the last check kept there (a complete full sync or catch-up sets it), instead of a full scan",
   },
   "sink-timeout": {
     type: "string",
@@ -175,6 +179,7 @@ const SERVE_FLAGS = {
           "skus",
           "offer-ids",
           "state",
+          "catch-up",
           "sink-timeout",
           "statement-timeout",
           "config",
@@ -215,7 +220,7 @@ const SERVE_FLAGS = {
 };
 
 // `check` reads as `sync` does, writes nothing, and covers the whole catalogue.
-const SYNC_ONLY_FLAGS = ["zero-missing", "skus", "offer-ids", "state", "dry-run"];
+const SYNC_ONLY_FLAGS = ["zero-missing", "skus", "offer-ids", "state", "catch-up", "dry-run"];
 const CHECK_FLAGS = {
   ...Object.fromEntries(
     Object.entries(SYNC_FLAGS).filter(

@@ -1,5 +1,6 @@
-// The --state file: where an unfinished scan continues. It holds the report's
-// cursor with what the scan was of, so a cursor is never applied to another
+// The --state file: where an unfinished scan continues, and the time the next
+// catch-up of changed orders starts from (`ordersUpdatedSince`, Unix ms). It holds
+// the report's cursor with what the scan was of, so a cursor is never applied to another
 // catalogue, database or set of options. Written to a temporary file and renamed
 // over the old one, so a crash leaves the old state or the new, never half.
 //
@@ -19,7 +20,7 @@ const FORMAT = "keycrm-stock-sync state";
  * ignored with a reason.
  * @param {string} file
  * @param {{ version: string, scan: Record<string, unknown> }} expected
- * @returns {{ cursor?: object, ignored?: string }}
+ * @returns {{ cursor?: object, ordersUpdatedSince?: number, ignored?: string }}
  */
 export function readState(file, { version, scan }) {
   let text;
@@ -35,7 +36,9 @@ export function readState(file, { version, scan }) {
   } catch {
     return { ignored: "it is not JSON (damaged, or not a state file)" };
   }
-  if (state?.format !== FORMAT || typeof state.cursor !== "object" || state.cursor === null) {
+  const hasCursor = typeof state?.cursor === "object" && state.cursor !== null;
+  const hasCheck = Number.isSafeInteger(state?.ordersUpdatedSince) && state.ordersUpdatedSince >= 0;
+  if (state?.format !== FORMAT || !(hasCursor || hasCheck)) {
     return { ignored: "it is not a state file of this program" };
   }
   if (state.version !== version) {
@@ -54,21 +57,33 @@ export function readState(file, { version, scan }) {
       ignored: `it is the state of another scan (${differences.join("; ")})`,
     };
   }
-  return { cursor: state.cursor };
+  return {
+    ...(hasCursor ? { cursor: state.cursor } : {}),
+    ...(hasCheck ? { ordersUpdatedSince: state.ordersUpdatedSince } : {}),
+  };
 }
 
 /**
- * Keeps `cursor` in the file, or removes the file when there is none (the scan
- * completed, or ended where it cannot be continued).
+ * Keeps `cursor` and the next catch-up's start in the file, or removes the file
+ * when there is neither (the scan completed, or ended where it cannot be
+ * continued, and no check time is known).
  * @throws {Error} when the file cannot be written or removed
  */
-export function writeState(file, { version, scan }, cursor) {
-  if (cursor === undefined || cursor === null) {
+export function writeState(file, { version, scan }, cursor, ordersUpdatedSince) {
+  const check = Number.isSafeInteger(ordersUpdatedSince) ? { ordersUpdatedSince } : {};
+  if ((cursor === undefined || cursor === null) && check.ordersUpdatedSince === undefined) {
     fs.rmSync(file, { force: true });
     return;
   }
   const text = `${JSON.stringify(
-    { format: FORMAT, version, savedAt: new Date().toISOString(), scan, cursor },
+    {
+      format: FORMAT,
+      version,
+      savedAt: new Date().toISOString(),
+      scan,
+      ...(cursor === undefined || cursor === null ? {} : { cursor }),
+      ...check,
+    },
     null,
     2,
   )}\n`;

@@ -57,6 +57,18 @@ export async function runSync(typed, { env, stdout, stderr }) {
       "sync",
     );
   }
+  if (flags.catchUp && flags.state === undefined) {
+    throw new UsageError(
+      "--catch-up starts from the last check kept in --state: give --state FILE",
+      "sync",
+    );
+  }
+  if (flags.catchUp && (flags.skus ?? flags.offerIds ?? flags.zeroMissing) !== undefined) {
+    throw new UsageError(
+      "--catch-up syncs the offers of changed orders; it cannot be combined with --skus, --offer-ids or --zero-missing",
+      "sync",
+    );
+  }
   const database = databaseOf(flags);
   const coreOptions = coreOptionsOf(flags, env);
   // Neither the API key nor a password in --db may reach the output.
@@ -107,9 +119,29 @@ export async function runSync(typed, { env, stdout, stderr }) {
       flags.state === undefined
         ? undefined
         : { file: flags.state, version: packageVersion(), scan: scanOf(flags, coreOptions) };
+    // The scan's place and the last check, as kept; a catch-up leaves the place.
+    let keptCursor;
+    let lastCheck;
     if (state !== undefined) {
-      const { cursor, ignored } = readState(state.file, state);
-      if (ignored !== undefined) {
+      const { cursor, ordersUpdatedSince, ignored } = readState(state.file, state);
+      lastCheck = ordersUpdatedSince;
+      if (flags.catchUp) {
+        keptCursor = cursor;
+        if (ignored !== undefined || lastCheck === undefined) {
+          const why = ignored ?? "it holds no check time yet";
+          return fail(
+            {
+              code: "INVALID_CONFIG",
+              message: `--catch-up needs the last check kept in --state ${state.file}, but ${why}: run a full sync with this --state first`,
+            },
+            EXIT.USAGE,
+          );
+        }
+        coreOptions.ordersUpdatedSince = lastCheck;
+        if (!flags.quiet) {
+          stderr.write(`catching up on orders changed since ${new Date(lastCheck).toISOString()} (--state ${state.file})\n`);
+        }
+      } else if (ignored !== undefined) {
         warn(`--state ${state.file} is not used: ${ignored}; the scan starts from page 1, and this run's state replaces it`);
       } else if (cursor !== undefined) {
         try {
@@ -175,7 +207,10 @@ export async function runSync(typed, { env, stdout, stderr }) {
     let stateFailed = false;
     if (state !== undefined) {
       try {
-        writeState(state.file, state, report.cursor);
+        const cursor = flags.catchUp ? keptCursor : report.cursor;
+        const check =
+          report.complete && !report.dryRun ? (report.nextOrdersUpdatedSince ?? lastCheck) : lastCheck;
+        writeState(state.file, state, cursor, check);
       } catch (error) {
         stderr.write(
           `error STATE: --state ${state.file} could not be written (${error.code ?? error.message}); the next run starts from page 1\n`,

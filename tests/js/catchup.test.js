@@ -4,10 +4,16 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 
 import { createSyncService, syncStocks } from "keycrm-stock-sync";
 import { startEmulator } from "keycrm-stock-sync/testing";
 import { createMemorySink } from "../../js/sinks/memory.js";
+import { freshShop, stockOf } from "./support/shop.js";
 
 const API_KEY = "test-api-key";
 const FAST = { rateLimitPerMinute: 6000, backoffBaseMs: 5, backoffMaxMs: 20 };
@@ -226,4 +232,69 @@ test("a complete full sync sets the check the service's catch-up starts from", a
   assert.equal(report.complete, true);
   assert.deepEqual(emulator.requests.map((r) => r.path), ["/v1/order"]);
   assert.equal(updatedFrom(emulator.requests[0]), keycrmTime(checkedFrom));
+});
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** `node js/cli.js …` against the emulator; resolves with its exit and output. */
+function cli(args, emulator) {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (name.startsWith("KEYCRM_") || name === "DATABASE_URL") delete env[name];
+  }
+  Object.assign(env, { KEYCRM_API_KEY: API_KEY, KEYCRM_API_URL: emulator.url });
+  const child = spawn(process.execPath, ["js/cli.js", ...args], { cwd: ROOT, env });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (text) => (stdout += text));
+  child.stderr.setEncoding("utf8").on("data", (text) => (stderr += text));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test("sync --catch-up starts from the check a full sync kept in --state, and advances it", async (t) => {
+  const emulator = await emulatorFor(t, {
+    offers: structuredClone(OFFERS),
+    orders: [orderAt(1, "2026-03-01 09:00:00", [1])],
+  });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keycrm-catchup-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const db = freshShop(dir, OFFERS.map((o) => o.sku));
+  const stateFile = path.join(dir, "shop.state");
+  const args = ["sync", "--db", db, "--state", stateFile, "--rate-limit", "6000", "--quiet"];
+
+  const early = await cli([...args, "--catch-up"], emulator);
+  assert.equal(early.code, 2, early.stderr);
+  assert.match(early.stderr, /--catch-up needs the last check kept in --state .*run a full sync/);
+  assert.equal(emulator.requests.length, 0);
+  assert.equal((await cli(["sync", "--db", db, "--catch-up"], emulator)).code, 2);
+
+  const before = Date.now();
+  const full = await cli(args, emulator);
+  assert.equal(full.code, 0, full.stderr);
+  const kept = JSON.parse(fs.readFileSync(stateFile, "utf8"));
+  assert.equal(kept.cursor, undefined, "a complete scan leaves no place");
+  assert.ok(kept.ordersUpdatedSince >= before - 10 * 60_000 - 1000);
+  assert.ok(kept.ordersUpdatedSince <= Date.now() - 10 * 60_000);
+
+  // Stock moves in KeyCRM: by an order changed now (caught), and without one
+  // (left to the next full scan).
+  emulator.offers[1].reserve = 5; // sku-2, on the changed order
+  emulator.offers[2].reserve = 5; // sku-3, on no order
+  emulator.orders.push(orderAt(2, keycrmTime(Date.now()), [2]));
+  emulator.requests.length = 0;
+  const caught = await cli([...args, "--catch-up"], emulator);
+  assert.equal(caught.code, 0, caught.stderr);
+  assert.equal(updatedFrom(emulator.requests[0]), keycrmTime(kept.ordersUpdatedSince));
+  assert.deepEqual(
+    emulator.requests.map((r) => r.path),
+    ["/v1/order", "/v1/offers/stocks"],
+  );
+  const stock = stockOf(db);
+  assert.equal(stock.get("sku-2"), 7);
+  assert.equal(stock.get("sku-3"), 12, "not on a changed order: left for the full scan");
+  const after = JSON.parse(fs.readFileSync(stateFile, "utf8"));
+  assert.ok(after.ordersUpdatedSince > kept.ordersUpdatedSince);
 });
