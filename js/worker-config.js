@@ -45,6 +45,7 @@ const OPTION_NAMES = [
   "log",
   "pacing",
   "confirmAfterMs",
+  "catchUp",
 ];
 
 
@@ -62,6 +63,7 @@ const RESERVED_SYNC_OPTIONS = [
   "maxSubrequests",
   "resumeFrom",
   "deadlineMs",
+  "ordersUpdatedSince",
 ];
 
 /**
@@ -140,6 +142,10 @@ export function readScheduledConfig(env, options = {}) {
   if (options.log !== undefined && options.log !== false && typeof options.log !== "function") {
     throw invalid("options.log must be a function or false.");
   }
+  const catchUp = options.catchUp ?? flag(env, "KEYCRM_CATCH_UP") ?? false;
+  if (typeof catchUp !== "boolean") {
+    throw invalid("options.catchUp must be true or false.");
+  }
 
   return {
     plan: planName,
@@ -155,13 +161,14 @@ export function readScheduledConfig(env, options = {}) {
     stateTable: options.stateTable ?? text(env, "KEYCRM_STATE_TABLE") ?? DEFAULT_STATE_TABLE,
     subrequestBudget,
     wallBudgetMs,
+    catchUp,
     sync,
     log: options.log ?? defaultLog,
   };
 }
 
 /** Core options of a scan that a webhook cannot honour: it names its own rows. */
-const SCAN_ONLY_OPTIONS = ["offerIds", "skus", "orderId", "resumeFrom", "zeroMissing"];
+const SCAN_ONLY_OPTIONS = ["offerIds", "skus", "orderId", "resumeFrom", "zeroMissing", "ordersUpdatedSince"];
 
 /**
  * The webhook endpoint's configuration: the scheduled sync's (the same D1 table,

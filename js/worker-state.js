@@ -1,6 +1,7 @@
 // What a scheduled sync remembers between invocations, in one small D1 table:
 // the lease (so two overlapping crons never scan at once), the cursor of an
-// unfinished scan, and the last reports. Each of the two moments that touch it
+// unfinished scan, the time the next catch-up of changed orders starts from,
+// and the last reports. Each of the two moments that touch it
 // — claiming at the start, finishing at the end — is one D1 batch: one
 // subrequest, one transaction.
 
@@ -12,6 +13,7 @@ export const STATE_CALLS = 2;
 
 const LEASE = "lease";
 const CURSOR = "cursor";
+const ORDERS_CHECK = "orders_updated_since";
 const REPORT = "report";
 const COMPLETE_REPORT = "complete_report";
 
@@ -35,8 +37,9 @@ export function syncState(db, name) {
   return {
     /**
      * Creates the table if missing, takes the lease unless another invocation
-     * holds one that has not expired, and reads the cursor.
-     * @returns {Promise<{ acquired: boolean, cursor: unknown, leaseExpiresAt: number | null }>}
+     * holds one that has not expired, and reads the cursor and the last check.
+     * @returns {Promise<{ acquired: boolean, cursor: unknown, ordersUpdatedSince: number | null,
+     *   leaseExpiresAt: number | null }>}
      */
     async claim(token, now, leaseMs) {
       let results;
@@ -55,7 +58,7 @@ export function syncState(db, name) {
             .bind(token, now, now + leaseMs, now),
           db
             .prepare(
-              `SELECT key, value, expires_at AS expiresAt FROM ${table} WHERE key IN ('${LEASE}', '${CURSOR}')`,
+              `SELECT key, value, expires_at AS expiresAt FROM ${table} WHERE key IN ('${LEASE}', '${CURSOR}', '${ORDERS_CHECK}')`,
             ),
         ]);
       } catch (cause) {
@@ -68,16 +71,18 @@ export function syncState(db, name) {
       return {
         acquired: lease?.value === token,
         cursor: parseCursor(rows.get(CURSOR)?.value),
+        ordersUpdatedSince: parseTime(rows.get(ORDERS_CHECK)?.value),
         leaseExpiresAt: lease?.expiresAt ?? null,
       };
     },
 
     /**
-     * Saves the cursor (or clears it), the report, and releases the lease — only
-     * while this invocation still holds it.
+     * Saves the cursor (or clears it), the next catch-up's start (when given),
+     * the report, and releases the lease — only while this invocation still
+     * holds it.
      * @returns {Promise<boolean>} whether the lease was still held
      */
-    async finish(token, now, { cursor, report }) {
+    async finish(token, now, { cursor, report, ordersUpdatedSince }) {
       const json = JSON.stringify(report);
       const statements = [
         cursor
@@ -87,6 +92,9 @@ export function syncState(db, name) {
               .bind(token),
         put(REPORT, json, now, token),
       ];
+      if (Number.isSafeInteger(ordersUpdatedSince)) {
+        statements.push(put(ORDERS_CHECK, String(ordersUpdatedSince), now, token));
+      }
       if (report.complete) statements.push(put(COMPLETE_REPORT, json, now, token));
       statements.push(
         db
@@ -102,6 +110,12 @@ export function syncState(db, name) {
       return (results.at(-1)?.meta?.changes ?? 0) > 0;
     },
   };
+}
+
+/** A stored time in Unix ms, or null when there is none or it is not one. */
+function parseTime(value) {
+  const time = typeof value === "string" && /^\d{1,15}$/.test(value) ? Number(value) : null;
+  return Number.isSafeInteger(time) ? time : null;
 }
 
 /**

@@ -8,7 +8,7 @@ export type { D1DatabaseLike } from "./sinks/d1.js";
 /** Core options a scheduled sync may be given; it sets the budget, deadline and cursor itself. */
 export type ScheduledCoreOptions = Omit<
   CoreOptions,
-  "maxSubrequests" | "resumeFrom" | "deadlineMs"
+  "maxSubrequests" | "resumeFrom" | "deadlineMs" | "ordersUpdatedSince"
 >;
 
 /**
@@ -46,8 +46,10 @@ export interface ScheduledSyncEnv {
   KEYCRM_MAX_REQUESTS?: string | number;
   /** Wall time one invocation spends, in ms; keep it below the cron interval. Default `50000`. */
   KEYCRM_WALL_BUDGET_MS?: string | number;
-  /** D1 table for the cursor, the last reports and the lease; created if missing. Default `"keycrm_sync_state"`. */
+  /** D1 table for the cursor, the last check of changed orders, the last reports and the lease; created if missing. Default `"keycrm_sync_state"`. */
   KEYCRM_STATE_TABLE?: string;
+  /** `"true"`: each invocation first syncs the offers of the orders changed since the last check, with at most half its budgets, then resumes the scan. Default `"false"`. */
+  KEYCRM_CATCH_UP?: string | boolean;
   /** Further core options, as a JSON string or a `[vars]` table, e.g. `{"zeroMissing": true}`. Default: none. */
   KEYCRM_SYNC_OPTIONS?: string | ScheduledCoreOptions;
   /** The D1 database, bound as `DB` in `wrangler.toml`; used unless `options.database` is given. */
@@ -86,6 +88,8 @@ export interface ScheduledSyncOptions {
   wallBudgetMs?: number;
   /** For the webhooks: how long after a stock webhook its offers are read again from KeyCRM, so deliveries out of order cannot leave an older figure; 0 never, at most 20 000. Default: `env.KEYCRM_CONFIRM_AFTER_MS`, else `10000`. */
   confirmAfterMs?: number;
+  /** Catch up on orders changed since the last check (kept beside the cursor) before resuming the scan, with at most half the budgets. Default: `env.KEYCRM_CATCH_UP`, else `false`. */
+  catchUp?: boolean;
   /** Pacing shared with the isolate's other runs (from `createPacing()`). Default: `createWorker` shares one between its cron and its order syncs. */
   pacing?: import("./index.js").Pacing;
   /** Core options (`maxRequests` among them); they win over `env.KEYCRM_SYNC_OPTIONS` and the other vars. Default: none. */
@@ -104,7 +108,11 @@ export interface ScheduledSyncResult {
   resumedFrom: ScanCursor | null;
   /** The cursor saved for the next invocation; `null` after a complete scan (the next starts afresh). */
   cursor: ScanCursor | null;
-  /** Subrequests the core counted plus the state's D1 calls; an upper bound of what was made. */
+  /** The catch-up's report, when `catchUp` is on and it ran; `null` otherwise. Absent when the invocation did not run. */
+  catchUp?: SyncReport | null;
+  /** Where the next catch-up starts (Unix ms), as saved; `null` when none is kept. Absent when the invocation did not run. */
+  ordersUpdatedSince?: number | null;
+  /** Subrequests the core counted (catch-up and scan) plus the state's D1 calls; an upper bound of what was made. */
   subrequests: number;
   /** When the other invocation's lease expires (ms since the epoch), if it did not run. */
   leaseExpiresAt: number | null;

@@ -6,6 +6,10 @@
 // D1 and the next cron resumes there, and a complete scan clears it so the cron
 // after starts afresh. A lease in the same table keeps two overlapping
 // invocations from scanning at once.
+//
+// With `catchUp`, each invocation first syncs the offers of the orders changed
+// since the last check (kept beside the cursor), with at most half of the
+// budget, then resumes the scan with what is left.
 
 import { createD1Sink } from "./sinks/d1.js";
 import { redact, syncError } from "./errors.js";
@@ -52,46 +56,87 @@ export async function runScheduledSync(env, options = {}) {
   }
 
   const resumeFrom = filtered ? null : claim.cursor;
-  let report;
-  let thrown;
-  try {
-    report = await syncStocks({
-      ...config.sync,
-      apiKey: config.apiKey,
-      sink,
-      pacing,
-      maxSubrequests,
-      // The claim took some of the wall time already.
-      deadlineMs: Math.max(1, config.wallBudgetMs - (Date.now() - startedAt)),
-      ...(resumeFrom ? { resumeFrom } : {}),
-    });
-  } catch (error) {
-    thrown = error;
+  const wallLeft = () => Math.max(1, config.wallBudgetMs - (Date.now() - startedAt));
+  let catchUp = null;
+  let catchUpThrown;
+  let scanThrown;
+  if (config.catchUp && !filtered) {
+    try {
+      catchUp = await syncStocks({
+        ...catchUpOptions(config.sync),
+        apiKey: config.apiKey,
+        sink,
+        pacing,
+        // With no check kept yet, from now on: the core reports where the next
+        // one starts.
+        ordersUpdatedSince: claim.ordersUpdatedSince ?? startedAt,
+        maxSubrequests: Math.max(3, Math.floor(maxSubrequests / 2)),
+        ...(config.sync.maxRequests === undefined
+          ? {}
+          : { maxRequests: Math.max(1, Math.ceil(config.sync.maxRequests / 2)) }),
+        deadlineMs: wallLeft(),
+      });
+    } catch (error) {
+      catchUpThrown = error;
+    }
   }
+  // The scan gets what the catch-up left of the budgets.
+  const scanSubrequests = maxSubrequests - (catchUp?.subrequests ?? 0);
+  const scanRequests =
+    config.sync.maxRequests === undefined
+      ? undefined
+      : config.sync.maxRequests - (catchUp?.requests ?? 0);
+  let report;
+  if (catchUpThrown === undefined && scanSubrequests >= 3 && (scanRequests ?? 1) >= 1) {
+    try {
+      report = await syncStocks({
+        ...config.sync,
+        apiKey: config.apiKey,
+        sink,
+        pacing,
+        maxSubrequests: scanSubrequests,
+        ...(scanRequests === undefined ? {} : { maxRequests: scanRequests }),
+        // The claim and the catch-up took some of the wall time already.
+        deadlineMs: wallLeft(),
+        ...(resumeFrom ? { resumeFrom } : {}),
+      });
+    } catch (error) {
+      scanThrown = error;
+    }
+  }
+  const thrown = catchUpThrown ?? scanThrown;
+  // The next catch-up starts where the last complete run says, never earlier.
+  const checks = [claim.ordersUpdatedSince, nextCheckOf(catchUp), nextCheckOf(report)].filter(
+    (time) => Number.isSafeInteger(time),
+  );
+  const ordersUpdatedSince = config.catchUp && checks.length > 0 ? Math.max(...checks) : undefined;
 
   // A complete scan clears the cursor; an unfinished one saves where it got to;
   // a run that could not say (it failed before reading, or threw) keeps the old
   // one, so no page is ever skipped — unless the core refused that very cursor
   // (say, one saved by another version), which would fail every cron from now on.
   const cursor =
-    filtered || report?.complete || cursorRefused(thrown, config.sync, resumeFrom)
+    filtered || report?.complete || cursorRefused(scanThrown, config.sync, resumeFrom)
       ? null
       : (report?.cursor ?? claim.cursor);
   const stored = redact(
-    report ?? failureReport(thrown, Date.now() - startedAt),
+    report ?? failureReport(thrown, Date.now() - startedAt, catchUp),
     config.apiKey,
   );
   const finishedAt = Date.now();
   const stillHeld = await state.finish(token, finishedAt, {
     cursor,
+    ordersUpdatedSince,
     report: { ...stored, finishedAt: new Date(finishedAt).toISOString() },
   });
   const result = {
     ran: true,
     report: stored,
+    catchUp: catchUp === null ? null : redact(catchUp, config.apiKey),
     resumedFrom: resumeFrom,
     cursor: stillHeld ? cursor : null,
-    subrequests: (report?.subrequests ?? 0) + STATE_CALLS,
+    ordersUpdatedSince: stillHeld ? (ordersUpdatedSince ?? null) : null,
+    subrequests: (report?.subrequests ?? 0) + (catchUp?.subrequests ?? 0) + STATE_CALLS,
     leaseExpiresAt: null,
   };
   if (config.log) config.log(logEntry(result, stillHeld));
@@ -171,6 +216,17 @@ function webhookLogEntry(kind, result) {
   };
 }
 
+/** Core options a catch-up leaves out: it syncs the offers of changed orders only. */
+function catchUpOptions(sync) {
+  const { zeroMissing, offerIds, skus, orderId, maxRequests, ...rest } = sync;
+  return rest;
+}
+
+/** Where the next catch-up starts, from a complete report that says so. */
+function nextCheckOf(report) {
+  return report?.complete ? report.nextOrdersUpdatedSince : undefined;
+}
+
 /** Whether the core refused the options only because of the stored cursor. */
 function cursorRefused(thrown, syncOptions, resumeFrom) {
   if (!resumeFrom || thrown?.code !== "INVALID_CONFIG") return false;
@@ -198,6 +254,11 @@ function logEntry(result, stillHeld = true) {
       cursor: result.cursor,
       subrequests: result.subrequests,
     });
+    if (result.catchUp) {
+      const { complete, offers, updated, requests, error } = result.catchUp;
+      entry.catchUp = { complete, offers, updated, requests, error: error?.code };
+      entry.ordersUpdatedSince = result.ordersUpdatedSince;
+    }
     if (!stillHeld) {
       entry.message += "; its lease had expired, so its cursor was not saved";
     }
@@ -207,8 +268,21 @@ function logEntry(result, stillHeld = true) {
   return entry;
 }
 
-/** A report-shaped record of a run that threw before the core could report. */
-function failureReport(error, durationMs) {
+/**
+ * A report-shaped record of a run that threw before the core could report, or
+ * that the catch-up left no budget to start.
+ */
+function failureReport(error, durationMs, catchUp) {
+  if (error === undefined && catchUp) {
+    return {
+      complete: false,
+      durationMs,
+      error: {
+        code: "BUDGET_EXHAUSTED",
+        message: "the catch-up of changed orders used the invocation's budget; the scan resumes in the next one",
+      },
+    };
+  }
   return {
     complete: false,
     durationMs,

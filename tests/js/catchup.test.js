@@ -2,7 +2,7 @@
 // does: SKUs holding commas, and the catch-up of orders changed since the last
 // check.
 
-import { test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -14,6 +14,7 @@ import { createSyncService, syncStocks } from "keycrm-stock-sync";
 import { startEmulator } from "keycrm-stock-sync/testing";
 import { createMemorySink } from "../../js/sinks/memory.js";
 import { freshShop, stockOf } from "./support/shop.js";
+import { buildExample, insertRows, migrate, startWorker } from "./support/workers.js";
 
 const API_KEY = "test-api-key";
 const FAST = { rateLimitPerMinute: 6000, backoffBaseMs: 5, backoffMaxMs: 20 };
@@ -297,4 +298,118 @@ test("sync --catch-up starts from the check a full sync kept in --state, and adv
   assert.equal(stock.get("sku-3"), 12, "not on a changed order: left for the full scan");
   const after = JSON.parse(fs.readFileSync(stateFile, "utf8"));
   assert.ok(after.ordersUpdatedSince > kept.ordersUpdatedSince);
+});
+
+describe("the Worker's cron catches up before resuming the scan", () => {
+  // 150 offers: three pages; a budget of 50 subrequests, two of them the state's.
+  const offers = Array.from({ length: 150 }, (_, i) => ({
+    id: i + 1,
+    sku: `w-${i + 1}`,
+    quantity: 20,
+    reserve: 0,
+  }));
+  const BINDINGS = {
+    KEYCRM_API_KEY: API_KEY,
+    KEYCRM_PLAN: "paid",
+    KEYCRM_SUBREQUEST_BUDGET: "50",
+    KEYCRM_RATE_LIMIT: "6000",
+    KEYCRM_CATCH_UP: "true",
+  };
+  let built;
+  let emulator;
+  let worker;
+
+  before(async () => {
+    built = await buildExample();
+    emulator = await startEmulator({
+      apiKey: API_KEY,
+      offers: structuredClone(offers),
+      orders: [orderAt(1, "2026-01-01 00:00:00", [1])],
+      rateLimitPerMinute: 6000,
+    });
+    worker = await startWorker({
+      outdir: built.outdir,
+      config: built.config,
+      bindings: { ...BINDINGS, KEYCRM_API_URL: emulator.url },
+    });
+    await migrate(worker.db, built.app, built.config);
+    await insertRows(worker.db, offers.map((o) => ({ sku: o.sku, stock: 0 })));
+  });
+
+  after(async () => {
+    await worker?.dispose();
+    await emulator?.close();
+    built?.dispose();
+  });
+
+  async function fire() {
+    const from = emulator.requests.length;
+    const record = await worker.cron();
+    const requests = emulator.requests.slice(from);
+    const { results } = await worker.db
+      .prepare("SELECT key, value FROM keycrm_sync_state WHERE key = 'orders_updated_since'")
+      .all();
+    const check = results.length > 0 ? Number(results[0].value) : null;
+    return { record, requests, subrequests: requests.length + record.d1Calls, check };
+  }
+
+  async function stockIn(skus) {
+    const { results } = await worker.db.prepare("SELECT sku, stock FROM products").all();
+    const bySku = new Map(results.map((row) => [row.sku, row.stock]));
+    return skus.map((sku) => bySku.get(sku));
+  }
+
+  test("the first cron keeps a check time from its start; orders before it are not listed", async () => {
+    const before = Date.now();
+    const { record, requests, subrequests, check } = await fire();
+    assert.equal(record.outcome, "ok");
+    assert.ok(subrequests <= 50, `${subrequests} subrequests`);
+    assert.equal(requests[0].path, "/v1/order");
+    assert.equal(updatedFrom(requests[0]) >= keycrmTime(before - 1000), true);
+    assert.ok(check !== null && check <= Date.now() - 10 * 60_000 && check >= before - 10 * 60_000 - 1000);
+    // The scan ran after it, and completed.
+    assert.ok(requests.slice(1).every((r) => r.path === "/v1/offers/stocks"));
+    assert.deepEqual(await stockIn(["w-1", "w-150"]), [20, 20]);
+  });
+
+  test("an order changed since the check has its offers synced first, and the check advances", async () => {
+    const { check: kept } = await fire();
+    emulator.offers[9].reserve = 4; // w-10, on the changed order
+    emulator.orders.push(orderAt(2, keycrmTime(Date.now()), [10]));
+    const { record, requests, subrequests, check } = await fire();
+    assert.equal(record.outcome, "ok");
+    assert.ok(subrequests <= 50, `${subrequests} subrequests`);
+    assert.equal(updatedFrom(requests[0]), keycrmTime(kept));
+    assert.equal(requests[1].query["filter[offers_id]"], "10");
+    assert.ok(requests.slice(2).every((r) => r.query["filter[offers_id]"] === undefined));
+    assert.deepEqual(await stockIn(["w-10"]), [16]);
+    assert.ok(check > kept, "the check advanced");
+  });
+
+  test("a catch-up larger than half the budget stops there; the scan gets the rest", async () => {
+    const { check: kept } = await fire();
+    // 1 300 orders changed now: 26 pages, more than the 24 subrequests a
+    // catch-up may take.
+    const now = keycrmTime(Date.now());
+    for (let id = 100; id < 1400; id++) emulator.orders.push(orderAt(id, now, [1 + (id % 150)]));
+    const { record, requests, subrequests, check } = await fire();
+    assert.equal(record.outcome, "ok");
+    assert.ok(subrequests <= 50, `${subrequests} subrequests`);
+    const orderPages = requests.filter((r) => r.path === "/v1/order").length;
+    assert.ok(orderPages >= 10 && orderPages <= 24, `${orderPages} pages of orders`);
+    const stock = requests.filter((r) => r.path === "/v1/offers/stocks");
+    assert.ok(stock.length > 0, "the scan had its share");
+    assert.ok(
+      stock.every((r) => r.query["filter[offers_id]"] === undefined),
+      "the unfinished catch-up read no stock",
+    );
+    // The whole scan completed after it, so it saw every change before its
+    // start: the check moves on by the scan, not by the catch-up.
+    const { results } = await worker.db
+      .prepare("SELECT value FROM keycrm_sync_state WHERE key = 'report'")
+      .all();
+    assert.equal(JSON.parse(results[0].value).complete, true);
+    assert.ok(check > kept);
+    emulator.orders.splice(2);
+  });
 });
