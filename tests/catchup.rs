@@ -236,3 +236,16 @@ fn a_catch_up_keeps_to_its_subrequest_budget() {
     assert!(out.report.subrequests <= 4, "{}", out.report.subrequests);
     assert_eq!(out.report.next_orders_updated_since, None);
 }
+
+#[test]
+fn a_stock_webhook_refuses_a_catch_up() {
+    use keycrm_stock_sync::SyncEngine;
+    let err = SyncEngine::check_stock_webhook_options(&options(r#"{"ordersUpdatedSince": 1}"#))
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidConfig);
+    assert!(
+        err.message.contains("ordersUpdatedSince"),
+        "{}",
+        err.message
+    );
+}

@@ -248,7 +248,8 @@ impl SyncEngine {
     }
 
     /// Refuses options a stock webhook cannot honour: `perWarehouse` (it carries no
-    /// per-warehouse breakdown), a filter, an order, a cursor, or `zeroMissing`.
+    /// per-warehouse breakdown), a filter, an order or orders, a cursor, or
+    /// `zeroMissing`.
     ///
     /// # Errors
     /// [`ErrorCode::InvalidConfig`] naming the option.
@@ -259,12 +260,12 @@ impl SyncEngine {
             ));
         }
         if options.is_filtered()
-            || options.order_id.is_some()
+            || options.from_orders()
             || options.resume_from.is_some()
             || options.zero_missing
         {
             return Err(SyncError::config(
-                "a stock webhook applies the rows it carries; offerIds, skus, orderId, resumeFrom and zeroMissing do not apply",
+                "a stock webhook applies the rows it carries; offerIds, skus, orderId, ordersUpdatedSince, resumeFrom and zeroMissing do not apply",
             ));
         }
         Ok(())
