@@ -210,6 +210,18 @@ const SERVE_FLAGS = {
     parse: nonNegative("minutes"),
     help: "minutes between full syncs, the first at start; 0 for webhooks only. Default: 60",
   },
+  "catch-up-interval": {
+    type: "string",
+    value: "MINUTES",
+    parse: nonNegative("minutes"),
+    help: "minutes between catch-ups of the orders changed since the last check (their offers synced), run between full syncs; 0 for none. Default: 0",
+  },
+  "stale-after": {
+    type: "string",
+    value: "N",
+    parse: positiveInteger,
+    help: "/healthz answers 503 STALE when no full sync completed within N intervals. Default: 3",
+  },
   "log-format": {
     type: "string",
     value: "text|json",

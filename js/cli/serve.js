@@ -52,6 +52,8 @@ export async function runServe(flags, { env, stderr }) {
       metricsToken,
       basePath: BASE,
       intervalMs: (flags.interval ?? 60) * 60_000,
+      catchUpIntervalMs: (flags.catchUpInterval ?? 0) * 60_000,
+      staleAfterIntervals: flags.staleAfter ?? 3,
       confirmAfterMs:
         flags.confirmAfter === undefined ? RECOMMENDED_CONFIRM_AFTER_MS : flags.confirmAfter * 1000,
       log,

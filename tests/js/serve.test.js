@@ -54,7 +54,7 @@ async function serve(args) {
   child.stdout.on("data", (d) => (out.stdout += d));
   child.stderr.on("data", (d) => (out.stderr += d));
   const exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
-  for (let i = 0; i < 200 && !out.stderr.includes("listening on"); i++) {
+  for (let i = 0; i < 2400 && !out.stderr.includes("listening on"); i++) {
     await new Promise((r) => setTimeout(r, 25));
   }
   assert.match(out.stderr, /listening on/, out.stderr);
@@ -69,7 +69,7 @@ function stockOf(path, sku) {
 }
 
 async function until(check, what) {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 2400; i++) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -293,6 +293,47 @@ test("serve logs each refused delivery by path, status and code, never its token
   assert.doesNotMatch(log, /refused GET \/healthz/);
   for (const secret of [TOKEN, TOKEN.slice(0, 8), TOKEN.slice(-8), wrong, wrong.slice(0, 8), "token=", "[redacted]"]) {
     assert.ok(!log.includes(secret), `${secret} in the log:\n${log}`);
+  }
+});
+
+test("serve --catch-up-interval lists the orders changed since its last full sync between full syncs", async () => {
+  const path = join(dir, "catch-up.sqlite");
+  createSampleDatabase(path, { skus: [...expectedAvailability(offers).keys()] });
+  const port = await freePort();
+  emulator.reset();
+  // A catch-up every 60 ms: only a complete full sync gives it a time to start from.
+  const { child, exited } = await serve([
+    "--db", path, "--port", String(port), "--rate-limit", "6000", "--confirm-after", "0",
+    "--catch-up-interval", "0.001", "--stale-after", "2",
+  ]);
+  await until(() => emulator.requests.some((r) => r.path === "/v1/order"), "a catch-up");
+  const listing = emulator.requests.find((r) => r.path === "/v1/order");
+  assert.match(listing.query["filter[updated_between]"], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,/);
+  const firstListing = emulator.requests.indexOf(listing);
+  assert.ok(
+    emulator.requests.slice(0, firstListing).some((r) => r.path === "/v1/offers/stocks"),
+    "the full sync came first",
+  );
+  child.kill("SIGTERM");
+  assert.equal(await exited, 0);
+});
+
+test("serve --help lists --catch-up-interval and --stale-after; bad values are usage errors", async () => {
+  const help = spawn(process.execPath, [CLI, "serve", "--help"]);
+  let text = "";
+  help.stdout.on("data", (d) => (text += d));
+  await new Promise((resolve) => help.on("exit", resolve));
+  assert.match(text, /--catch-up-interval MINUTES/);
+  assert.match(text, /--stale-after N/);
+  for (const bad of [["--catch-up-interval", "-1"], ["--stale-after", "0"]]) {
+    const child = spawn(process.execPath, [CLI, "serve", "--db", join(dir, "x.sqlite"), ...bad], {
+      env: { ...process.env, KEYCRM_API_KEY: KEY, KEYCRM_WEBHOOK_TOKEN: TOKEN },
+    });
+    let err = "";
+    child.stderr.on("data", (d) => (err += d));
+    const code = await new Promise((resolve) => child.on("exit", resolve));
+    assert.equal(code, 2, err);
+    assert.match(err, new RegExp(bad[0]));
   }
 });
 
