@@ -21,15 +21,24 @@
 //! - **invalid SKU** — an offer skipped because its SKU holds U+0000.
 //!
 //! Every list is complete and in a stable order. Nothing here does I/O.
+//!
+//! **Product names.** The stock list carries no product name. With `names` in the
+//! options, once the findings are known, the offers with no site row are read
+//! again with their product ([`NameLookup`]): `GET /offers?filter[id]=…&include=product`,
+//! [`NAMES_PER_REQUEST`] offers a request, so `n` such offers cost
+//! `ceil(n / 50)` more requests, paced, retried and budgeted as the scan's are.
+//! A lookup that fails for good (after its retries, or when a budget or the
+//! deadline leaves no room) does not fail the check: the names it did not get
+//! stay `null`, and [`CheckFindings::warnings`] says why.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::availability::{Availability, DesiredStock, StockKey};
 use crate::diff::{diff, SiteStock};
 use crate::engine::SyncEngine;
-use crate::error::SyncError;
+use crate::error::{ErrorCode, SyncError};
 use crate::ledger::{is_storable, Admission};
 use crate::options::SyncOptions;
 use crate::page::OfferStock;
@@ -95,6 +104,11 @@ pub struct CheckFindings {
     pub near_misses: Vec<NearMiss>,
     /// Offers skipped because their SKU holds U+0000, by id.
     pub invalid_skus: Vec<InvalidSku>,
+    /// What the check could not do although its findings are complete: product
+    /// names it could not read (see the [module docs](self)). Left out of the JSON
+    /// when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl CheckFindings {
@@ -145,6 +159,11 @@ pub struct NotOnSiteOffer {
     pub warehouse_id: Option<u64>,
     /// The figure a sync would write into the row, were it there.
     pub keycrm: f64,
+    /// The offer's product name, when names were asked for (`Some`): `Some(None)`
+    /// (JSON `null`) when KeyCRM gave none or the lookup failed. Left out of the
+    /// JSON when names were not asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<Option<String>>,
 }
 
 /// A SKU on several offers.
@@ -213,6 +232,8 @@ pub struct CheckCollector {
     desired: HashMap<StockKey, (f64, u64)>,
     /// The findings, once the site's rows were compared.
     findings: Option<CheckFindings>,
+    /// The product names of the offers with no site row, when asked for.
+    names: Option<NameLookup>,
 }
 
 impl CheckCollector {
@@ -273,9 +294,39 @@ impl CheckCollector {
         outcome
     }
 
-    /// The findings, once [`take_site`](Self::take_site) compared the site.
+    /// Starts looking up the product names of the offers with no site row, once
+    /// [`take_site`](Self::take_site) found them; none to look up is a lookup
+    /// already done.
+    pub fn look_up_names(&mut self) {
+        let ids: BTreeSet<u64> = self
+            .findings
+            .iter()
+            .flat_map(|f| f.not_on_site.iter().map(|o| o.offer_id))
+            .collect();
+        self.names = Some(NameLookup::new(ids));
+    }
+
+    /// The product-name lookup, once started.
+    pub fn names(&self) -> Option<&NameLookup> {
+        self.names.as_ref()
+    }
+
+    /// The product-name lookup, once started, to hand it answers.
+    pub fn names_mut(&mut self) -> Option<&mut NameLookup> {
+        self.names.as_mut()
+    }
+
+    /// The findings, once [`take_site`](Self::take_site) compared the site, with
+    /// the product names read since, if they were asked for.
     pub fn findings(&self) -> Option<CheckFindings> {
-        self.findings.clone()
+        let mut findings = self.findings.clone()?;
+        if let Some(names) = &self.names {
+            for offer in &mut findings.not_on_site {
+                offer.name = Some(names.name_of(offer.offer_id));
+            }
+            findings.warnings.extend(names.warnings());
+        }
+        Some(findings)
     }
 
     /// Compares what the scan read with every row of the site.
@@ -336,6 +387,7 @@ impl CheckCollector {
                                 sku: sku.to_string(),
                                 warehouse_id: key.warehouse_id,
                                 keycrm: self.desired.get(key).map_or(*stock, |d| d.0),
+                                name: None,
                             });
                         }
                     }
@@ -374,6 +426,132 @@ impl CheckCollector {
             kept_newer: outcome.kept_newer,
             not_on_site: outcome.not_on_site,
         }
+    }
+}
+
+/// Most offers one product-name request asks for: KeyCRM's largest page.
+pub const NAMES_PER_REQUEST: usize = 50;
+
+/// The product names of some offers, read [`NAMES_PER_REQUEST`] offers a request
+/// (see the [module docs](self)). It decides what to ask for and keeps what came
+/// back; the engine makes the requests.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct NameLookup {
+    /// The offers to name, ascending, in chunks of at most [`NAMES_PER_REQUEST`].
+    chunks: Vec<Vec<u64>>,
+    /// The chunk to ask for next.
+    next: usize,
+    /// The names read, by offer id.
+    names: HashMap<u64, String>,
+    /// Why the lookup stopped before its end, if it did.
+    stopped: Option<String>,
+}
+
+/// A page of `GET /offers?include=product`, as much as names need.
+#[derive(Deserialize)]
+struct OffersPage {
+    data: Vec<OfferWithProduct>,
+}
+
+#[derive(Deserialize)]
+struct OfferWithProduct {
+    id: u64,
+    #[serde(default)]
+    product: Option<ProductName>,
+}
+
+#[derive(Deserialize)]
+struct ProductName {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+impl NameLookup {
+    /// A lookup of the names of these offers.
+    pub fn new(offer_ids: impl IntoIterator<Item = u64>) -> Self {
+        let ids: Vec<u64> = offer_ids
+            .into_iter()
+            .collect::<BTreeSet<u64>>()
+            .into_iter()
+            .collect();
+        NameLookup {
+            chunks: ids.chunks(NAMES_PER_REQUEST).map(<[u64]>::to_vec).collect(),
+            ..NameLookup::default()
+        }
+    }
+
+    /// The offers the next request asks for; `None` once every chunk was read or
+    /// the lookup stopped.
+    pub fn next_ids(&self) -> Option<&[u64]> {
+        if self.stopped.is_some() {
+            return None;
+        }
+        self.chunks.get(self.next).map(Vec::as_slice)
+    }
+
+    /// Requests the whole lookup takes: one per [`NAMES_PER_REQUEST`] offers.
+    pub fn requests(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Takes the answer to the request for [`next_ids`](Self::next_ids): the
+    /// names of the offers asked for (others in the answer are ignored).
+    ///
+    /// # Errors
+    /// [`ErrorCode::BadPage`] when the body is not a page of offers; nothing is
+    /// kept, and the same offers are asked for again.
+    pub fn take(&mut self, body: &str) -> Result<(), SyncError> {
+        let Some(asked) = self.chunks.get(self.next) else {
+            return Ok(());
+        };
+        let page: OffersPage = serde_json::from_str(body).map_err(|e| {
+            SyncError::new(
+                ErrorCode::BadPage,
+                format!("the answer to the product-name lookup is not a page of offers: {e}"),
+            )
+        })?;
+        for offer in page.data {
+            let name = offer.product.and_then(|p| p.name);
+            if let (true, Some(name)) = (asked.contains(&offer.id), name) {
+                self.names.insert(offer.id, name);
+            }
+        }
+        self.next += 1;
+        Ok(())
+    }
+
+    /// Ends the lookup early: the offers not read yet keep no name, and the
+    /// report's warnings say why.
+    pub fn stop(&mut self, reason: &str) {
+        if self.stopped.is_none() {
+            self.stopped = Some(reason.to_string());
+        }
+    }
+
+    /// The product name of an offer, if it was read.
+    pub fn name_of(&self, offer_id: u64) -> Option<String> {
+        self.names.get(&offer_id).cloned()
+    }
+
+    /// What went wrong, for the report: the lookup stopped early, or KeyCRM sent
+    /// no name for some offers.
+    pub fn warnings(&self) -> Vec<String> {
+        let total: usize = self.chunks.iter().map(Vec::len).sum();
+        let asked: usize = self.chunks[..self.next].iter().map(Vec::len).sum();
+        let mut out = Vec::new();
+        if let Some(reason) = &self.stopped {
+            out.push(format!(
+                "product names were not read for {} of the {total} offers with no site row: {reason}",
+                total - asked
+            ));
+        }
+        let unnamed = asked - self.names.len();
+        if unnamed > 0 {
+            out.push(format!(
+                "KeyCRM sent no product name for {unnamed} of the {asked} offers asked for"
+            ));
+        }
+        out
     }
 }
 

@@ -112,6 +112,10 @@ pub struct SyncOptions {
     /// the stock of the offers on their lines. The report's
     /// `nextOrdersUpdatedSince` is the time to pass next. See [`crate::catchup`].
     pub orders_updated_since: Option<u64>,
+    /// In a check, also read the product name of each offer with no site row, 50
+    /// offers a request (`GET /offers?filter[id]=…&include=product`), after the
+    /// scan and within its budgets. A sync ignores it. Default false.
+    pub names: bool,
 }
 
 impl Default for SyncOptions {
@@ -142,6 +146,7 @@ impl Default for SyncOptions {
             resume_from: None,
             order_id: None,
             orders_updated_since: None,
+            names: false,
         }
     }
 }

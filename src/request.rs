@@ -125,6 +125,17 @@ impl StockQuery<'_> {
     }
 }
 
+/// The URL that reads some offers with their product (`GET /offers`, filtered by
+/// offer id, `include=product`): one page of at most [`PAGE_LIMIT`] offers, so
+/// `offer_ids` should hold no more.
+pub fn offers_with_product_url(api_url: &str, offer_ids: &[u64]) -> String {
+    let list: Vec<String> = offer_ids.iter().map(u64::to_string).collect();
+    format!(
+        "{api_url}/offers?limit={PAGE_LIMIT}&include=product&filter%5Bid%5D={}",
+        list.join(",")
+    )
+}
+
 /// A request for the driver to make: `GET url` with the API key, JSON accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -189,6 +200,14 @@ mod tests {
         assert_eq!(
             q.url("http://h/v1"),
             "http://h/v1/offers/stocks?limit=50&page=3"
+        );
+    }
+
+    #[test]
+    fn offers_are_read_with_their_product_by_id() {
+        assert_eq!(
+            offers_with_product_url("http://h/v1", &[3, 17, 4]),
+            "http://h/v1/offers?limit=50&include=product&filter%5Bid%5D=3,17,4"
         );
     }
 

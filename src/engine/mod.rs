@@ -177,6 +177,9 @@ const ORDER_LOOKUP: u64 = 0;
 /// The in-flight "page" number of the census probe (the catalogue's last page,
 /// asked for by [`PagePlan::probe_page`]).
 const PROBE: u64 = u64::MAX;
+/// The in-flight "page" number of a check's product-name lookup (see
+/// [`crate::check::NameLookup`]), made after the scan.
+const NAMES: u64 = u64::MAX - 1;
 
 impl SyncEngine {
     /// A run with validated options, starting at `now_ms`, with a seed for backoff
@@ -385,6 +388,9 @@ impl SyncEngine {
             self.waiting = Waiting::SiteAll;
             self.site_calls += 1;
             return Action::ReadAllSite;
+        }
+        if let Some(action) = self.next_name_lookup(now_ms) {
+            return action;
         }
         self.finish(now_ms)
     }

@@ -1,15 +1,18 @@
 //! Requests: which page to ask for next, within which budget, and what to do with
 //! each answer.
 
-use super::{InFlight, SyncEngine, ORDER_LOOKUP, PROBE};
+use super::{InFlight, SyncEngine, NAMES, ORDER_LOOKUP, PROBE};
 use crate::catchup::{OrderListing, CHECK_OVERLAP_MS};
+use crate::check::CheckCollector;
 use crate::engine::Action;
 use crate::error::{ErrorCode, SyncError};
 use crate::options::SyncOptions;
 use crate::page::{OfferStock, StockPage};
 use crate::pagination::{PagePlan, PageStep};
 use crate::report::RetryNotice;
-use crate::request::{HttpRequest, HttpResponse, OfferFilter, TransportFailure, PAGE_LIMIT};
+use crate::request::{
+    offers_with_product_url, HttpRequest, HttpResponse, OfferFilter, TransportFailure, PAGE_LIMIT,
+};
 use crate::retry_after::retry_after_ms;
 use crate::webhook::order_offer_ids;
 
@@ -153,7 +156,12 @@ impl SyncEngine {
             return Action::AwaitResponse;
         };
         let start_at = now_ms + self.pacer.wait_ms(now_ms);
-        if let Some(err) = self.reason_to_stop(start_at) {
+        if page == NAMES {
+            if let Some(reason) = self.reason_to_skip_names(start_at) {
+                self.stop_names(&reason);
+                return self.poll(now_ms);
+            }
+        } else if let Some(err) = self.reason_to_stop(start_at) {
             // Answers already on their way are still worth taking; their timeouts
             // end before the deadline.
             if !self.in_flight.is_empty() {
@@ -171,7 +179,15 @@ impl SyncEngine {
         } else {
             page
         };
+        let names = self.check.as_ref().and_then(CheckCollector::names);
         let url = match (&self.order_lookup, self.plan.query_for(asked)) {
+            _ if page == NAMES => match names.and_then(|n| n.next_ids()) {
+                Some(ids) => offers_with_product_url(&self.options.api_url, ids),
+                None => {
+                    self.fail(SyncError::new(ErrorCode::Internal, "no names to look up"));
+                    return self.finish(now_ms);
+                }
+            },
             (Some(OrderSource::One(order)), _) => self.options.order_url(*order),
             (Some(OrderSource::Changed(listing)), _) => listing.url(&self.options.api_url),
             (None, Some(query)) => query.url(&self.options.api_url),
@@ -221,6 +237,7 @@ impl SyncEngine {
             return;
         };
         match response.status {
+            200..=299 if flight.page == NAMES => self.take_names(now_ms, &response.body),
             200..=299 if flight.page == ORDER_LOOKUP => {
                 self.take_orders(now_ms, flight.page, &response.body);
             }
@@ -240,7 +257,8 @@ impl SyncEngine {
                 Err(err) => self.retry(now_ms, flight.page, err),
             },
             429 => self.rate_limited(now_ms, flight.page, response.retry_after.as_deref()),
-            401 | 403 => self.fail(
+            401 | 403 => self.fail_request(
+                flight.page,
                 SyncError::new(
                     ErrorCode::Unauthorized,
                     format!(
@@ -262,7 +280,8 @@ impl SyncEngine {
                 .with_status(response.status);
                 self.retry(now_ms, flight.page, err);
             }
-            status => self.fail(
+            status => self.fail_request(
+                flight.page,
                 SyncError::new(
                     ErrorCode::CrmHttp,
                     format!(
@@ -370,6 +389,7 @@ impl SyncEngine {
                 format!("{base}/order/{order}")
             }
             Some(OrderSource::Changed(_)) if page == ORDER_LOOKUP => format!("{base}/order"),
+            _ if page == NAMES => format!("{base}/offers"),
             _ => format!("{base}/offers/stocks"),
         }
     }
@@ -407,6 +427,8 @@ impl SyncEngine {
         self.failed_attempts += 1;
         let request = if page == ORDER_LOOKUP {
             self.order_request()
+        } else if page == NAMES {
+            "the product-name lookup".to_string()
         } else if page == PROBE {
             "the last page".to_string()
         } else {
@@ -548,7 +570,8 @@ impl SyncEngine {
         // run sharing this pacing must wait as long as it was asked to.
         self.pacer.hold_until(now_ms + wait);
         if self.rate_limit_attempt > self.options.max_rate_limit_retries {
-            return self.fail(
+            return self.fail_request(
+                page,
                 SyncError::new(
                     ErrorCode::RateLimited,
                     format!(
@@ -581,6 +604,8 @@ impl SyncEngine {
         if attempt > self.options.max_retries {
             let what = if page == ORDER_LOOKUP {
                 self.order_request()
+            } else if page == NAMES {
+                "the product-name lookup".to_string()
             } else if page == PROBE {
                 "the last page, asked for to take the scan's census".to_string()
             } else {
@@ -599,13 +624,78 @@ impl SyncEngine {
                 )
             };
             let message = format!("{} ({what}: {detail})", err.message);
-            return self.fail(SyncError { message, ..err });
+            return self.fail_request(page, SyncError { message, ..err });
         }
         self.owe_retry(page);
         let wait = self.backoff.delay_ms(attempt, self.jitter.next_unit());
         self.pacer.hold_until(now_ms + wait);
         let max = self.options.max_retries;
         self.note_retry(page, attempt, max, wait, &err.message);
+    }
+}
+
+impl SyncEngine {
+    /// The next request of a check's product-name lookup, while it has offers to
+    /// ask for: one at a time, paced and budgeted as the scan's requests.
+    pub(super) fn next_name_lookup(&mut self, now_ms: u64) -> Option<Action> {
+        let names = self.check.as_ref().and_then(CheckCollector::names)?;
+        names.next_ids()?;
+        if self.in_flight.iter().any(|f| f.page == NAMES) {
+            return Some(Action::AwaitResponse);
+        }
+        Some(self.next_request(now_ms, Some(NAMES)))
+    }
+
+    /// Why the product-name lookup may not start another request at `start_at`:
+    /// the request or subrequest budget, or the deadline.
+    fn reason_to_skip_names(&self, start_at: u64) -> Option<String> {
+        if let Some(max) = self.options.max_requests {
+            if self.requests >= u64::from(max) {
+                return Some(format!("the run's budget of {max} requests ran out"));
+            }
+        }
+        if !self.can_afford(1, 0) {
+            let max = self.options.max_subrequests.unwrap_or_default();
+            return Some(format!("the run's budget of {max} subrequests ran out"));
+        }
+        self.deadline_at
+            .is_some_and(|deadline| start_at >= deadline)
+            .then(|| "the run's deadline came".to_string())
+    }
+
+    /// Takes the answer to a product-name request; a body that is not a page of
+    /// offers is retried like a page.
+    fn take_names(&mut self, now_ms: u64, body: &str) {
+        let Some(names) = self.check.as_mut().and_then(CheckCollector::names_mut) else {
+            return;
+        };
+        match names.take(body) {
+            Ok(()) => {
+                self.rate_limit_attempt = 0;
+                self.page_attempts.remove(&NAMES);
+                self.retried.remove(&NAMES);
+            }
+            Err(err) => self.retry(now_ms, NAMES, err),
+        }
+    }
+
+    /// Ends the product-name lookup early: the check still completes, without
+    /// the names not read, and its report says why.
+    fn stop_names(&mut self, reason: &str) {
+        if let Some(names) = self.check.as_mut().and_then(CheckCollector::names_mut) {
+            names.stop(reason);
+        }
+        self.page_attempts.remove(&NAMES);
+        self.retried.remove(&NAMES);
+    }
+
+    /// Ends the run with `err` for a request that failed for good, except a
+    /// product-name request, whose failure only ends the lookup.
+    fn fail_request(&mut self, page: u64, err: SyncError) {
+        if page == NAMES {
+            return self.stop_names(&err.message);
+        }
+        self.fail(err);
     }
 }
 

@@ -297,6 +297,9 @@ impl SyncEngine {
         self.zeroing = Zeroing::Done;
         if let Some(check) = self.check.as_mut() {
             let outcome = check.take_site(&rows);
+            if self.options.names {
+                check.look_up_names();
+            }
             self.updated += outcome.findings.stock_differs.len() as u64;
             self.unchanged += outcome.unchanged;
             self.kept_newer += outcome.kept_newer;
