@@ -38,7 +38,7 @@ const KINDS = [
     key: "notOnSite",
     kind: "notOnSite",
     label: "offers with no site row",
-    line: (f) => `offer ${f.offerId}  ${where(f)}  KeyCRM ${figure(f.keycrm)}`,
+    line: (f) => `offer ${f.offerId}  ${where(f)}  KeyCRM ${figure(f.keycrm)}${productName(f)}`,
   },
   {
     key: "withoutSku",
@@ -75,6 +75,7 @@ export const CSV_COLUMNS = [
   "keycrm_stock",
   "offer_ids",
   "site_sku",
+  "name",
 ];
 
 /**
@@ -98,7 +99,7 @@ export async function runCheck(typed, { env, stdout, stderr }) {
   for (const option of SYNC_ONLY) delete settings[option];
   const flags = { ...settings, csv: typed.csv };
   const database = databaseOf(flags, "check");
-  const coreOptions = coreOptionsOf(flags, env);
+  const coreOptions = { ...coreOptionsOf(flags, env), ...(typed.names ? { names: true } : {}) };
   const secrets = [apiKey, ...database.secrets];
   const hide = (value) => redact(value, ...secrets);
   const fail = (error, status) => {
@@ -145,6 +146,11 @@ export async function runCheck(typed, { env, stdout, stderr }) {
     if (flags.json) stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return fail(report.error, statusOf(report.error));
   }
+  // What the check could not do (product names it could not read), even under
+  // --quiet and --json: the findings are complete, the names are not.
+  for (const warning of report.findings.warnings ?? []) {
+    stderr.write(`warning: ${warning}\n`);
+  }
   if (flags.csv !== undefined) {
     try {
       writeFileSync(flags.csv, findingsCsv(report.findings));
@@ -160,8 +166,8 @@ export async function runCheck(typed, { env, stdout, stderr }) {
 }
 
 // The flags only `check` has stay out of the settings resolved as a sync's.
-function withoutCheckFlags({ csv, ...flags }) {
-  void csv;
+function withoutCheckFlags({ csv, names, ...flags }) {
+  void csv, names;
   return flags;
 }
 
@@ -220,6 +226,7 @@ export function findingsCsv(findings) {
         item.keycrm ?? "",
         (item.offerIds ?? (item.offerId === undefined ? [] : [item.offerId])).join(" "),
         item.siteSku ?? "",
+        item.name ?? "",
       ]);
     }
   }
@@ -242,6 +249,12 @@ function where(f) {
   return f.warehouseId === undefined
     ? sku(f.sku)
     : `${sku(f.sku)} warehouse ${f.warehouseId}`;
+}
+
+// The product name of an offer with no site row, when names were asked for.
+function productName(f) {
+  if (f.name === undefined) return "";
+  return f.name === null ? "  (no product name)" : `  ${JSON.stringify(f.name)}`;
 }
 
 function figure(value) {

@@ -293,7 +293,22 @@ function listOffers({ query, emulator }) {
     sort: query.sort,
   });
   const path = `${emulator.url}/offers`;
-  return paginate(rows, query, path, mode, (offer) => offerRow(offer, mode));
+  const withProduct = includesOf(query).has("product");
+  return paginate(rows, query, path, mode, (offer) => {
+    const row = offerRow(offer, mode);
+    return withProduct ? { ...row, product: productOf(offer) } : row;
+  });
+}
+
+// The associations `include` asks for, comma-separated.
+function includesOf(query) {
+  return new Set((query.include ?? "").split(",").map((name) => name.trim()));
+}
+
+// The offer's product, as `include=product` attaches it: its id and name.
+function productOf(offer) {
+  const id = productIdOf(offer);
+  return { id, name: offer.product_name ?? `Товар ${id}` };
 }
 
 function offerRow(offer, mode) {

@@ -11,7 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { checkStock, isSyncError } from "../../js/node.js";
-import { startEmulator } from "../../js/testing/index.js";
+import { generateCatalogue, startEmulator } from "../../js/testing/index.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SECRET = "sk-live-CHECK-123456";
@@ -31,6 +31,8 @@ function offer(id, sku, [q1, r1], [q2, r2] = [0, 0]) {
   };
 }
 
+const FORK_NAME = 'Виделка, "срібна"';
+
 // Every kind of finding, each once or twice.
 const OFFERS = [
   offer(1, "mug-red", [8, 2], [4, 0]), // 10; the site has 4
@@ -42,7 +44,8 @@ const OFFERS = [
   offer(7, "cup", [2, 0]),
   offer(8, "Spoon ", [1, 0]), // no row; the site has "spoon"
   offer(9, "a\u0000b", [1, 0]), // invalid
-  offer(10, "fork", [4, 1]), // no row
+  // No row; its product's name needs quoting in CSV.
+  { ...offer(10, "fork", [4, 1]), product_name: FORK_NAME },
 ];
 const QUOTED = 'say "hi", ok';
 const SITE = [
@@ -76,19 +79,19 @@ const EXPECTED = {
 };
 
 const EXPECTED_CSV = [
-  "kind,sku,warehouse_id,site_stock,keycrm_stock,offer_ids,site_sku",
-  "stockDiffers,bowl,,,5,,",
-  "stockDiffers,mug-red,,4,10,,",
-  "missingInKeycrm,knife,,5,,,",
-  'missingInKeycrm,"say ""hi"", ok",,1,,,',
-  "missingInKeycrm,spoon,,0,,,",
-  'notOnSite,"Spoon ",,,1,8,',
-  "notOnSite,fork,,,3,10,",
-  "withoutSku,,,,,4,",
-  "withoutSku,,,,,5,",
-  "duplicateSku,cup,,,,6 7,",
-  'nearMiss,"Spoon ",,,,8,spoon',
-  "invalidSku,a\\u0000b,,,,9,",
+  "kind,sku,warehouse_id,site_stock,keycrm_stock,offer_ids,site_sku,name",
+  "stockDiffers,bowl,,,5,,,",
+  "stockDiffers,mug-red,,4,10,,,",
+  "missingInKeycrm,knife,,5,,,,",
+  'missingInKeycrm,"say ""hi"", ok",,1,,,,',
+  "missingInKeycrm,spoon,,0,,,,",
+  'notOnSite,"Spoon ",,,1,8,,',
+  "notOnSite,fork,,,3,10,,",
+  "withoutSku,,,,,4,,",
+  "withoutSku,,,,,5,,",
+  "duplicateSku,cup,,,,6 7,,",
+  'nearMiss,"Spoon ",,,,8,spoon,',
+  "invalidSku,a\\u0000b,,,,9,,",
   "",
 ].join("\r\n");
 
@@ -206,6 +209,82 @@ test("check --csv writes one row per finding with a kind column; the terminal ge
   assert.match(row("csv"), /every finding in .*findings\.csv/);
 });
 
+test("check --names adds each offer's product name to the offers with no site row, for one request per 50 of them", async () => {
+  const db = site(SITE);
+  const csv = path.join(dir, "named.csv");
+  const from = emulator.requests.length;
+  const { code, stdout, stderr } = await cli(["check", "--db", db, "--names", "--json", "--csv", csv, ...FAST]);
+  assert.equal(code, 5, stderr);
+  const report = JSON.parse(stdout);
+  assert.deepEqual(report.findings, {
+    ...EXPECTED,
+    notOnSite: [
+      { offerId: 8, sku: "Spoon ", keycrm: 1, name: "Товар 8" },
+      { offerId: 10, sku: "fork", keycrm: 3, name: FORK_NAME },
+    ],
+  });
+  // Two offers with no site row: one more request, by their ids, after the scan.
+  const asked = emulator.requests.slice(from).filter((r) => r.path === "/v1/offers");
+  assert.deepEqual(
+    asked.map((r) => r.query),
+    [{ limit: "50", include: "product", "filter[id]": "8,10" }],
+  );
+  assert.equal(report.requests, emulator.requests.length - from);
+  const rows = fs.readFileSync(csv, "utf8").split("\r\n");
+  assert.equal(rows[0], EXPECTED_CSV.split("\r\n")[0]);
+  assert.ok(rows.includes('notOnSite,"Spoon ",,,1,8,,Товар 8'), rows.join("\n"));
+  assert.ok(rows.includes('notOnSite,fork,,,3,10,,"Виделка, ""срібна"""'), rows.join("\n"));
+  assert.ok(rows.includes("stockDiffers,bowl,,,5,,,"), "other kinds have no name");
+
+  const text = await cli(["check", "--db", db, "--names", "--quiet", ...FAST]);
+  assert.equal(text.code, 5, text.stderr);
+  const line = `  offer 10  "fork"  KeyCRM 3  ${JSON.stringify(FORK_NAME)}`;
+  assert.ok(text.stdout.split("\n").includes(line), text.stdout);
+});
+
+test("check --names costs ceil(n / 50) requests for n offers with no site row", async () => {
+  const offers = generateCatalogue({ offers: 120 });
+  const big = await startEmulator({ apiKey: SECRET, offers, rateLimitPerMinute: 6000 });
+  try {
+    const db = site([]);
+    const env = userEnv({ KEYCRM_API_URL: big.url });
+    const { code, stdout, stderr } = await cli(["check", "--db", db, "--names", "--json", ...FAST], env);
+    assert.equal(code, 0, stderr);
+    const { findings, requests } = JSON.parse(stdout);
+    // 120 offers, one without SKU: 119 with no site row, 3 requests of names.
+    assert.equal(findings.notOnSite.length, 119);
+    assert.ok(findings.notOnSite.every((f) => f.name === `Товар ${f.offerId}`));
+    const asked = big.requests.filter((r) => r.path === "/v1/offers");
+    assert.equal(asked.length, Math.ceil(119 / 50));
+    const ids = asked.flatMap((r) => r.query["filter[id]"].split(",").map(Number));
+    assert.deepEqual(ids, findings.notOnSite.map((f) => f.offerId));
+    assert.ok(asked.every((r) => r.query.include === "product" && r.query.limit === "50"));
+    assert.equal(requests, big.requests.length);
+  } finally {
+    await big.close();
+  }
+});
+
+test("check --names with no request left for the names still reports every finding, without names, and warns", async () => {
+  const db = site(SITE);
+  const from = emulator.requests.length;
+  // The one page of the scan takes the whole budget.
+  const args = ["check", "--db", db, "--names", "--max-requests", "1", "--json", "--quiet", ...FAST];
+  const { code, stdout, stderr } = await cli(args);
+  assert.equal(code, 5, stderr);
+  const { complete, findings } = JSON.parse(stdout);
+  assert.equal(complete, true);
+  assert.deepEqual(findings.notOnSite, EXPECTED.notOnSite.map((f) => ({ ...f, name: null })));
+  const warning =
+    "product names were not read for 2 of the 2 offers with no site row: the run's budget of 1 requests ran out";
+  assert.deepEqual(findings.warnings, [warning]);
+  assert.equal(stderr, `warning: ${warning}\n`, "a warning shows even under --quiet");
+  assert.deepEqual(
+    emulator.requests.slice(from).map((r) => r.path),
+    ["/v1/offers/stocks"],
+  );
+});
+
 test("check exits 0 when every stock equals KeyCRM's, and lists the rest", async () => {
   const db = site([
     ["mug-red", 10],
@@ -291,6 +370,7 @@ test("check --help documents the findings, the CSV and exit status 5", async () 
   assert.equal(code, 0);
   assert.match(stdout, /Usage: keycrm-stock-sync check --db FILE\|URL/);
   assert.match(stdout, /--csv FILE/);
+  assert.match(stdout, /--names +also read the product name .*one more request to KeyCRM per 50 such offers/s);
   assert.match(stdout, /5 {2}the check completed and stocks differ/);
   assert.doesNotMatch(stdout, /--(state|zero-missing|dry-run|skus|offer-ids)\b/);
   const top = await cli(["--help"]);

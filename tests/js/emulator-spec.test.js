@@ -94,6 +94,9 @@ const OFFER_QUERIES = [
   "?filter[is_archived]=true",
   "?filter[is_archived]=false&limit=50",
   "?sort=-id&limit=5",
+  "?include=product",
+  // As a check asks for the product names of offers with no site row.
+  "?limit=50&include=product&filter%5Bid%5D=3,6,9,10,999",
 ];
 
 const ORDER_QUERIES = [
@@ -197,6 +200,30 @@ test("/offers serves a barcode as a string, empty when there is none", async (t)
   );
 });
 
+test("/offers attaches each offer's product, with its name, only with include=product", async (t) => {
+  const emu = await emulatorFor(t);
+  const path = "/offers?limit=50&include=product&filter%5Bid%5D=3,10,999";
+  const body = await conforming(emu, "/offers", path);
+  // Offer 10 belongs to product 1001 (see awkwardCatalogue); 3 is its own
+  // product. Generated offers carry their product's name.
+  assert.deepEqual(
+    body.data.map((row) => [row.id, row.product]),
+    [
+      [3, { id: 3, name: "Товар 3" }],
+      [10, { id: 1001, name: "Товар 10" }],
+    ],
+  );
+  // An offer given without a name gets one from its product id.
+  delete emu.offers.find((offer) => offer.id === 10).product_name;
+  const unnamed = await conforming(emu, "/offers", "/offers?filter[id]=10&include=product");
+  assert.equal(unnamed.data[0].product.name, "Товар 1001");
+  emu.offers.find((offer) => offer.id === 3).product_name = "Чашка, 330 мл";
+  const renamed = await conforming(emu, "/offers", "/offers?filter[id]=3&include=product");
+  assert.equal(renamed.data[0].product.name, "Чашка, 330 мл");
+  const without = await conforming(emu, "/offers", "/offers?filter[id]=3,10");
+  assert.ok(without.data.every((row) => !("product" in row)));
+});
+
 test("/order/{orderId} always carries source_id, the one required field", async (t) => {
   const emu = await emulatorFor(t);
   const defaulted = await conforming(emu, "/order/{orderId}", "/order/501");
@@ -274,6 +301,7 @@ test("the validator catches answers that contradict the description", () => {
     ],
     ["/offers/stocks", { ...page(row), total: "1" }, /total must be integer/],
     ["/offers", page({ id: 1, barcode: null }), /barcode must be string/],
+    ["/offers", page({ id: 1, product: { id: 1, name: 7 } }), /product\/name must be string/],
     ["/order/{orderId}", { id: 1 }, /must have required property 'source_id'/],
     [
       "/order/{orderId}",
