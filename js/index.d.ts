@@ -271,6 +271,13 @@ export interface CheckOptions
   extends Omit<SyncOptions, "offerIds" | "skus" | "orderId" | "resumeFrom" | "zeroMissing" | "dryRun" | "pacing" | "sink"> {
   /** The site's rows, read once with `readAll()` (every bundled sink has it) and never written. Required. */
   sink: StockSink & { readAll(): Promise<SiteStock[]> };
+  /**
+   * Also read the product name of each offer with no site row (`notOnSite[].name`), after the scan: one more request
+   * per 50 such offers (`GET /offers?filter[id]=…&include=product`), paced, retried and within `maxRequests`,
+   * `maxSubrequests` and `deadlineMs` like the scan's. A lookup that fails for good leaves the names it did not get
+   * `null` and adds to `findings.warnings`; the check still completes. Default: `false`.
+   */
+  names?: boolean;
 }
 
 /** The report of {@link checkStock}: a dry run's report, with `findings` when the check completed. */
@@ -311,6 +318,8 @@ export interface CheckFindings {
     warehouseId?: number;
     /** The figure a sync would write into the row, were it there, in units. */
     keycrm: number;
+    /** The offer's product name; only with `names: true`, `null` when KeyCRM gave none or the lookup failed. */
+    name?: string | null;
   }[];
   /** Ids of the offers without a SKU, ascending. */
   withoutSku: number[];
@@ -340,6 +349,8 @@ export interface CheckFindings {
     /** The SKU as KeyCRM has it. */
     sku: string;
   }[];
+  /** What the check could not do although the findings are complete (product names not read, and why); absent when none. */
+  warnings?: string[];
 }
 
 /**
