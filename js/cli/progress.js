@@ -131,7 +131,7 @@ export function formatReport(report) {
       listed(
         report.duplicateSkus.length,
         report.duplicateSkus,
-        " (not written)",
+        " (each given its offers' smallest figure)",
       ),
     ],
     [

@@ -81,7 +81,6 @@ export function generateCatalogue(options = {}) {
     catalogue.push({
       id,
       sku,
-      product_name: `Товар ${id}`,
       price,
       purchased_price: purchasedPrice,
       quantity: round(sum(stock, "quantity"), 6),

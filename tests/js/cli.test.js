@@ -117,7 +117,7 @@ test("sync writes the stock KeyCRM can sell, then finds nothing to change", asyn
   assert.equal(first.code, 0, first.stderr);
   assertStock(db, expectedAvailability(offers));
   assert.match(first.stdout, /result\s+complete/);
-  assert.match(first.stdout, /duplicate SKUs\s+1\s+e\.g\. sku-000210/);
+  assert.match(first.stdout, /duplicate SKUs\s+1\s+e\.g\. sku-000210 \(each given its offers. smallest figure\)/);
 
   const second = await cli(["sync", "--db", db, "--json", ...FAST]);
   assert.equal(second.code, 0, second.stderr);
