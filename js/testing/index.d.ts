@@ -38,7 +38,7 @@ export interface CatalogueOffer {
   warehouse: WarehouseStock[];
   /** Product id on `/offers`. Default: the offer's `id`. */
   product_id?: number;
-  /** The product's `name` on `/offers?include=product`; generated offers have `"Товар <id>"`. Default: `"Товар <product_id>"`. */
+  /** The product's `name` on `/offers?include=product`. Default: `"Товар <product_id>"`. */
   product_name?: string;
   /** Barcode on `/offers`. Default: `""` (KeyCRM's description types it as a string). */
   barcode?: string;
