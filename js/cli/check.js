@@ -3,12 +3,11 @@
 // options as `sync` does and prints the findings for people, as JSON, or as CSV.
 
 import { writeFileSync } from "node:fs";
-import { redact } from "../errors.js";
 import { checkStock, validateOptions } from "../node.js";
-import { EXIT, PROGRAM, UsageError } from "./args.js";
+import { EXIT, UsageError } from "./args.js";
 import { resolveSettings } from "./config.js";
 import { createProgress } from "./progress.js";
-import { coreOptionsOf, databaseOf, flagNames, statusOf } from "./sync.js";
+import { coreOptionsOf, databaseOf, statusOf, stderrReporter } from "./sync.js";
 
 /** Lines of each kind the terminal summary shows; --json and --csv have all. */
 const SHOWN = 10;
@@ -100,16 +99,7 @@ export async function runCheck(typed, { env, stdout, stderr }) {
   const flags = { ...settings, csv: typed.csv };
   const database = databaseOf(flags, "check");
   const coreOptions = { ...coreOptionsOf(flags, env), ...(typed.names ? { names: true } : {}) };
-  const secrets = [apiKey, ...database.secrets];
-  const hide = (value) => redact(value, ...secrets);
-  const fail = (error, status) => {
-    const code = error?.code ?? "INTERNAL";
-    const hint = status === EXIT.USAGE ? `; see ${PROGRAM} check --help` : "";
-    const message = String(error?.message ?? error);
-    const text = (code === "INVALID_CONFIG" ? flagNames(message) : message).replace(/\.$/, "");
-    stderr.write(`error ${code}: ${hide(text)}${hint}\n`);
-    return status;
-  };
+  const { hide, fail, warn } = stderrReporter(stderr, "check", [apiKey, ...database.secrets]);
 
   try {
     validateOptions(coreOptions);
@@ -137,7 +127,7 @@ export async function runCheck(typed, { env, stdout, stderr }) {
   } finally {
     progress.finish(report);
     await sink.close().catch((error) => {
-      stderr.write(`warning: ${hide(String(error?.message ?? error))}\n`);
+      warn(String(error?.message ?? error));
     });
   }
 
@@ -149,7 +139,7 @@ export async function runCheck(typed, { env, stdout, stderr }) {
   // What the check could not do (product names it could not read), even under
   // --quiet and --json: the findings are complete, the names are not.
   for (const warning of report.findings.warnings ?? []) {
-    stderr.write(`warning: ${warning}\n`);
+    warn(warning);
   }
   if (flags.csv !== undefined) {
     try {

@@ -72,17 +72,7 @@ export async function runSync(typed, { env, stdout, stderr }) {
   const database = databaseOf(flags);
   const coreOptions = coreOptionsOf(flags, env);
   // Neither the API key nor a password in --db may reach the output.
-  const secrets = [apiKey, ...database.secrets];
-  const hide = (value) => redact(value, ...secrets);
-  const fail = (error, status) => {
-    const code = error?.code ?? "INTERNAL";
-    const hint = status === EXIT.USAGE ? `; see ${PROGRAM} sync --help` : "";
-    const message = String(error?.message ?? error);
-    const text = (code === "INVALID_CONFIG" ? flagNames(message) : message).replace(/\.$/, "");
-    stderr.write(`error ${code}: ${hide(text)}${hint}\n`);
-    return status;
-  };
-  const warn = (text) => stderr.write(`warning: ${hide(text)}\n`);
+  const { hide, fail, warn } = stderrReporter(stderr, "sync", [apiKey, ...database.secrets]);
 
   try {
     validateOptions(coreOptions);
@@ -228,6 +218,27 @@ export async function runSync(typed, { env, stdout, stderr }) {
 // Cron wrappers and people alike should be able to tell a mistake in the setup
 // (2), a failure that running again will not fix (3), and one it may (1).
 const FATAL_CODES = new Set(["UNAUTHORIZED", "UNKNOWN_WAREHOUSE", "CRM_HTTP"]);
+
+/**
+ * How a command speaks on stderr: `error CODE: …` (with a --help hint for usage
+ * errors) and `warning: …`, with every secret redacted.
+ * @param {NodeJS.WritableStream} stderr
+ * @param {string} command
+ * @param {string[]} secrets
+ */
+export function stderrReporter(stderr, command, secrets) {
+  const hide = (value) => redact(value, ...secrets);
+  const fail = (error, status) => {
+    const code = error?.code ?? "INTERNAL";
+    const hint = status === EXIT.USAGE ? `; see ${PROGRAM} ${command} --help` : "";
+    const message = String(error?.message ?? error);
+    const text = (code === "INVALID_CONFIG" ? flagNames(message) : message).replace(/\.$/, "");
+    stderr.write(`error ${code}: ${hide(text)}${hint}\n`);
+    return status;
+  };
+  const warn = (text) => stderr.write(`warning: ${hide(text)}\n`);
+  return { hide, fail, warn };
+}
 
 export function statusOf(error, phase) {
   const code = error?.code;

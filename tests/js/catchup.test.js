@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { createSyncService, syncStocks } from "keycrm-stock-sync";
 import { startEmulator } from "keycrm-stock-sync/testing";
 import { createMemorySink } from "../../js/sinks/memory.js";
+import { manualClock } from "./support/manual-clock.js";
 import { freshShop, stockOf } from "./support/shop.js";
 import { buildExample, insertRows, migrate, startWorker } from "./support/workers.js";
 
@@ -122,31 +123,6 @@ test("a catch-up syncs the offers of orders changed after the last check only", 
   assert.ok(report.nextOrdersUpdatedSince > CHECK);
 });
 
-/** A clock whose time and timers move only when the test says. */
-function manualClock(start = Date.parse("2026-03-02T00:00:00Z")) {
-  let now = start;
-  const timers = new Map();
-  let next = 1;
-  return {
-    now: () => now,
-    setTimeout(fn, ms) {
-      const id = next++;
-      timers.set(id, { at: now + ms, fn });
-      return id;
-    },
-    clearTimeout: (id) => timers.delete(id),
-    advance(ms) {
-      now += ms;
-      for (const [id, timer] of [...timers]) {
-        if (timer.at <= now) {
-          timers.delete(id);
-          timer.fn();
-        }
-      }
-    },
-    pending: () => timers.size,
-  };
-}
 
 /** KeyCRM's form of a UTC time. */
 const keycrmTime = (ms) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
@@ -162,7 +138,7 @@ test("the sync service catches up between full syncs, from the last check on", a
       orderAt(2, "2026-03-01 10:30:00", [2]),
     ],
   });
-  const clock = manualClock();
+  const clock = manualClock(Date.parse("2026-03-02T00:00:00Z"));
   const sink = shopSink();
   const s = createSyncService({
     ...FAST,
@@ -218,7 +194,7 @@ test("a complete full sync sets the check the service's catch-up starts from", a
     sink: shopSink(),
     intervalMs: 0,
     checkKey: false,
-    clock: manualClock(),
+    clock: manualClock(Date.parse("2026-03-02T00:00:00Z")),
     log: false,
   });
   t.after(() => s.stop());

@@ -9,6 +9,7 @@ import { createServer } from "node:http";
 import { createSyncService } from "keycrm-stock-sync";
 import { startEmulator, generateCatalogue } from "keycrm-stock-sync/testing";
 import { createMemorySink } from "../../js/sinks/memory.js";
+import { manualClock } from "./support/manual-clock.js";
 
 const KEY = "sk-live-SERVICE-71c3";
 const TOKEN = "whk-service-4e9b2c7d1a6f";
@@ -24,35 +25,9 @@ before(async () => {
 
 after(() => emulator.close());
 
-/** A clock whose time and timers move only when the test says. */
-function manualClock(start = 1_800_000_000_000) {
-  let now = start;
-  const timers = new Map();
-  let next = 1;
-  return {
-    now: () => now,
-    setTimeout(fn, ms) {
-      const id = next++;
-      timers.set(id, { at: now + ms, fn });
-      return id;
-    },
-    clearTimeout: (id) => timers.delete(id),
-    /** Moves time by `ms` and runs the timers due. */
-    advance(ms) {
-      now += ms;
-      for (const [id, timer] of [...timers]) {
-        if (timer.at <= now) {
-          timers.delete(id);
-          timer.fn();
-        }
-      }
-    },
-    pending: () => timers.size,
-  };
-}
 
 function service(options = {}) {
-  const clock = manualClock();
+  const clock = manualClock(1_800_000_000_000);
   const events = [];
   const s = createSyncService({
     apiKey: KEY,
