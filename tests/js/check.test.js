@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { checkStock, isSyncError } from "../../js/node.js";
 import { generateCatalogue, startEmulator } from "../../js/testing/index.js";
+import { userEnv as sharedUserEnv } from "./support/user-env.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SECRET = "sk-live-CHECK-123456";
@@ -112,11 +113,7 @@ after(async () => {
 });
 
 function userEnv(extra = {}) {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (name.startsWith("KEYCRM_") || name === "DATABASE_URL") delete env[name];
-  }
-  return { ...env, KEYCRM_API_KEY: SECRET, KEYCRM_API_URL: emulator.url, ...extra };
+  return sharedUserEnv(SECRET, emulator.url, extra);
 }
 
 /** Runs the CLI; no output may carry the key. */

@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { createSampleDatabase } from "../../js/sinks/sqlite.js";
 import { validateOptions } from "../../js/node.js";
+import { userEnv as sharedUserEnv } from "./support/user-env.js";
 import {
   expectedAvailability,
   generateCatalogue,
@@ -47,13 +48,8 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** The environment of a user who exported the key and the emulator's URL, and nothing else of ours. */
 function userEnv(extra = {}) {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (name.startsWith("KEYCRM_") || name === "DATABASE_URL") delete env[name];
-  }
-  return { ...env, KEYCRM_API_KEY: SECRET, KEYCRM_API_URL: emulator.url, ...extra };
+  return sharedUserEnv(SECRET, emulator.url, extra);
 }
 
 /** Starts the CLI; `done` resolves with its exit and output, checked for the key. */

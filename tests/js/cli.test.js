@@ -18,6 +18,7 @@ import {
   startEmulator,
 } from "../../js/testing/index.js";
 import { passwordOf, scratchName, serverUrl } from "./support/databases.js";
+import { userEnv as sharedUserEnv } from "./support/user-env.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SECRET = "sk-live-SECRET-123456";
@@ -44,18 +45,8 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Environment of a user who exported the key and the emulator's URL. */
 function userEnv(extra = {}) {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (name.startsWith("KEYCRM_") || name === "DATABASE_URL") delete env[name];
-  }
-  return {
-    ...env,
-    KEYCRM_API_KEY: SECRET,
-    KEYCRM_API_URL: emulator.url,
-    ...extra,
-  };
+  return sharedUserEnv(SECRET, emulator.url, extra);
 }
 
 /**
