@@ -28,6 +28,7 @@ import { fileURLToPath } from "node:url";
 import { syncStocks } from "keycrm-stock-sync";
 import { generateCatalogue } from "keycrm-stock-sync/testing";
 import { referenceSync } from "./reference.js";
+import { withFreeWaits } from "./free-waits.js";
 import { mapSink, memoryFetch, stockPages } from "./pages.js";
 
 const OFFERS = Number(process.env.BENCH_OFFERS ?? 5_000);
@@ -42,31 +43,6 @@ const CASES = [
   { name: "per warehouse", options: { perWarehouse: true } },
 ];
 
-/** Runs `body` with waits made free (see the header). */
-async function withFreeWaits(body) {
-  const { now: realNow } = Date;
-  const { setTimeout: realSetTimeout, clearTimeout: realClearTimeout } = globalThis;
-  let now = realNow();
-  Date.now = () => now;
-  globalThis.setTimeout = (callback, ms = 0, ...args) => {
-    const due = now + Math.max(0, Number(ms) || 0);
-    return setImmediate(() => {
-      now = Math.max(now, due);
-      callback(...args);
-    });
-  };
-  globalThis.clearTimeout = (handle) =>
-    handle?.constructor?.name === "Immediate"
-      ? clearImmediate(handle)
-      : realClearTimeout(handle);
-  try {
-    return await body();
-  } finally {
-    Date.now = realNow;
-    globalThis.setTimeout = realSetTimeout;
-    globalThis.clearTimeout = realClearTimeout;
-  }
-}
 
 function cpuMs(body) {
   return withFreeWaits(async () => {

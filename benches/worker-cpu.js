@@ -29,6 +29,7 @@ import { syncStocks } from "keycrm-stock-sync";
 import { createD1Sink } from "keycrm-stock-sync/d1";
 import { generateCatalogue, startEmulator } from "keycrm-stock-sync/testing";
 import { PLANS } from "../js/worker-config.js";
+import { withFreeWaits } from "./free-waits.js";
 import { STATE_CALLS } from "../js/worker-state.js";
 import { buildExample, bundleSize } from "../tests/js/support/workers.js";
 
@@ -102,34 +103,6 @@ function memoryD1(rows, observed = false) {
   };
 }
 
-/**
- * Runs `body` with waits made free: timers fire on the next turn of the event
- * loop and move Date.now() on by their delay. workerd does not bill the time a
- * Worker waits, only the time it computes; on a VM, each real 1 ms wake-up of the
- * pacing costs Node more CPU in the kernel than the work around it.
- */
-async function withFreeWaits(body) {
-  const { now: realNow } = Date;
-  const { setTimeout: realSetTimeout, clearTimeout: realClearTimeout } = globalThis;
-  let now = realNow();
-  Date.now = () => now;
-  globalThis.setTimeout = (callback, ms = 0, ...args) => {
-    const due = now + Math.max(0, Number(ms) || 0);
-    return setImmediate(() => {
-      now = Math.max(now, due);
-      callback(...args);
-    });
-  };
-  globalThis.clearTimeout = (handle) =>
-    handle?.constructor?.name === "Immediate" ? clearImmediate(handle) : realClearTimeout(handle);
-  try {
-    return await body();
-  } finally {
-    Date.now = realNow;
-    globalThis.setTimeout = realSetTimeout;
-    globalThis.clearTimeout = realClearTimeout;
-  }
-}
 
 async function invocation({ pages, rows, warehouses, maxRequests, observed, budget = FREE_PLAN_CORE_SUBREQUESTS }) {
   const sink = createD1Sink({
