@@ -30,16 +30,20 @@ export function keycrmFetcher({ apiKey, fetch, signal }) {
     });
     const timer = setTimeout(giveUp, timeoutMs);
     signal.addEventListener("abort", giveUp, { once: true });
+    let outcome = TIMED_OUT;
     try {
-      return await Promise.race([
+      outcome = await Promise.race([
         exchange(fetch, url, { headers, signal: request.signal }),
         gaveUp,
       ]);
+      return outcome;
     } finally {
       clearTimeout(timer);
       signal.removeEventListener("abort", giveUp);
-      // Nothing of a settled request lives on: a stalled body stops here.
-      request.abort();
+      // Nothing of a request given up on lives on: a stalled body stops here. An
+      // answer read to its end holds nothing to stop (and aborting costs an
+      // error object a request).
+      if (outcome === TIMED_OUT || outcome.failure !== undefined) request.abort();
     }
   };
 }

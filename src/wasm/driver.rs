@@ -17,8 +17,8 @@ use gloo_timers::future::TimeoutFuture;
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::interop::{from_js, from_js_json, message_of, to_js, to_js_json, Io};
-use crate::diff::SiteStock;
+use super::interop::{from_js, message_of, to_js, Io};
+use super::rows::{changes_to_js, keys_to_js, site_rows_from_js};
 use crate::engine::{Action, SyncEngine};
 use crate::report::SyncReport;
 use crate::request::{HttpRequest, HttpResponse, TransportFailure};
@@ -104,8 +104,8 @@ pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
             }
             Action::ReadSite(keys) => {
                 let limit = engine.site_call_timeout_ms(now_ms());
-                match within(limit, send(io, Call::Read, to_js_json(&keys))).await {
-                    Some(Ok(rows)) => match from_js_json::<Vec<SiteStock>>(&rows) {
+                match within(limit, send(io, Call::Read, keys_to_js(&keys))).await {
+                    Some(Ok(rows)) => match site_rows_from_js(&rows) {
                         Ok(rows) => engine.handle_site_stock(rows),
                         Err(e) => engine.handle_site_failure(&format!(
                             "read() returned rows of the wrong shape: {e}"
@@ -117,7 +117,7 @@ pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
             }
             Action::WriteSite(changes) => {
                 let limit = engine.site_call_timeout_ms(now_ms());
-                match within(limit, send(io, Call::Write, to_js_json(&changes))).await {
+                match within(limit, send(io, Call::Write, changes_to_js(&changes))).await {
                     Some(Ok(_)) => {
                         engine.handle_written();
                         report_progress(&engine, io);
@@ -129,7 +129,7 @@ pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
             Action::ReadAllSite => {
                 let limit = engine.site_call_timeout_ms(now_ms());
                 match within(limit, io.read_all()).await {
-                    Some(Ok(rows)) => match from_js_json::<Vec<SiteStock>>(&rows) {
+                    Some(Ok(rows)) => match site_rows_from_js(&rows) {
                         Ok(rows) => engine.handle_site_all(rows),
                         Err(e) => engine.handle_site_failure(&format!(
                             "readAll() returned rows of the wrong shape: {e}"
@@ -251,19 +251,12 @@ enum Call {
 
 /// Starts a sink call now; its future settles with the result or the thrown
 /// message.
-fn send(
-    io: &Io,
-    call: Call,
-    arg: Result<JsValue, crate::SyncError>,
-) -> impl Future<Output = Result<JsValue, String>> {
-    let started = arg.map(|arg| match call {
+fn send(io: &Io, call: Call, arg: JsValue) -> impl Future<Output = Result<JsValue, String>> {
+    let started = match call {
         Call::Read => future::Either::Left(io.read(&arg)),
         Call::Write => future::Either::Right(io.write(&arg)),
-    });
-    async move {
-        let started = started.map_err(|e| e.message)?;
-        started.await.map_err(|thrown| message_of(&thrown))
-    }
+    };
+    async move { started.await.map_err(|thrown| message_of(&thrown)) }
 }
 
 /// Progress goes out after every answer and every write, so the last call agrees

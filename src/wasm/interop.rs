@@ -141,22 +141,6 @@ pub fn json_text(value: &JsValue) -> Option<String> {
         .and_then(|t| t.as_string())
 }
 
-/// Serializes through JSON text and `JSON.parse`: for arrays of many small objects
-/// (keys and changes for the sink) this is several times faster than building
-/// them field by field through serde-wasm-bindgen (`npm run bench:worker`).
-pub fn to_js_json<T: Serialize>(value: &T) -> Result<JsValue, SyncError> {
-    let text = serde_json::to_string(value).map_err(conversion_error)?;
-    js_sys::JSON::parse(&text)
-        .map_err(|_| SyncError::new(ErrorCode::Internal, "could not convert a result to JSON"))
-}
-
-/// Deserializes through `JSON.stringify` and serde_json; the counterpart of
-/// [`to_js_json`] for rows coming back from the sink.
-pub fn from_js_json<T: DeserializeOwned>(value: &JsValue) -> Result<T, String> {
-    let text = json_text(value).ok_or_else(|| "not JSON-serializable".to_string())?;
-    serde_json::from_str(&text).map_err(|e| e.to_string())
-}
-
 /// Deserializes a JS value.
 pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
     serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())

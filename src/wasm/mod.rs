@@ -6,6 +6,7 @@
 
 mod driver;
 mod interop;
+mod rows;
 
 use wasm_bindgen::prelude::*;
 
