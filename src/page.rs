@@ -191,20 +191,38 @@ fn within_ceiling<E: de::Error>(field: &str, v: f64) -> Result<f64, E> {
 }
 
 /// A SKU: text, or a bare number some imports produce; blank and null mean none.
+///
+/// A visitor, like [`figure`], so that no SKU is buffered before it is read.
 pub(crate) fn sku<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Text(String),
-        Integer(u64),
-        Null(()),
+    struct Sku;
+    impl<'de> de::Visitor<'de> for Sku {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a SKU as text, a whole number >= 0, or null")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok((!v.trim().is_empty()).then(|| v.to_string()))
+        }
+        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok((!v.trim().is_empty()).then_some(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            match u64::try_from(v) {
+                Ok(v) => self.visit_u64(v),
+                Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+            }
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
     }
-    Ok(match Raw::deserialize(d)? {
-        Raw::Text(s) if s.trim().is_empty() => None,
-        Raw::Text(s) => Some(s),
-        Raw::Integer(n) => Some(n.to_string()),
-        Raw::Null(()) => None,
-    })
+    d.deserialize_any(Sku)
 }
 
 #[cfg(test)]
