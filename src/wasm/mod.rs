@@ -176,20 +176,6 @@ pub fn parse_page_text(text: &str) -> Result<u32, JsValue> {
         .map_err(|e| error_to_js(&e))
 }
 
-/// Parses a stock page already parsed by `JSON.parse`, through serde-wasm-bindgen;
-/// returns its row count. Exposed for the parsing benchmark.
-#[wasm_bindgen(js_name = parsePageValue)]
-pub fn parse_page_value(value: JsValue) -> Result<u32, JsValue> {
-    serde_wasm_bindgen::from_value::<StockPage>(value)
-        .map(|page| page.data.len() as u32)
-        .map_err(|e| {
-            error_to_js(&SyncError::new(
-                crate::ErrorCode::BadPage,
-                format!("stock page is not valid: {e}"),
-            ))
-        })
-}
-
 /// The crate version.
 #[wasm_bindgen]
 pub fn version() -> String {
