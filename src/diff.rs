@@ -1,6 +1,6 @@
 //! What the site has against what it should have: only changed rows are written.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use serde::{Deserialize, Serialize};
 

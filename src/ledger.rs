@@ -65,7 +65,7 @@
 
 mod sku_hashes;
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 
 use crate::availability::{differs, DesiredStock, StockKey};
 use crate::pagination::ScanCursor;

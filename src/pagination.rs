@@ -57,7 +57,7 @@
 //!   50 a page), which also bounds a segment that announces no size at all. A `total`
 //!   or `last_page` past that bound is refused as absurd.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -222,7 +222,7 @@ impl PagePlan {
             last_id: None,
             anchor: None,
             resumed_from: None,
-            seen: HashSet::new(),
+            seen: HashSet::default(),
             lowest_page: u64::MAX,
             per_page: PAGE_LIMIT,
             saw_catalogue: false,
@@ -231,7 +231,7 @@ impl PagePlan {
             } else {
                 CensusState::NotNeeded
             },
-            counted: HashSet::new(),
+            counted: HashSet::default(),
             unordered: false,
         }
     }

@@ -24,7 +24,7 @@
 //! that has not changed since the last complete run writes nothing. At most one
 //! raise is held per key read.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::{SyncEngine, Waiting, Write, Zeroing};
 use crate::availability::{differs, StockKey};
