@@ -65,6 +65,8 @@
 
 mod sku_hashes;
 
+use std::collections::hash_map::Entry;
+
 use foldhash::{HashMap, HashSet};
 
 use crate::availability::{differs, DesiredStock, StockKey};
@@ -98,8 +100,10 @@ struct SkuState {
     /// Offers with this SKU read so far.
     offers: u32,
     /// The smallest figure so far for each of the SKU's keys, by warehouse, and
-    /// the newest observation among the figures read for that key.
-    lowest: HashMap<Option<u64>, (f64, u64)>,
+    /// the newest observation among the figures read for that key. A list, not a
+    /// map: a SKU has one key, or one per warehouse, and a few are searched faster
+    /// than hashed.
+    lowest: Vec<(Option<u64>, f64, u64)>,
     /// The pass applied this SKU in an earlier run: figures are written only below
     /// the site's.
     earlier: bool,
@@ -157,19 +161,23 @@ impl SkuLedger {
             self.invalid.push(offer_id);
             return Admission::InvalidSku;
         }
-        if let Some(state) = self.skus.get_mut(sku) {
-            state.offers += 1;
-            if !state.reported {
-                state.reported = true;
-                self.duplicates.push(sku.to_string());
+        // Most SKUs are new: one lookup that keeps the key when it is.
+        let state = match self.skus.entry(sku.to_string()) {
+            Entry::Occupied(known) => {
+                let state = known.into_mut();
+                state.offers += 1;
+                if !state.reported {
+                    state.reported = true;
+                    self.duplicates.push(sku.to_string());
+                }
+                return Admission::Shared;
             }
-            return Admission::Shared;
-        }
-        let mut state = SkuState {
-            offers: 1,
-            ..SkuState::default()
+            Entry::Vacant(slot) => slot.insert(SkuState {
+                offers: 1,
+                ..SkuState::default()
+            }),
         };
-        let admission = if !self.earlier.is_empty() && self.earlier.contains_sku(sku) {
+        if !self.earlier.is_empty() && self.earlier.contains_sku(sku) {
             state.earlier = true;
             // Offers up to the last one applied are read again, not new.
             if self.read_up_to.is_some_and(|last| offer_id > last) {
@@ -179,9 +187,7 @@ impl SkuLedger {
             Admission::SeenEarlier
         } else {
             Admission::Accept
-        };
-        self.skus.insert(sku.to_string(), state);
-        admission
+        }
     }
 
     /// Whether figures of this SKU are written only below the site row's current
@@ -215,8 +221,9 @@ impl SkuLedger {
                 let Some(state) = self.skus.get_mut(&figure.key.sku) else {
                     return Some(figure);
                 };
-                match state.lowest.get_mut(&figure.key.warehouse_id) {
-                    Some((low, newest)) => {
+                let warehouse_id = figure.key.warehouse_id;
+                match state.lowest.iter_mut().find(|(id, ..)| *id == warehouse_id) {
+                    Some((_, low, newest)) => {
                         *newest = (*newest).max(figure.observed_at);
                         if !differs(*low, figure.stock) || *low < figure.stock {
                             return None;
@@ -226,8 +233,9 @@ impl SkuLedger {
                         Some(figure)
                     }
                     None => {
-                        let entry = (figure.stock, figure.observed_at);
-                        state.lowest.insert(figure.key.warehouse_id, entry);
+                        state
+                            .lowest
+                            .push((warehouse_id, figure.stock, figure.observed_at));
                         Some(figure)
                     }
                 }
@@ -238,22 +246,28 @@ impl SkuLedger {
     /// The smallest figure read for this key so far in the run, if any.
     pub fn smallest(&self, key: &StockKey) -> Option<f64> {
         let state = self.skus.get(&key.sku)?;
-        state.lowest.get(&key.warehouse_id).map(|(low, _)| *low)
+        state
+            .lowest
+            .iter()
+            .find(|(id, ..)| *id == key.warehouse_id)
+            .map(|(_, low, _)| *low)
     }
 
-    /// Whether this run already wrote a figure into the key's row.
-    pub fn written(&self, key: &StockKey) -> bool {
+    /// Whether this run already wrote a figure into the row of this SKU (and
+    /// warehouse).
+    pub fn written(&self, sku: &str, warehouse_id: Option<u64>) -> bool {
         self.skus
-            .get(&key.sku)
-            .is_some_and(|state| state.written.contains(&key.warehouse_id))
+            .get(sku)
+            .is_some_and(|state| state.written.contains(&warehouse_id))
     }
 
-    /// Notes that this run wrote a figure into the key's row, so that the report
-    /// counts the row once however often it was written.
-    pub fn note_written(&mut self, key: &StockKey) {
-        if let Some(state) = self.skus.get_mut(&key.sku) {
-            if !state.written.contains(&key.warehouse_id) {
-                state.written.push(key.warehouse_id);
+    /// Notes that this run wrote a figure into the row of this SKU (and
+    /// warehouse), so that the report counts the row once however often it was
+    /// written.
+    pub fn note_written(&mut self, sku: &str, warehouse_id: Option<u64>) {
+        if let Some(state) = self.skus.get_mut(sku) {
+            if !state.written.contains(&warehouse_id) {
+                state.written.push(warehouse_id);
             }
         }
     }

@@ -261,7 +261,7 @@ impl SyncEngine {
     fn update(&self, changes: Vec<StockChange>) -> Write {
         let updated = changes
             .iter()
-            .filter(|change| !self.ledger.written(&key_of(change)))
+            .filter(|change| !self.ledger.written(&change.sku, change.warehouse_id))
             .count() as u64;
         Write {
             updated,
@@ -280,7 +280,7 @@ impl SyncEngine {
         };
         if write.zeroed == 0 {
             for change in &write.changes {
-                self.ledger.note_written(&key_of(change));
+                self.ledger.note_written(&change.sku, change.warehouse_id);
             }
         }
         self.updated += write.updated;
