@@ -343,13 +343,13 @@ impl CheckCollector {
                 observed_at,
             })
             .collect();
-        let outcome = diff(&desired, site);
+        let outcome = diff(desired, site);
         let current: HashMap<StockKey, Option<f64>> =
             site.iter().map(|row| (row.key(), row.stock)).collect();
         findings.stock_differs = outcome
             .changes
             .iter()
-            .filter_map(|change| {
+            .filter_map(|(change, _)| {
                 let key = StockKey {
                     sku: change.sku.clone(),
                     warehouse_id: change.warehouse_id,

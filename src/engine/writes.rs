@@ -28,7 +28,7 @@ use foldhash::HashMap;
 
 use super::{SyncEngine, Waiting, Write, Zeroing};
 use crate::availability::{differs, StockKey};
-use crate::diff::{diff, SiteStock, StockChange};
+use crate::diff::{diff, SiteFigures, SiteStock, StockChange};
 use crate::engine::Action;
 use crate::error::{ErrorCode, SyncError};
 use crate::ledger::{is_storable, Admission};
@@ -93,32 +93,17 @@ impl SyncEngine {
         Ok(true)
     }
 
-    /// Drops the changes that would raise a row of a SKU the pass applied in an
-    /// earlier run, counting each as unchanged.
-    fn keep_lower(&mut self, changes: &mut Vec<StockChange>, rows: &[SiteStock]) {
-        if !self.ledger.resumed_a_pass() || !changes.iter().any(|c| self.ledger.lower_only(&c.sku))
-        {
-            return;
+    /// Whether the SKU rules let a change be written: one to a row of a SKU the
+    /// pass applied in an earlier run must lower it (or fill a NULL); the others
+    /// count as unchanged.
+    fn may_write(&self, change: &StockChange, site: SiteFigures) -> bool {
+        if !self.ledger.resumed_a_pass() || !self.ledger.lower_only(&change.sku) {
+            return true;
         }
-        let current: HashMap<(&str, Option<u64>), Option<f64>> = rows
-            .iter()
-            .map(|row| ((row.sku.as_str(), row.warehouse_id), row.stock))
-            .collect();
-        let before = changes.len();
-        changes.retain(|change| {
-            if !self.ledger.lower_only(&change.sku) {
-                return true;
-            }
-            let have = current
-                .get(&(change.sku.as_str(), change.warehouse_id))
-                .copied()
-                .flatten();
-            match (have, change.stock) {
-                (Some(have), Some(want)) => want < have,
-                _ => true,
-            }
-        });
-        self.unchanged += (before - changes.len()) as u64;
+        match (site.stored, change.stock) {
+            (Some(have), Some(want)) => want < have,
+            _ => true,
+        }
     }
 
     /// Whether no more rows can be read: the scan has read its last page, or the
@@ -127,26 +112,17 @@ impl SyncEngine {
         self.failure.is_some() || (self.order_lookup.is_none() && self.plan.is_done())
     }
 
-    /// Moves the changes that would raise a row holding a figure out of `changes`,
-    /// into the held raises.
-    fn hold_raises(&mut self, changes: &mut Vec<StockChange>, rows: &[SiteStock]) {
-        let current: HashMap<(&str, Option<u64>), f64> = rows
-            .iter()
-            .filter_map(|row| Some(((row.sku.as_str(), row.warehouse_id), row.stock?)))
-            .collect();
-        let mut kept = Vec::with_capacity(changes.len());
-        for change in changes.drain(..) {
-            let have = current.get(&(change.sku.as_str(), change.warehouse_id));
-            match (have, change.stock) {
-                (Some(&have), Some(want)) if want > have => {
-                    self.raises.count += 1;
-                    let place = self.raises.count;
-                    self.raises.held.insert(key_of(&change), (place, change));
-                }
-                _ => kept.push(change),
+    /// Holds a change if it would raise a row holding a figure; returns it if not.
+    fn hold_raise(&mut self, change: StockChange, site: SiteFigures) -> Option<StockChange> {
+        match (site.last_figure, change.stock) {
+            (Some(have), Some(want)) if want > have => {
+                self.raises.count += 1;
+                let place = self.raises.count;
+                self.raises.held.insert(key_of(&change), (place, change));
+                None
             }
+            _ => Some(change),
         }
-        *changes = kept;
     }
 
     /// Sink calls the raises may still need: one write per batch of those held and
@@ -238,20 +214,27 @@ impl SyncEngine {
             return;
         }
         let batch = std::mem::take(&mut self.comparing);
-        let mut outcome = diff(&batch, &rows);
-        self.keep_lower(&mut outcome.changes, &rows);
+        let outcome = diff(batch, &rows);
         // Once no more rows can come, raises are written with their batch, unless
         // earlier ones wait: they then join them, to be written in the order read.
-        if !self.reading_done() || !self.raises.held.is_empty() {
-            self.hold_raises(&mut outcome.changes, &rows);
+        let hold = !self.reading_done() || !self.raises.held.is_empty();
+        let mut changes = Vec::with_capacity(outcome.changes.len());
+        for (change, site) in outcome.changes {
+            if !self.may_write(&change, site) {
+                self.unchanged += 1;
+            } else if !hold {
+                changes.push(change);
+            } else if let Some(change) = self.hold_raise(change, site) {
+                changes.push(change);
+            }
         }
         self.unchanged += outcome.unchanged;
         self.kept_newer += outcome.kept_newer;
         for key in &outcome.not_on_site {
             self.not_on_site.add(&key.sku);
         }
-        if !outcome.changes.is_empty() {
-            self.write = Some(self.update(outcome.changes));
+        if !changes.is_empty() {
+            self.write = Some(self.update(changes));
         }
     }
 
