@@ -102,6 +102,7 @@ struct InFlight {
 /// A write handed to the driver and not yet confirmed.
 #[derive(Debug, Default)]
 struct Write {
+    /// Its rows, until they are handed out.
     changes: Vec<StockChange>,
     /// Rows given a figure from this run.
     updated: u64,

@@ -183,14 +183,14 @@ impl SyncEngine {
             };
             self.write = Some(write);
         }
-        let write = self.write.as_ref()?;
         if self.options.dry_run {
             self.handle_written();
             return self.next_write();
         }
+        let write = self.write.as_mut()?;
         self.waiting = Waiting::SiteWrite;
         self.site_calls += 1;
-        Some(Action::WriteSite(write.changes.clone()))
+        Some(Action::WriteSite(std::mem::take(&mut write.changes)))
     }
 
     /// Whether rows already read may still be written after the run failed: yes,
@@ -241,11 +241,18 @@ impl SyncEngine {
     /// A write giving rows figures from this run; `updated` counts the rows it
     /// writes for the first time in the run (a shared SKU's row may be written
     /// again, lower).
-    fn update(&self, changes: Vec<StockChange>) -> Write {
+    ///
+    /// Its rows are noted as written now, before it is handed out: it is, unless
+    /// the site fails, and after that nothing more is written, so no later write
+    /// is counted by them. So the write need not keep a copy of its rows.
+    fn update(&mut self, changes: Vec<StockChange>) -> Write {
         let updated = changes
             .iter()
             .filter(|change| !self.ledger.written(&change.sku, change.warehouse_id))
             .count() as u64;
+        for change in &changes {
+            self.ledger.note_written(&change.sku, change.warehouse_id);
+        }
         Write {
             updated,
             changes,
@@ -261,11 +268,6 @@ impl SyncEngine {
         let Some(write) = self.write.take() else {
             return;
         };
-        if write.zeroed == 0 {
-            for change in &write.changes {
-                self.ledger.note_written(&change.sku, change.warehouse_id);
-            }
-        }
         self.updated += write.updated;
         self.zeroed += write.zeroed;
     }
