@@ -207,40 +207,37 @@ impl SkuLedger {
             .union(self.skus.keys().map(|sku| sku_hash(sku)))
     }
 
-    /// Takes the figures of an admitted offer and returns those to write: the ones
-    /// below the smallest figure recorded for their key (every one for a SKU's first
-    /// offer), each recorded as the new smallest.
+    /// Takes the figures of an admitted offer and keeps in `figures` those to
+    /// write: the ones below the smallest figure recorded for their key (every one
+    /// for a SKU's first offer), each recorded as the new smallest.
     ///
-    /// A figure returned carries the newest observation time among all the figures
+    /// A figure kept carries the newest observation time among all the figures
     /// read for its key, not only its own: the smallest figure is a conclusion drawn
     /// from all of them, as fresh as the freshest (see the [module docs](self)).
-    pub fn lowest(&mut self, figures: Vec<DesiredStock>) -> Vec<DesiredStock> {
-        figures
-            .into_iter()
-            .filter_map(|mut figure| {
-                let Some(state) = self.skus.get_mut(&figure.key.sku) else {
-                    return Some(figure);
-                };
-                let warehouse_id = figure.key.warehouse_id;
-                match state.lowest.iter_mut().find(|(id, ..)| *id == warehouse_id) {
-                    Some((_, low, newest)) => {
-                        *newest = (*newest).max(figure.observed_at);
-                        if !differs(*low, figure.stock) || *low < figure.stock {
-                            return None;
-                        }
-                        *low = figure.stock;
-                        figure.observed_at = *newest;
-                        Some(figure)
+    pub fn lowest(&mut self, figures: &mut Vec<DesiredStock>) {
+        figures.retain_mut(|figure| {
+            let Some(state) = self.skus.get_mut(&figure.key.sku) else {
+                return true;
+            };
+            let warehouse_id = figure.key.warehouse_id;
+            match state.lowest.iter_mut().find(|(id, ..)| *id == warehouse_id) {
+                Some((_, low, newest)) => {
+                    *newest = (*newest).max(figure.observed_at);
+                    if !differs(*low, figure.stock) || *low < figure.stock {
+                        return false;
                     }
-                    None => {
-                        state
-                            .lowest
-                            .push((warehouse_id, figure.stock, figure.observed_at));
-                        Some(figure)
-                    }
+                    *low = figure.stock;
+                    figure.observed_at = *newest;
+                    true
                 }
-            })
-            .collect()
+                None => {
+                    state
+                        .lowest
+                        .push((warehouse_id, figure.stock, figure.observed_at));
+                    true
+                }
+            }
+        });
     }
 
     /// The smallest figure read for this key so far in the run, if any.
@@ -314,6 +311,12 @@ mod tests {
         }
     }
 
+    /// The figures [`SkuLedger::lowest`] keeps.
+    fn lowest(ledger: &mut SkuLedger, mut figures: Vec<DesiredStock>) -> Vec<DesiredStock> {
+        ledger.lowest(&mut figures);
+        figures
+    }
+
     fn stocks(figures: Vec<DesiredStock>) -> Vec<(Option<u64>, f64)> {
         figures
             .into_iter()
@@ -339,7 +342,7 @@ mod tests {
         assert_eq!(ledger.admit(1, Some("a")), Admission::Accept);
         let first = vec![figure("a", Some(1), 4.0), figure("a", Some(2), 9.0)];
         assert_eq!(
-            stocks(ledger.lowest(first)),
+            stocks(lowest(&mut ledger, first)),
             [(Some(1), 4.0), (Some(2), 9.0)]
         );
         assert_eq!(ledger.admit(7, Some("a")), Admission::Shared);
@@ -349,12 +352,12 @@ mod tests {
             figure("a", Some(3), 5.0),
         ];
         assert_eq!(
-            stocks(ledger.lowest(second)),
+            stocks(lowest(&mut ledger, second)),
             [(Some(2), 2.0), (Some(3), 5.0)]
         );
         assert_eq!(ledger.admit(8, Some("a")), Admission::Shared);
         let third = vec![figure("a", Some(1), 4.0), figure("a", Some(2), 1.0)];
-        assert_eq!(stocks(ledger.lowest(third)), [(Some(2), 1.0)]);
+        assert_eq!(stocks(lowest(&mut ledger, third)), [(Some(2), 1.0)]);
         assert_eq!(ledger.duplicates(), ["a"], "listed once");
     }
 
@@ -367,7 +370,7 @@ mod tests {
             let mut last = None;
             for (i, stock) in figures.iter().cycle().skip(rotation).take(4).enumerate() {
                 ledger.admit(i as u64, Some("a"));
-                for f in ledger.lowest(vec![figure("a", None, *stock)]) {
+                for f in lowest(&mut ledger, vec![figure("a", None, *stock)]) {
                     last = Some(f.stock);
                 }
             }

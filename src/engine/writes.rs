@@ -83,13 +83,18 @@ impl SyncEngine {
             Admission::Shared => true,
         };
         let sku = row.sku.as_deref().unwrap_or_default();
-        let figures = self.availability.figures(row, sku, observed_at)?;
-        for figure in self.ledger.lowest(figures) {
+        let mut figures = std::mem::take(&mut self.row_figures);
+        figures.clear();
+        self.availability
+            .figures_into(row, sku, observed_at, &mut figures)?;
+        self.ledger.lowest(&mut figures);
+        for figure in figures.drain(..) {
             if shared {
                 self.pending.retain(|queued| queued.key != figure.key);
             }
             self.pending.push(figure);
         }
+        self.row_figures = figures;
         Ok(true)
     }
 
