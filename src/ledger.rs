@@ -99,18 +99,63 @@ pub enum Admission {
 struct SkuState {
     /// Offers with this SKU read so far.
     offers: u32,
-    /// The smallest figure so far for each of the SKU's keys, by warehouse, and
-    /// the newest observation among the figures read for that key. A list, not a
-    /// map: a SKU has one key, or one per warehouse, and a few are searched faster
-    /// than hashed.
-    lowest: Vec<(Option<u64>, f64, u64)>,
     /// The pass applied this SKU in an earlier run: figures are written only below
     /// the site's.
     earlier: bool,
     /// Listed among the duplicates.
     reported: bool,
-    /// The keys (by warehouse) whose site row this run wrote a figure into.
-    written: Vec<Option<u64>>,
+    /// The SKU's first key, and in `more` its others (by warehouse). A list, not
+    /// a map: a SKU has one key, or one per warehouse, and a few are searched
+    /// faster than hashed; the first one kept here needs no allocation.
+    first: Option<KeyState>,
+    more: Vec<KeyState>,
+}
+
+/// What the ledger knows of one key of a SKU: its row, or its row for one
+/// warehouse.
+#[derive(Debug, Clone, Copy)]
+struct KeyState {
+    warehouse_id: Option<u64>,
+    /// The smallest figure so far, and the newest observation among the figures
+    /// read for the key.
+    lowest: Option<(f64, u64)>,
+    /// This run wrote a figure into the key's row.
+    written: bool,
+}
+
+impl SkuState {
+    /// The key of this warehouse, if met.
+    fn key(&self, warehouse_id: Option<u64>) -> Option<&KeyState> {
+        self.first
+            .iter()
+            .chain(&self.more)
+            .find(|key| key.warehouse_id == warehouse_id)
+    }
+
+    /// The key of this warehouse, added if new.
+    fn key_mut(&mut self, warehouse_id: Option<u64>) -> &mut KeyState {
+        let new = KeyState {
+            warehouse_id,
+            lowest: None,
+            written: false,
+        };
+        let first = self.first.get_or_insert(new);
+        if first.warehouse_id == warehouse_id {
+            return first;
+        }
+        let at = match self
+            .more
+            .iter()
+            .position(|key| key.warehouse_id == warehouse_id)
+        {
+            Some(at) => at,
+            None => {
+                self.more.push(new);
+                self.more.len() - 1
+            }
+        };
+        &mut self.more[at]
+    }
 }
 
 /// Every offer and SKU a scan has met.
@@ -126,6 +171,9 @@ pub struct SkuLedger {
     /// The last offer the earlier runs applied, if the cursor says.
     read_up_to: Option<u64>,
 }
+
+/// The most offers [`SkuLedger::expect_offers`] makes room for in advance.
+pub const EXPECTED_OFFERS_CAP: u64 = 20_000;
 
 /// Whether a SKU can be stored in every bundled database: it holds no U+0000.
 pub fn is_storable(sku: &str) -> bool {
@@ -146,6 +194,18 @@ impl SkuLedger {
             read_up_to: cursor.last_offer_id,
             ..SkuLedger::default()
         }
+    }
+
+    /// Makes room for `offers` offers, and as many SKUs, at once rather than row by
+    /// row: a scan learns the catalogue's size (`total`) from its pages, and maps
+    /// that grow as rows come are rehashed over and over. At most
+    /// [`EXPECTED_OFFERS_CAP`]: a run may read only part of a large catalogue (a
+    /// resumed slice), and a `total` is only what a page says.
+    pub fn expect_offers(&mut self, offers: u64) {
+        let expected = offers.min(EXPECTED_OFFERS_CAP) as usize;
+        self.offers
+            .reserve(expected.saturating_sub(self.offers.len()));
+        self.skus.reserve(expected.saturating_sub(self.skus.len()));
     }
 
     /// Decides what to do with an offer's row.
@@ -219,35 +279,26 @@ impl SkuLedger {
             let Some(state) = self.skus.get_mut(&figure.key.sku) else {
                 return true;
             };
-            let warehouse_id = figure.key.warehouse_id;
-            match state.lowest.iter_mut().find(|(id, ..)| *id == warehouse_id) {
-                Some((_, low, newest)) => {
-                    *newest = (*newest).max(figure.observed_at);
-                    if !differs(*low, figure.stock) || *low < figure.stock {
-                        return false;
-                    }
-                    *low = figure.stock;
-                    figure.observed_at = *newest;
-                    true
-                }
-                None => {
-                    state
-                        .lowest
-                        .push((warehouse_id, figure.stock, figure.observed_at));
-                    true
-                }
+            let key = state.key_mut(figure.key.warehouse_id);
+            let Some((low, newest)) = &mut key.lowest else {
+                key.lowest = Some((figure.stock, figure.observed_at));
+                return true;
+            };
+            *newest = (*newest).max(figure.observed_at);
+            if !differs(*low, figure.stock) || *low < figure.stock {
+                return false;
             }
+            *low = figure.stock;
+            figure.observed_at = *newest;
+            true
         });
     }
 
     /// The smallest figure read for this key so far in the run, if any.
     pub fn smallest(&self, key: &StockKey) -> Option<f64> {
         let state = self.skus.get(&key.sku)?;
-        state
-            .lowest
-            .iter()
-            .find(|(id, ..)| *id == key.warehouse_id)
-            .map(|(_, low, _)| *low)
+        let (low, _) = state.key(key.warehouse_id)?.lowest?;
+        Some(low)
     }
 
     /// Whether this run already wrote a figure into the row of this SKU (and
@@ -255,7 +306,8 @@ impl SkuLedger {
     pub fn written(&self, sku: &str, warehouse_id: Option<u64>) -> bool {
         self.skus
             .get(sku)
-            .is_some_and(|state| state.written.contains(&warehouse_id))
+            .and_then(|state| state.key(warehouse_id))
+            .is_some_and(|key| key.written)
     }
 
     /// Notes that this run wrote a figure into the row of this SKU (and
@@ -263,9 +315,7 @@ impl SkuLedger {
     /// written.
     pub fn note_written(&mut self, sku: &str, warehouse_id: Option<u64>) {
         if let Some(state) = self.skus.get_mut(sku) {
-            if !state.written.contains(&warehouse_id) {
-                state.written.push(warehouse_id);
-            }
+            state.key_mut(warehouse_id).written = true;
         }
     }
 
