@@ -70,6 +70,7 @@ use std::collections::hash_map::Entry;
 use foldhash::{HashMap, HashSet};
 
 use crate::availability::{differs, DesiredStock, StockKey};
+use crate::diff::StockChange;
 use crate::pagination::ScanCursor;
 
 pub use sku_hashes::{sku_hash, SkuHashes, MAX_SKU_HASHES};
@@ -119,8 +120,8 @@ struct KeyState {
     /// The smallest figure so far, and the newest observation among the figures
     /// read for the key.
     lowest: Option<(f64, u64)>,
-    /// This run wrote a figure into the key's row.
-    written: bool,
+    /// The write (counted from 1) that first gave the key's row a figure.
+    written_by: Option<u64>,
 }
 
 impl SkuState {
@@ -137,7 +138,7 @@ impl SkuState {
         let new = KeyState {
             warehouse_id,
             lowest: None,
-            written: false,
+            written_by: None,
         };
         let first = self.first.get_or_insert(new);
         if first.warehouse_id == warehouse_id {
@@ -170,6 +171,8 @@ pub struct SkuLedger {
     earlier: SkuHashes,
     /// The last offer the earlier runs applied, if the cursor says.
     read_up_to: Option<u64>,
+    /// Writes noted so far.
+    writes: u64,
 }
 
 /// The most offers [`SkuLedger::expect_offers`] makes room for in advance.
@@ -267,18 +270,18 @@ impl SkuLedger {
             .union(self.skus.keys().map(|sku| sku_hash(sku)))
     }
 
-    /// Takes the figures of an admitted offer and keeps in `figures` those to
-    /// write: the ones below the smallest figure recorded for their key (every one
-    /// for a SKU's first offer), each recorded as the new smallest.
+    /// Takes the figures of an admitted offer with this SKU and keeps in `figures`
+    /// those to write: the ones below the smallest figure recorded for their key
+    /// (every one for a SKU's first offer), each recorded as the new smallest.
     ///
     /// A figure kept carries the newest observation time among all the figures
     /// read for its key, not only its own: the smallest figure is a conclusion drawn
     /// from all of them, as fresh as the freshest (see the [module docs](self)).
-    pub fn lowest(&mut self, figures: &mut Vec<DesiredStock>) {
+    pub fn lowest(&mut self, sku: &str, figures: &mut Vec<DesiredStock>) {
+        let Some(state) = self.skus.get_mut(sku) else {
+            return;
+        };
         figures.retain_mut(|figure| {
-            let Some(state) = self.skus.get_mut(&figure.key.sku) else {
-                return true;
-            };
             let key = state.key_mut(figure.key.warehouse_id);
             let Some((low, newest)) = &mut key.lowest else {
                 key.lowest = Some((figure.stock, figure.observed_at));
@@ -301,22 +304,30 @@ impl SkuLedger {
         Some(low)
     }
 
-    /// Whether this run already wrote a figure into the row of this SKU (and
-    /// warehouse).
-    pub fn written(&self, sku: &str, warehouse_id: Option<u64>) -> bool {
-        self.skus
-            .get(sku)
-            .and_then(|state| state.key(warehouse_id))
-            .is_some_and(|key| key.written)
-    }
-
-    /// Notes that this run wrote a figure into the row of this SKU (and
-    /// warehouse), so that the report counts the row once however often it was
-    /// written.
-    pub fn note_written(&mut self, sku: &str, warehouse_id: Option<u64>) {
-        if let Some(state) = self.skus.get_mut(sku) {
-            state.key_mut(warehouse_id).written = true;
+    /// Notes that a write of the run gives the rows of `changes` figures, and
+    /// returns how many of them no earlier write gave one, so that the report
+    /// counts a row once however often it was written (a shared SKU's row may be
+    /// written again, lower).
+    pub fn note_written(&mut self, changes: &[StockChange]) -> u64 {
+        self.writes += 1;
+        let write = self.writes;
+        let mut first_time = 0;
+        for change in changes {
+            let Some(state) = self.skus.get_mut(&change.sku) else {
+                first_time += 1;
+                continue;
+            };
+            let key = state.key_mut(change.warehouse_id);
+            match key.written_by {
+                None => {
+                    key.written_by = Some(write);
+                    first_time += 1;
+                }
+                Some(by) if by == write => first_time += 1,
+                Some(_) => {}
+            }
         }
+        first_time
     }
 
     /// Whether KeyCRM has this SKU (on one offer or several).
@@ -363,7 +374,8 @@ mod tests {
 
     /// The figures [`SkuLedger::lowest`] keeps.
     fn lowest(ledger: &mut SkuLedger, mut figures: Vec<DesiredStock>) -> Vec<DesiredStock> {
-        ledger.lowest(&mut figures);
+        let sku = figures[0].key.sku.clone();
+        ledger.lowest(&sku, &mut figures);
         figures
     }
 

@@ -87,7 +87,7 @@ impl SyncEngine {
         figures.clear();
         self.availability
             .figures_into(row, sku, observed_at, &mut figures)?;
-        self.ledger.lowest(&mut figures);
+        self.ledger.lowest(sku, &mut figures);
         for figure in figures.drain(..) {
             if shared {
                 self.pending.retain(|queued| queued.key != figure.key);
@@ -251,13 +251,7 @@ impl SyncEngine {
     /// the site fails, and after that nothing more is written, so no later write
     /// is counted by them. So the write need not keep a copy of its rows.
     fn update(&mut self, changes: Vec<StockChange>) -> Write {
-        let updated = changes
-            .iter()
-            .filter(|change| !self.ledger.written(&change.sku, change.warehouse_id))
-            .count() as u64;
-        for change in &changes {
-            self.ledger.note_written(&change.sku, change.warehouse_id);
-        }
+        let updated = self.ledger.note_written(&changes);
         Write {
             updated,
             changes,
