@@ -35,8 +35,45 @@ pub struct DesiredStock {
 pub struct Availability {
     keep_reserve: bool,
     fractional: bool,
-    warehouses: Vec<WarehouseRef>,
+    warehouses: Vec<Chosen>,
     per_warehouse: bool,
+}
+
+/// A chosen warehouse, as [`Availability`] matches it against every row.
+#[derive(Debug, Clone)]
+enum Chosen {
+    Id(u64),
+    /// The name trimmed and lowercased once, as [`WarehouseRef::matches`]
+    /// compares names.
+    Name(String),
+}
+
+impl Chosen {
+    fn of(reference: &WarehouseRef) -> Self {
+        match reference {
+            WarehouseRef::Id(id) => Chosen::Id(*id),
+            WarehouseRef::Name(name) => Chosen::Name(name.trim().to_lowercase()),
+        }
+    }
+
+    /// [`WarehouseRef::matches`], without lowercasing a row's name into a new
+    /// string: a row's warehouses are matched on every row.
+    fn matches(&self, w: &WarehouseStock) -> bool {
+        match self {
+            Chosen::Id(id) => *id == w.id,
+            // A capital sigma lowercases by its place in the word: only the
+            // string's own lowercasing knows how.
+            Chosen::Name(wanted) if w.name.contains('Σ') => {
+                *wanted == w.name.trim().to_lowercase()
+            }
+            Chosen::Name(wanted) => w
+                .name
+                .trim()
+                .chars()
+                .flat_map(char::to_lowercase)
+                .eq(wanted.chars()),
+        }
+    }
 }
 
 impl Availability {
@@ -45,7 +82,7 @@ impl Availability {
         Availability {
             keep_reserve: options.keep_reserve,
             fractional: options.fractional,
-            warehouses: options.warehouses.clone(),
+            warehouses: options.warehouses.iter().map(Chosen::of).collect(),
             per_warehouse: options.per_warehouse,
         }
     }
@@ -69,6 +106,24 @@ impl Availability {
         sku: &str,
         observed_at: u64,
     ) -> Result<Vec<DesiredStock>, SyncError> {
+        let mut figures = Vec::new();
+        self.figures_into(row, sku, observed_at, &mut figures)?;
+        Ok(figures)
+    }
+
+    /// [`Availability::figures`], appended to `out`, so that a caller taking
+    /// rows one after another can keep one buffer for them. On an error, `out`
+    /// may hold some of the row's figures.
+    ///
+    /// # Errors
+    /// As [`Availability::figures`].
+    pub fn figures_into(
+        &self,
+        row: &OfferStock,
+        sku: &str,
+        observed_at: u64,
+        out: &mut Vec<DesiredStock>,
+    ) -> Result<(), SyncError> {
         let desired = |warehouse_id, quantity, reserve| {
             Ok(DesiredStock {
                 key: StockKey {
@@ -80,7 +135,8 @@ impl Availability {
             })
         };
         if !self.per_warehouse && self.warehouses.is_empty() {
-            return Ok(vec![desired(None, row.quantity, row.reserve)?]);
+            out.push(desired(None, row.quantity, row.reserve)?);
+            return Ok(());
         }
         let breakdown = row.warehouse.as_deref().ok_or_else(|| {
             SyncError::new(
@@ -93,18 +149,20 @@ impl Availability {
         })?;
         let chosen = breakdown.iter().filter(|w| self.is_chosen(w));
         if self.per_warehouse {
-            return chosen
-                .map(|w| desired(Some(w.id), w.quantity, w.reserve))
-                .collect();
+            for w in chosen {
+                out.push(desired(Some(w.id), w.quantity, w.reserve)?);
+            }
+            return Ok(());
         }
         let (quantity, reserve) = chosen.fold((0.0, 0.0), |(q, r), w| {
             (q + w.quantity, r + w.reserve.max(0.0))
         });
-        Ok(vec![desired(None, quantity, reserve)?])
+        out.push(desired(None, quantity, reserve)?);
+        Ok(())
     }
 
     fn is_chosen(&self, w: &WarehouseStock) -> bool {
-        self.warehouses.is_empty() || self.warehouses.iter().any(|r| r.matches(w.id, &w.name))
+        self.warehouses.is_empty() || self.warehouses.iter().any(|c| c.matches(w))
     }
 
     /// [`Availability::available`], after refusing figures it cannot be trusted on.
@@ -308,6 +366,43 @@ mod tests {
             r.figures(&bad, "a", 0).unwrap_err().code,
             ErrorCode::BadPage
         );
+    }
+
+    #[test]
+    fn chosen_warehouses_match_as_the_options_say() {
+        let names = [
+            "Київ",
+            " київ ",
+            "КИЇВ",
+            "Основний",
+            "ΟΔΟΣ",
+            "οδος",
+            "οδοσ",
+            "ΟΔΟΣ Α",
+            "İstanbul",
+            "i\u{307}stanbul",
+            "istanbul",
+            "ß",
+            "SS",
+            "",
+            " ",
+        ];
+        for wanted in names {
+            for name in names {
+                let reference = WarehouseRef::Name(wanted.to_string());
+                let w = WarehouseStock {
+                    id: 1,
+                    name: name.to_string(),
+                    quantity: 0.0,
+                    reserve: 0.0,
+                };
+                assert_eq!(
+                    Chosen::of(&reference).matches(&w),
+                    reference.matches(w.id, &w.name),
+                    "{wanted:?} against {name:?}"
+                );
+            }
+        }
     }
 
     #[test]

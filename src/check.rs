@@ -31,7 +31,9 @@
 //! deadline leaves no room) does not fail the check: the names it did not get
 //! stay `null`, and [`CheckFindings::warnings`] says why.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -341,13 +343,13 @@ impl CheckCollector {
                 observed_at,
             })
             .collect();
-        let outcome = diff(&desired, site);
+        let outcome = diff(desired, site);
         let current: HashMap<StockKey, Option<f64>> =
             site.iter().map(|row| (row.key(), row.stock)).collect();
         findings.stock_differs = outcome
             .changes
             .iter()
-            .filter_map(|change| {
+            .filter_map(|(change, _)| {
                 let key = StockKey {
                     sku: change.sku.clone(),
                     warehouse_id: change.warehouse_id,
@@ -564,7 +566,7 @@ pub fn loose_sku(sku: &str) -> String {
 /// [loosely](loose_sku), where the KeyCRM SKU has no site row or the site SKU is
 /// on no offer.
 fn near_misses(keycrm: &BTreeMap<&str, Vec<u64>>, site: &BTreeSet<&str>) -> Vec<NearMiss> {
-    let mut site_by_loose: HashMap<String, Vec<&str>> = HashMap::new();
+    let mut site_by_loose: HashMap<String, Vec<&str>> = HashMap::default();
     for sku in site {
         site_by_loose.entry(loose_sku(sku)).or_default().push(sku);
     }

@@ -1,6 +1,6 @@
 //! What the site has against what it should have: only changed rows are written.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -57,13 +57,18 @@ impl StockChange {
     /// A change of `key` to `stock`, a finite figure ≥ 0 (checked in debug builds;
     /// [`Availability`](crate::Availability) guarantees it for every figure it gives).
     pub fn new(key: &StockKey, stock: f64) -> Self {
+        Self::of(key.clone(), stock)
+    }
+
+    /// [`StockChange::new`], taking the key.
+    fn of(key: StockKey, stock: f64) -> Self {
         debug_assert!(
             stock.is_finite() && stock >= 0.0,
             "a written figure is finite and >= 0, not {stock}"
         );
         let stock = Some(stock);
         StockChange {
-            sku: key.sku.clone(),
+            sku: key.sku,
             warehouse_id: key.warehouse_id,
             stock,
             observed_at: None,
@@ -71,11 +76,21 @@ impl StockChange {
     }
 }
 
+/// What the site holds in a row a change is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SiteFigures {
+    /// The figure of the row compared: the last the site returned for the key.
+    pub stored: Option<f64>,
+    /// The last figure other than NULL among the rows the site returned for the
+    /// key: `stored`, unless the site returned the key twice.
+    pub last_figure: Option<f64>,
+}
+
 /// The outcome of comparing a batch with the site.
 #[derive(Debug, Default, PartialEq)]
 pub struct Diff {
-    /// Rows to write.
-    pub changes: Vec<StockChange>,
+    /// Rows to write, each with what the site holds in it.
+    pub changes: Vec<(StockChange, SiteFigures)>,
     /// Rows already right.
     pub unchanged: u64,
     /// Rows left alone because the site's figure was observed later.
@@ -84,27 +99,52 @@ pub struct Diff {
     pub not_on_site: Vec<StockKey>,
 }
 
+/// A site row's key, borrowed from the row: its SKU and warehouse.
+type SiteKey<'a> = (&'a str, Option<u64>);
+
 /// Compares desired figures with the site's rows for the same keys.
 ///
 /// A NULL on the site always counts as a change. A site figure observed after the
 /// desired one (a webhook that came while the page was on its way) is newer and
-/// stays: the newest observation wins.
-pub fn diff(desired: &[DesiredStock], site: &[SiteStock]) -> Diff {
-    let current: HashMap<StockKey, &SiteStock> = site.iter().map(|row| (row.key(), row)).collect();
+/// stays: the newest observation wins. A key the site returned twice is compared
+/// with the last of its rows.
+pub fn diff(desired: Vec<DesiredStock>, site: &[SiteStock]) -> Diff {
+    // Keyed by borrowed SKUs: a batch's lookups copy no string.
+    let mut current: HashMap<SiteKey, (&SiteStock, Option<f64>)> =
+        HashMap::with_capacity_and_hasher(site.len(), Default::default());
+    for row in site {
+        current
+            .entry((row.sku.as_str(), row.warehouse_id))
+            .and_modify(|(last, last_figure)| {
+                *last = row;
+                *last_figure = row.stock.or(*last_figure);
+            })
+            .or_insert((row, row.stock));
+    }
     let mut out = Diff::default();
     for want in desired {
-        match current.get(&want.key) {
-            None => out.not_on_site.push(want.key.clone()),
-            Some(row) if row.observed_at.is_some_and(|at| at > want.observed_at) => {
+        let found = current
+            .get(&(want.key.sku.as_str(), want.key.warehouse_id))
+            .copied();
+        match found {
+            None => out.not_on_site.push(want.key),
+            Some((row, _)) if row.observed_at.is_some_and(|at| at > want.observed_at) => {
                 out.kept_newer += 1
             }
-            Some(SiteStock {
-                stock: Some(have), ..
-            }) if !differs(*have, want.stock) => out.unchanged += 1,
-            Some(_) => {
-                let mut change = StockChange::new(&want.key, want.stock);
+            Some((
+                SiteStock {
+                    stock: Some(have), ..
+                },
+                _,
+            )) if !differs(*have, want.stock) => out.unchanged += 1,
+            Some((row, last_figure)) => {
+                let site = SiteFigures {
+                    stored: row.stock,
+                    last_figure,
+                };
+                let mut change = StockChange::of(want.key, want.stock);
                 change.observed_at = Some(want.observed_at);
-                out.changes.push(change);
+                out.changes.push((change, site));
             }
         }
     }
@@ -138,7 +178,7 @@ mod tests {
     #[test]
     fn only_changed_rows_are_written() {
         let d = diff(
-            &[
+            vec![
                 want("a", 5.0),
                 want("b", 0.0),
                 want("c", 2.0),
@@ -150,7 +190,7 @@ mod tests {
         let written: Vec<_> = d
             .changes
             .iter()
-            .map(|c| (c.sku.as_str(), c.stock))
+            .map(|(c, _)| (c.sku.as_str(), c.stock))
             .collect();
         assert_eq!(written, [("b", Some(0.0)), ("c", Some(2.0))]);
         assert_eq!(d.not_on_site, [want("d", 0.0).key]);
@@ -164,7 +204,7 @@ mod tests {
         };
         // Desired figures were observed at 100 (see `want`).
         let d = diff(
-            &[
+            vec![
                 want("webhook-later", 1.0),
                 want("webhook-earlier", 1.0),
                 want("no-time", 1.0),
@@ -179,7 +219,7 @@ mod tests {
         let written: Vec<_> = d
             .changes
             .iter()
-            .map(|c| (c.sku.as_str(), c.observed_at))
+            .map(|(c, _)| (c.sku.as_str(), c.observed_at))
             .collect();
         assert_eq!(
             written,
@@ -194,7 +234,7 @@ mod tests {
             warehouse_id: Some(w),
         };
         let d = diff(
-            &[
+            vec![
                 DesiredStock {
                     key: key(1),
                     stock: 1.0,

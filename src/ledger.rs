@@ -65,9 +65,12 @@
 
 mod sku_hashes;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::hash_map::Entry;
+
+use foldhash::{HashMap, HashSet};
 
 use crate::availability::{differs, DesiredStock, StockKey};
+use crate::diff::StockChange;
 use crate::pagination::ScanCursor;
 
 pub use sku_hashes::{sku_hash, SkuHashes, MAX_SKU_HASHES};
@@ -97,16 +100,63 @@ pub enum Admission {
 struct SkuState {
     /// Offers with this SKU read so far.
     offers: u32,
-    /// The smallest figure so far for each of the SKU's keys, by warehouse, and
-    /// the newest observation among the figures read for that key.
-    lowest: HashMap<Option<u64>, (f64, u64)>,
     /// The pass applied this SKU in an earlier run: figures are written only below
     /// the site's.
     earlier: bool,
     /// Listed among the duplicates.
     reported: bool,
-    /// The keys (by warehouse) whose site row this run wrote a figure into.
-    written: Vec<Option<u64>>,
+    /// The SKU's first key, and in `more` its others (by warehouse). A list, not
+    /// a map: a SKU has one key, or one per warehouse, and a few are searched
+    /// faster than hashed; the first one kept here needs no allocation.
+    first: Option<KeyState>,
+    more: Vec<KeyState>,
+}
+
+/// What the ledger knows of one key of a SKU: its row, or its row for one
+/// warehouse.
+#[derive(Debug, Clone, Copy)]
+struct KeyState {
+    warehouse_id: Option<u64>,
+    /// The smallest figure so far, and the newest observation among the figures
+    /// read for the key.
+    lowest: Option<(f64, u64)>,
+    /// The write (counted from 1) that first gave the key's row a figure.
+    written_by: Option<u64>,
+}
+
+impl SkuState {
+    /// The key of this warehouse, if met.
+    fn key(&self, warehouse_id: Option<u64>) -> Option<&KeyState> {
+        self.first
+            .iter()
+            .chain(&self.more)
+            .find(|key| key.warehouse_id == warehouse_id)
+    }
+
+    /// The key of this warehouse, added if new.
+    fn key_mut(&mut self, warehouse_id: Option<u64>) -> &mut KeyState {
+        let new = KeyState {
+            warehouse_id,
+            lowest: None,
+            written_by: None,
+        };
+        let first = self.first.get_or_insert(new);
+        if first.warehouse_id == warehouse_id {
+            return first;
+        }
+        let at = match self
+            .more
+            .iter()
+            .position(|key| key.warehouse_id == warehouse_id)
+        {
+            Some(at) => at,
+            None => {
+                self.more.push(new);
+                self.more.len() - 1
+            }
+        };
+        &mut self.more[at]
+    }
 }
 
 /// Every offer and SKU a scan has met.
@@ -121,7 +171,12 @@ pub struct SkuLedger {
     earlier: SkuHashes,
     /// The last offer the earlier runs applied, if the cursor says.
     read_up_to: Option<u64>,
+    /// Writes noted so far.
+    writes: u64,
 }
+
+/// The most offers [`SkuLedger::expect_offers`] makes room for in advance.
+pub const EXPECTED_OFFERS_CAP: u64 = 20_000;
 
 /// Whether a SKU can be stored in every bundled database: it holds no U+0000.
 pub fn is_storable(sku: &str) -> bool {
@@ -144,6 +199,18 @@ impl SkuLedger {
         }
     }
 
+    /// Makes room for `offers` offers, and as many SKUs, at once rather than row by
+    /// row: a scan learns the catalogue's size (`total`) from its pages, and maps
+    /// that grow as rows come are rehashed over and over. At most
+    /// [`EXPECTED_OFFERS_CAP`]: a run may read only part of a large catalogue (a
+    /// resumed slice), and a `total` is only what a page says.
+    pub fn expect_offers(&mut self, offers: u64) {
+        let expected = offers.min(EXPECTED_OFFERS_CAP) as usize;
+        self.offers
+            .reserve(expected.saturating_sub(self.offers.len()));
+        self.skus.reserve(expected.saturating_sub(self.skus.len()));
+    }
+
     /// Decides what to do with an offer's row.
     pub fn admit(&mut self, offer_id: u64, sku: Option<&str>) -> Admission {
         if !self.offers.insert(offer_id) {
@@ -157,19 +224,23 @@ impl SkuLedger {
             self.invalid.push(offer_id);
             return Admission::InvalidSku;
         }
-        if let Some(state) = self.skus.get_mut(sku) {
-            state.offers += 1;
-            if !state.reported {
-                state.reported = true;
-                self.duplicates.push(sku.to_string());
+        // Most SKUs are new: one lookup that keeps the key when it is.
+        let state = match self.skus.entry(sku.to_string()) {
+            Entry::Occupied(known) => {
+                let state = known.into_mut();
+                state.offers += 1;
+                if !state.reported {
+                    state.reported = true;
+                    self.duplicates.push(sku.to_string());
+                }
+                return Admission::Shared;
             }
-            return Admission::Shared;
-        }
-        let mut state = SkuState {
-            offers: 1,
-            ..SkuState::default()
+            Entry::Vacant(slot) => slot.insert(SkuState {
+                offers: 1,
+                ..SkuState::default()
+            }),
         };
-        let admission = if !self.earlier.is_empty() && self.earlier.contains_sku(sku) {
+        if !self.earlier.is_empty() && self.earlier.contains_sku(sku) {
             state.earlier = true;
             // Offers up to the last one applied are read again, not new.
             if self.read_up_to.is_some_and(|last| offer_id > last) {
@@ -179,9 +250,7 @@ impl SkuLedger {
             Admission::SeenEarlier
         } else {
             Admission::Accept
-        };
-        self.skus.insert(sku.to_string(), state);
-        admission
+        }
     }
 
     /// Whether figures of this SKU are written only below the site row's current
@@ -201,61 +270,64 @@ impl SkuLedger {
             .union(self.skus.keys().map(|sku| sku_hash(sku)))
     }
 
-    /// Takes the figures of an admitted offer and returns those to write: the ones
-    /// below the smallest figure recorded for their key (every one for a SKU's first
-    /// offer), each recorded as the new smallest.
+    /// Takes the figures of an admitted offer with this SKU and keeps in `figures`
+    /// those to write: the ones below the smallest figure recorded for their key
+    /// (every one for a SKU's first offer), each recorded as the new smallest.
     ///
-    /// A figure returned carries the newest observation time among all the figures
+    /// A figure kept carries the newest observation time among all the figures
     /// read for its key, not only its own: the smallest figure is a conclusion drawn
     /// from all of them, as fresh as the freshest (see the [module docs](self)).
-    pub fn lowest(&mut self, figures: Vec<DesiredStock>) -> Vec<DesiredStock> {
-        figures
-            .into_iter()
-            .filter_map(|mut figure| {
-                let Some(state) = self.skus.get_mut(&figure.key.sku) else {
-                    return Some(figure);
-                };
-                match state.lowest.get_mut(&figure.key.warehouse_id) {
-                    Some((low, newest)) => {
-                        *newest = (*newest).max(figure.observed_at);
-                        if !differs(*low, figure.stock) || *low < figure.stock {
-                            return None;
-                        }
-                        *low = figure.stock;
-                        figure.observed_at = *newest;
-                        Some(figure)
-                    }
-                    None => {
-                        let entry = (figure.stock, figure.observed_at);
-                        state.lowest.insert(figure.key.warehouse_id, entry);
-                        Some(figure)
-                    }
-                }
-            })
-            .collect()
+    pub fn lowest(&mut self, sku: &str, figures: &mut Vec<DesiredStock>) {
+        let Some(state) = self.skus.get_mut(sku) else {
+            return;
+        };
+        figures.retain_mut(|figure| {
+            let key = state.key_mut(figure.key.warehouse_id);
+            let Some((low, newest)) = &mut key.lowest else {
+                key.lowest = Some((figure.stock, figure.observed_at));
+                return true;
+            };
+            *newest = (*newest).max(figure.observed_at);
+            if !differs(*low, figure.stock) || *low < figure.stock {
+                return false;
+            }
+            *low = figure.stock;
+            figure.observed_at = *newest;
+            true
+        });
     }
 
     /// The smallest figure read for this key so far in the run, if any.
     pub fn smallest(&self, key: &StockKey) -> Option<f64> {
         let state = self.skus.get(&key.sku)?;
-        state.lowest.get(&key.warehouse_id).map(|(low, _)| *low)
+        let (low, _) = state.key(key.warehouse_id)?.lowest?;
+        Some(low)
     }
 
-    /// Whether this run already wrote a figure into the key's row.
-    pub fn written(&self, key: &StockKey) -> bool {
-        self.skus
-            .get(&key.sku)
-            .is_some_and(|state| state.written.contains(&key.warehouse_id))
-    }
-
-    /// Notes that this run wrote a figure into the key's row, so that the report
-    /// counts the row once however often it was written.
-    pub fn note_written(&mut self, key: &StockKey) {
-        if let Some(state) = self.skus.get_mut(&key.sku) {
-            if !state.written.contains(&key.warehouse_id) {
-                state.written.push(key.warehouse_id);
+    /// Notes that a write of the run gives the rows of `changes` figures, and
+    /// returns how many of them no earlier write gave one, so that the report
+    /// counts a row once however often it was written (a shared SKU's row may be
+    /// written again, lower).
+    pub fn note_written(&mut self, changes: &[StockChange]) -> u64 {
+        self.writes += 1;
+        let write = self.writes;
+        let mut first_time = 0;
+        for change in changes {
+            let Some(state) = self.skus.get_mut(&change.sku) else {
+                first_time += 1;
+                continue;
+            };
+            let key = state.key_mut(change.warehouse_id);
+            match key.written_by {
+                None => {
+                    key.written_by = Some(write);
+                    first_time += 1;
+                }
+                Some(by) if by == write => first_time += 1,
+                Some(_) => {}
             }
         }
+        first_time
     }
 
     /// Whether KeyCRM has this SKU (on one offer or several).
@@ -300,6 +372,13 @@ mod tests {
         }
     }
 
+    /// The figures [`SkuLedger::lowest`] keeps.
+    fn lowest(ledger: &mut SkuLedger, mut figures: Vec<DesiredStock>) -> Vec<DesiredStock> {
+        let sku = figures[0].key.sku.clone();
+        ledger.lowest(&sku, &mut figures);
+        figures
+    }
+
     fn stocks(figures: Vec<DesiredStock>) -> Vec<(Option<u64>, f64)> {
         figures
             .into_iter()
@@ -325,7 +404,7 @@ mod tests {
         assert_eq!(ledger.admit(1, Some("a")), Admission::Accept);
         let first = vec![figure("a", Some(1), 4.0), figure("a", Some(2), 9.0)];
         assert_eq!(
-            stocks(ledger.lowest(first)),
+            stocks(lowest(&mut ledger, first)),
             [(Some(1), 4.0), (Some(2), 9.0)]
         );
         assert_eq!(ledger.admit(7, Some("a")), Admission::Shared);
@@ -335,12 +414,12 @@ mod tests {
             figure("a", Some(3), 5.0),
         ];
         assert_eq!(
-            stocks(ledger.lowest(second)),
+            stocks(lowest(&mut ledger, second)),
             [(Some(2), 2.0), (Some(3), 5.0)]
         );
         assert_eq!(ledger.admit(8, Some("a")), Admission::Shared);
         let third = vec![figure("a", Some(1), 4.0), figure("a", Some(2), 1.0)];
-        assert_eq!(stocks(ledger.lowest(third)), [(Some(2), 1.0)]);
+        assert_eq!(stocks(lowest(&mut ledger, third)), [(Some(2), 1.0)]);
         assert_eq!(ledger.duplicates(), ["a"], "listed once");
     }
 
@@ -353,7 +432,7 @@ mod tests {
             let mut last = None;
             for (i, stock) in figures.iter().cycle().skip(rotation).take(4).enumerate() {
                 ledger.admit(i as u64, Some("a"));
-                for f in ledger.lowest(vec![figure("a", None, *stock)]) {
+                for f in lowest(&mut ledger, vec![figure("a", None, *stock)]) {
                     last = Some(f.stock);
                 }
             }

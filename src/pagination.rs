@@ -57,12 +57,12 @@
 //!   50 a page), which also bounds a segment that announces no size at all. A `total`
 //!   or `last_page` past that bound is refused as absurd.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, SyncError};
-use crate::ledger::SkuHashes;
+use crate::ledger::{SkuHashes, EXPECTED_OFFERS_CAP};
 use crate::page::StockPage;
 use crate::request::{OfferFilter, StockQuery, PAGE_LIMIT};
 
@@ -184,6 +184,14 @@ pub struct PagePlan {
     unordered: bool,
 }
 
+/// Makes room in a set of offer ids for `expected` ids at once, up to
+/// [`EXPECTED_OFFERS_CAP`], rather than rehashing it again and again as a scan's
+/// pages come (see [`SkuLedger::expect_offers`](crate::ledger::SkuLedger::expect_offers)).
+fn make_room(ids: &mut HashSet<u64>, expected: u64) {
+    let expected = expected.min(EXPECTED_OFFERS_CAP) as usize;
+    ids.reserve(expected.saturating_sub(ids.len()));
+}
+
 /// Where a page left the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageStep {
@@ -222,7 +230,7 @@ impl PagePlan {
             last_id: None,
             anchor: None,
             resumed_from: None,
-            seen: HashSet::new(),
+            seen: HashSet::default(),
             lowest_page: u64::MAX,
             per_page: PAGE_LIMIT,
             saw_catalogue: false,
@@ -231,7 +239,7 @@ impl PagePlan {
             } else {
                 CensusState::NotNeeded
             },
-            counted: HashSet::new(),
+            counted: HashSet::default(),
             unordered: false,
         }
     }
@@ -520,6 +528,9 @@ impl PagePlan {
             .or_else(|| page.total.map(|t| t.div_ceil(per_page)))
             .unwrap_or(0);
         self.known_pages = self.known_pages.max(announced);
+        if let Some(total) = page.total {
+            make_room(&mut self.seen, total);
+        }
         let seen = &mut self.seen;
         let new_offers = page.data.iter().filter(|row| seen.insert(row.id)).count();
         if !page.data.windows(2).all(|w| w[0].id < w[1].id) {
@@ -553,6 +564,7 @@ impl PagePlan {
         }
         if let CensusState::Known(census) = &self.census {
             let counted = &mut self.counted;
+            make_room(counted, census.total.saturating_sub(census.counted));
             for row in &page.data {
                 if row.id <= census.ceiling && row.id > census.counted_to {
                     counted.insert(row.id);

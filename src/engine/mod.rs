@@ -102,6 +102,7 @@ struct InFlight {
 /// A write handed to the driver and not yet confirmed.
 #[derive(Debug, Default)]
 struct Write {
+    /// Its rows, until they are handed out.
     changes: Vec<StockChange>,
     /// Rows given a figure from this run.
     updated: u64,
@@ -129,6 +130,8 @@ pub struct SyncEngine {
     warehouses: WarehouseBook,
     /// Figures read and not yet compared with the site.
     pending: Vec<DesiredStock>,
+    /// The figures of the row being taken: one buffer for every row.
+    row_figures: Vec<DesiredStock>,
     /// The batch whose site rows were asked for.
     comparing: Vec<DesiredStock>,
     /// A write ready to hand out, or handed out and not yet confirmed.
@@ -211,6 +214,7 @@ impl SyncEngine {
             },
             warehouses: WarehouseBook::new(&options.warehouses),
             pending: Vec::new(),
+            row_figures: Vec::new(),
             comparing: Vec::new(),
             write: None,
             zero_queue: Vec::new(),

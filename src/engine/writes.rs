@@ -24,11 +24,11 @@
 //! that has not changed since the last complete run writes nothing. At most one
 //! raise is held per key read.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use super::{SyncEngine, Waiting, Write, Zeroing};
 use crate::availability::{differs, StockKey};
-use crate::diff::{diff, SiteStock, StockChange};
+use crate::diff::{diff, SiteFigures, SiteStock, StockChange};
 use crate::engine::Action;
 use crate::error::{ErrorCode, SyncError};
 use crate::ledger::{is_storable, Admission};
@@ -83,42 +83,32 @@ impl SyncEngine {
             Admission::Shared => true,
         };
         let sku = row.sku.as_deref().unwrap_or_default();
-        let figures = self.availability.figures(row, sku, observed_at)?;
-        for figure in self.ledger.lowest(figures) {
+        let mut figures = std::mem::take(&mut self.row_figures);
+        figures.clear();
+        self.availability
+            .figures_into(row, sku, observed_at, &mut figures)?;
+        self.ledger.lowest(sku, &mut figures);
+        for figure in figures.drain(..) {
             if shared {
                 self.pending.retain(|queued| queued.key != figure.key);
             }
             self.pending.push(figure);
         }
+        self.row_figures = figures;
         Ok(true)
     }
 
-    /// Drops the changes that would raise a row of a SKU the pass applied in an
-    /// earlier run, counting each as unchanged.
-    fn keep_lower(&mut self, changes: &mut Vec<StockChange>, rows: &[SiteStock]) {
-        if !self.ledger.resumed_a_pass() || !changes.iter().any(|c| self.ledger.lower_only(&c.sku))
-        {
-            return;
+    /// Whether the SKU rules let a change be written: one to a row of a SKU the
+    /// pass applied in an earlier run must lower it (or fill a NULL); the others
+    /// count as unchanged.
+    fn may_write(&self, change: &StockChange, site: SiteFigures) -> bool {
+        if !self.ledger.resumed_a_pass() || !self.ledger.lower_only(&change.sku) {
+            return true;
         }
-        let current: HashMap<(&str, Option<u64>), Option<f64>> = rows
-            .iter()
-            .map(|row| ((row.sku.as_str(), row.warehouse_id), row.stock))
-            .collect();
-        let before = changes.len();
-        changes.retain(|change| {
-            if !self.ledger.lower_only(&change.sku) {
-                return true;
-            }
-            let have = current
-                .get(&(change.sku.as_str(), change.warehouse_id))
-                .copied()
-                .flatten();
-            match (have, change.stock) {
-                (Some(have), Some(want)) => want < have,
-                _ => true,
-            }
-        });
-        self.unchanged += (before - changes.len()) as u64;
+        match (site.stored, change.stock) {
+            (Some(have), Some(want)) => want < have,
+            _ => true,
+        }
     }
 
     /// Whether no more rows can be read: the scan has read its last page, or the
@@ -127,26 +117,17 @@ impl SyncEngine {
         self.failure.is_some() || (self.order_lookup.is_none() && self.plan.is_done())
     }
 
-    /// Moves the changes that would raise a row holding a figure out of `changes`,
-    /// into the held raises.
-    fn hold_raises(&mut self, changes: &mut Vec<StockChange>, rows: &[SiteStock]) {
-        let current: HashMap<(&str, Option<u64>), f64> = rows
-            .iter()
-            .filter_map(|row| Some(((row.sku.as_str(), row.warehouse_id), row.stock?)))
-            .collect();
-        let mut kept = Vec::with_capacity(changes.len());
-        for change in changes.drain(..) {
-            let have = current.get(&(change.sku.as_str(), change.warehouse_id));
-            match (have, change.stock) {
-                (Some(&have), Some(want)) if want > have => {
-                    self.raises.count += 1;
-                    let place = self.raises.count;
-                    self.raises.held.insert(key_of(&change), (place, change));
-                }
-                _ => kept.push(change),
+    /// Holds a change if it would raise a row holding a figure; returns it if not.
+    fn hold_raise(&mut self, change: StockChange, site: SiteFigures) -> Option<StockChange> {
+        match (site.last_figure, change.stock) {
+            (Some(have), Some(want)) if want > have => {
+                self.raises.count += 1;
+                let place = self.raises.count;
+                self.raises.held.insert(key_of(&change), (place, change));
+                None
             }
+            _ => Some(change),
         }
-        *changes = kept;
     }
 
     /// Sink calls the raises may still need: one write per batch of those held and
@@ -207,14 +188,14 @@ impl SyncEngine {
             };
             self.write = Some(write);
         }
-        let write = self.write.as_ref()?;
         if self.options.dry_run {
             self.handle_written();
             return self.next_write();
         }
+        let write = self.write.as_mut()?;
         self.waiting = Waiting::SiteWrite;
         self.site_calls += 1;
-        Some(Action::WriteSite(write.changes.clone()))
+        Some(Action::WriteSite(std::mem::take(&mut write.changes)))
     }
 
     /// Whether rows already read may still be written after the run failed: yes,
@@ -238,31 +219,39 @@ impl SyncEngine {
             return;
         }
         let batch = std::mem::take(&mut self.comparing);
-        let mut outcome = diff(&batch, &rows);
-        self.keep_lower(&mut outcome.changes, &rows);
+        let outcome = diff(batch, &rows);
         // Once no more rows can come, raises are written with their batch, unless
         // earlier ones wait: they then join them, to be written in the order read.
-        if !self.reading_done() || !self.raises.held.is_empty() {
-            self.hold_raises(&mut outcome.changes, &rows);
+        let hold = !self.reading_done() || !self.raises.held.is_empty();
+        let mut changes = Vec::with_capacity(outcome.changes.len());
+        for (change, site) in outcome.changes {
+            if !self.may_write(&change, site) {
+                self.unchanged += 1;
+            } else if !hold {
+                changes.push(change);
+            } else if let Some(change) = self.hold_raise(change, site) {
+                changes.push(change);
+            }
         }
         self.unchanged += outcome.unchanged;
         self.kept_newer += outcome.kept_newer;
         for key in &outcome.not_on_site {
             self.not_on_site.add(&key.sku);
         }
-        if !outcome.changes.is_empty() {
-            self.write = Some(self.update(outcome.changes));
+        if !changes.is_empty() {
+            self.write = Some(self.update(changes));
         }
     }
 
     /// A write giving rows figures from this run; `updated` counts the rows it
     /// writes for the first time in the run (a shared SKU's row may be written
     /// again, lower).
-    fn update(&self, changes: Vec<StockChange>) -> Write {
-        let updated = changes
-            .iter()
-            .filter(|change| !self.ledger.written(&key_of(change)))
-            .count() as u64;
+    ///
+    /// Its rows are noted as written now, before it is handed out: it is, unless
+    /// the site fails, and after that nothing more is written, so no later write
+    /// is counted by them. So the write need not keep a copy of its rows.
+    fn update(&mut self, changes: Vec<StockChange>) -> Write {
+        let updated = self.ledger.note_written(&changes);
         Write {
             updated,
             changes,
@@ -278,11 +267,6 @@ impl SyncEngine {
         let Some(write) = self.write.take() else {
             return;
         };
-        if write.zeroed == 0 {
-            for change in &write.changes {
-                self.ledger.note_written(&key_of(change));
-            }
-        }
         self.updated += write.updated;
         self.zeroed += write.zeroed;
     }
