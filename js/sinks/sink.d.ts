@@ -26,8 +26,8 @@ export interface SiteStock extends StockKey {
 /** A value to write to an existing row. */
 export interface StockChange extends StockKey {
   /**
-   * New stock in units (may be fractional), always finite; `null` only when a row
-   * that was NULL is put back (a SKU found on a second offer later in the scan).
+   * New stock in units (may be fractional): always a finite number ≥ 0. Typed as
+   * nullable like `SiteStock.stock`; the core never writes null.
    */
   stock: number | null;
   /** When KeyCRM's figure was observed (Unix ms): the request that read it, or the webhook that carried it. Absent for restores and zeroing. */
