@@ -175,9 +175,6 @@ pub struct SkuLedger {
     writes: u64,
 }
 
-/// The most offers [`SkuLedger::expect_offers`] makes room for in advance.
-pub const EXPECTED_OFFERS_CAP: u64 = 20_000;
-
 /// Whether a SKU can be stored in every bundled database: it holds no U+0000.
 pub fn is_storable(sku: &str) -> bool {
     !sku.contains('\0')
@@ -197,18 +194,6 @@ impl SkuLedger {
             read_up_to: cursor.last_offer_id,
             ..SkuLedger::default()
         }
-    }
-
-    /// Makes room for `offers` offers, and as many SKUs, at once rather than row by
-    /// row: a scan learns the catalogue's size (`total`) from its pages, and maps
-    /// that grow as rows come are rehashed over and over. At most
-    /// [`EXPECTED_OFFERS_CAP`]: a run may read only part of a large catalogue (a
-    /// resumed slice), and a `total` is only what a page says.
-    pub fn expect_offers(&mut self, offers: u64) {
-        let expected = offers.min(EXPECTED_OFFERS_CAP) as usize;
-        self.offers
-            .reserve(expected.saturating_sub(self.offers.len()));
-        self.skus.reserve(expected.saturating_sub(self.skus.len()));
     }
 
     /// Decides what to do with an offer's row.

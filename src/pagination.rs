@@ -62,7 +62,7 @@ use foldhash::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, SyncError};
-use crate::ledger::{SkuHashes, EXPECTED_OFFERS_CAP};
+use crate::ledger::SkuHashes;
 use crate::page::StockPage;
 use crate::request::{OfferFilter, StockQuery, PAGE_LIMIT};
 
@@ -182,14 +182,6 @@ pub struct PagePlan {
     counted: HashSet<u64>,
     /// Whether a page listed offers out of id order.
     unordered: bool,
-}
-
-/// Makes room in a set of offer ids for `expected` ids at once, up to
-/// [`EXPECTED_OFFERS_CAP`], rather than rehashing it again and again as a scan's
-/// pages come (see [`SkuLedger::expect_offers`](crate::ledger::SkuLedger::expect_offers)).
-fn make_room(ids: &mut HashSet<u64>, expected: u64) {
-    let expected = expected.min(EXPECTED_OFFERS_CAP) as usize;
-    ids.reserve(expected.saturating_sub(ids.len()));
 }
 
 /// Where a page left the plan.
@@ -528,9 +520,6 @@ impl PagePlan {
             .or_else(|| page.total.map(|t| t.div_ceil(per_page)))
             .unwrap_or(0);
         self.known_pages = self.known_pages.max(announced);
-        if let Some(total) = page.total {
-            make_room(&mut self.seen, total);
-        }
         let seen = &mut self.seen;
         let new_offers = page.data.iter().filter(|row| seen.insert(row.id)).count();
         if !page.data.windows(2).all(|w| w[0].id < w[1].id) {
@@ -564,7 +553,6 @@ impl PagePlan {
         }
         if let CensusState::Known(census) = &self.census {
             let counted = &mut self.counted;
-            make_room(counted, census.total.saturating_sub(census.counted));
             for row in &page.data {
                 if row.id <= census.ceiling && row.id > census.counted_to {
                     counted.insert(row.id);

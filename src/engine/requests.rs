@@ -513,9 +513,6 @@ impl SyncEngine {
             self.fail(err);
             return false;
         }
-        if let Some(total) = page.total {
-            self.ledger.expect_offers(total);
-        }
         // A filtered page's rows are taken only for what the filter asked for:
         // a backend that splits or widens the filter sends others too.
         match self.plan.query().and_then(|query| query.filter) {
