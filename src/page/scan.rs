@@ -1,0 +1,797 @@
+//! The fast reader of a stock page: one pass over the text, in the shape KeyCRM
+//! sends, with nothing buffered.
+//!
+//! It reads pages as KeyCRM sends them and steps aside for anything else: it
+//! gives a page only where serde_json would give the same page, and `None` (not
+//! an error) wherever it is not sure, so that [`StockPage::from_json`] then reads
+//! the text with serde_json, whose verdict and messages stand. So it never refuses
+//! anything, and it need not know every rule of the page: a row it cannot take as
+//! it is (a figure with an exponent or of more than 15 digits, a key with an
+//! escape, a duplicate key, a missing field, a lone surrogate) makes it step
+//! aside for the whole page.
+//!
+//! What it takes, it checks as serde_json does: JSON's grammar (values it skips
+//! included), no control character inside a string, nothing after the page but
+//! whitespace. `tests/page_reader.rs` holds it to serde_json on random pages and
+//! on random byte-level damage to them and to real ones.
+//!
+//! It takes:
+//! - ids and envelope counts as JSON integers that fit `u64`;
+//! - figures as JSON numbers without an exponent, or strings holding just such a
+//!   number, of up to 15 digits in all (so exact, and within the ceiling);
+//! - SKUs as text, a bare integer of up to 19 digits, or null; warehouse names
+//!   as text;
+//! - text with the escapes JSON allows; `\u` escapes of surrogates only in pairs,
+//!   and only in text it reads (a SKU, a name, `next_page_url`).
+
+use std::borrow::Cow;
+
+use super::{OfferStock, StockPage, WarehouseStock};
+use crate::request::PAGE_LIMIT;
+
+/// Reads `text` as a stock page, or `None` to leave it to serde_json.
+pub fn scan_page(text: &str) -> Option<StockPage> {
+    let mut scan = Scan::new(text);
+    let page = scan.page()?;
+    scan.skip_space();
+    (scan.at == text.len()).then_some(page)
+}
+
+/// Deepest nesting of a skipped value taken; deeper is left to serde_json, which
+/// has a limit of its own.
+const MAX_DEPTH: u32 = 32;
+
+/// The most digits of a figure taken: every integer of up to 15 digits is exact
+/// in `f64` and within [`MAX_FIGURE`](super::MAX_FIGURE).
+const FIGURE_DIGITS: usize = 15;
+
+/// 10⁰ to 10¹⁵, each exact in `f64`.
+const POWERS_OF_TEN: [f64; FIGURE_DIGITS + 1] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// The most digits of a SKU given as a number taken: every integer of up to 19
+/// digits fits `u64`.
+const SKU_DIGITS: usize = 19;
+
+struct Scan<'a> {
+    text: &'a str,
+    at: usize,
+    /// Warehouse names read so far, as written and decoded: every row of a
+    /// page names the same few warehouses, mostly in `\u` escapes.
+    names: Vec<(&'a str, String)>,
+}
+
+/// The most warehouse names remembered per page.
+const NAMES_KEPT: usize = 16;
+
+/// Bits for the fields of an object already read, to step aside on a repeat.
+#[derive(Default)]
+struct Seen(u8);
+
+impl Seen {
+    /// Marks field `bit`; `None` if it was read before.
+    fn first(&mut self, bit: u8) -> Option<()> {
+        let mask = 1 << bit;
+        if self.0 & mask != 0 {
+            return None;
+        }
+        self.0 |= mask;
+        Some(())
+    }
+}
+
+impl<'a> Scan<'a> {
+    fn new(text: &'a str) -> Self {
+        Scan {
+            text,
+            at: 0,
+            names: Vec::new(),
+        }
+    }
+
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    fn skip_space(&mut self) {
+        let bytes = self.bytes();
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    /// The next byte after whitespace, not taken.
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_space();
+        self.bytes().get(self.at).copied()
+    }
+
+    /// Takes `byte`, after whitespace.
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.at += 1)
+    }
+
+    /// Takes the literal `word` (`null`, `true`, `false`).
+    fn word(&mut self, word: &str) -> Option<()> {
+        let end = self.at + word.len();
+        (self.bytes().get(self.at..end)? == word.as_bytes()).then(|| self.at = end)
+    }
+
+    /// Takes `null` if it comes next.
+    fn null(&mut self) -> Option<bool> {
+        if self.peek()? == b'n' {
+            self.word("null")?;
+            return Some(true);
+        }
+        Some(false)
+    }
+
+    /// Reads an object's fields: `field(self, key)` takes each value. Keys are
+    /// taken without escapes only.
+    ///
+    /// `usual` lists the keys in the order KeyCRM sends them, each as it appears
+    /// (quoted, with its colon): the next one expected is compared whole before
+    /// any key is scanned. Keys in another order, or spaced, are read all the same.
+    fn object(
+        &mut self,
+        usual: &[&'static str],
+        mut field: impl FnMut(&mut Self, &'a str) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        if self.eat(b'}').is_some() {
+            return Some(());
+        }
+        let mut next = 0;
+        loop {
+            self.skip_space();
+            let key = match usual.get(next) {
+                Some(expected) if self.bytes()[self.at..].starts_with(expected.as_bytes()) => {
+                    self.at += expected.len();
+                    next += 1;
+                    &expected[1..expected.len() - 2]
+                }
+                _ => {
+                    self.eat(b'"')?;
+                    let key = self.plain_text()?;
+                    self.eat(b':')?;
+                    key
+                }
+            };
+            field(self, key)?;
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Reads an array's elements: `element(self)` takes each.
+    fn array(&mut self, mut element: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.eat(b'[')?;
+        if self.eat(b']').is_some() {
+            return Some(());
+        }
+        loop {
+            element(self)?;
+            match self.peek()? {
+                b',' => self.at += 1,
+                b']' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn page(&mut self) -> Option<StockPage> {
+        let mut page = StockPage {
+            total: None,
+            current_page: None,
+            last_page: None,
+            per_page: None,
+            next_page_url: None,
+            data: Vec::new(),
+        };
+        let mut has_data = false;
+        let mut seen = Seen::default();
+        self.object(&[], |scan, key| match key {
+            "total" => {
+                seen.first(0)?;
+                page.total = scan.count()?;
+                Some(())
+            }
+            "current_page" => {
+                seen.first(1)?;
+                page.current_page = scan.count()?;
+                Some(())
+            }
+            "last_page" => {
+                seen.first(2)?;
+                page.last_page = scan.count()?;
+                Some(())
+            }
+            "per_page" => {
+                seen.first(3)?;
+                page.per_page = scan.count()?;
+                Some(())
+            }
+            "next_page_url" => {
+                seen.first(4)?;
+                page.next_page_url = Some(if scan.null()? {
+                    None
+                } else {
+                    Some(scan.text()?.into_owned())
+                });
+                Some(())
+            }
+            "data" => {
+                seen.first(5)?;
+                has_data = true;
+                page.data.reserve(PAGE_LIMIT as usize);
+                scan.array(|scan| {
+                    let row = scan.row()?;
+                    page.data.push(row);
+                    Some(())
+                })
+            }
+            _ => scan.skip_value(0),
+        })?;
+        has_data.then_some(page)
+    }
+
+    fn row(&mut self) -> Option<OfferStock> {
+        const USUAL: &[&str] = &[
+            "\"id\":",
+            "\"sku\":",
+            "\"price\":",
+            "\"purchased_price\":",
+            "\"quantity\":",
+            "\"reserve\":",
+            "\"warehouse\":",
+        ];
+        let (mut id, mut quantity, mut reserve) = (None, None, None);
+        let mut sku = None;
+        let mut warehouse = None;
+        let mut seen = Seen::default();
+        self.object(USUAL, |scan, key| {
+            match key {
+                "id" => {
+                    seen.first(0)?;
+                    id = Some(scan.id()?);
+                }
+                "sku" => {
+                    seen.first(1)?;
+                    sku = scan.sku()?;
+                }
+                "quantity" => {
+                    seen.first(2)?;
+                    quantity = Some(scan.figure()?);
+                }
+                "reserve" => {
+                    seen.first(3)?;
+                    reserve = Some(scan.figure()?);
+                }
+                "warehouse" => {
+                    seen.first(4)?;
+                    warehouse = scan.warehouses()?;
+                }
+                _ => scan.skip_value(0)?,
+            }
+            Some(())
+        })?;
+        Some(OfferStock {
+            id: id?,
+            sku,
+            quantity: quantity?,
+            reserve: reserve?,
+            warehouse,
+        })
+    }
+
+    fn warehouses(&mut self) -> Option<Option<Vec<WarehouseStock>>> {
+        if self.null()? {
+            return Some(None);
+        }
+        let mut all = Vec::new();
+        self.array(|scan| {
+            all.push(scan.warehouse()?);
+            Some(())
+        })?;
+        Some(Some(all))
+    }
+
+    fn warehouse(&mut self) -> Option<WarehouseStock> {
+        const USUAL: &[&str] = &["\"id\":", "\"name\":", "\"quantity\":", "\"reserve\":"];
+        let (mut id, mut quantity, mut reserve) = (None, None, None);
+        let mut name = String::new();
+        let mut seen = Seen::default();
+        self.object(USUAL, |scan, key| {
+            match key {
+                "id" => {
+                    seen.first(0)?;
+                    id = Some(scan.id()?);
+                }
+                "name" => {
+                    seen.first(1)?;
+                    name = scan.name()?;
+                }
+                "quantity" => {
+                    seen.first(2)?;
+                    quantity = Some(scan.figure()?);
+                }
+                "reserve" => {
+                    seen.first(3)?;
+                    reserve = Some(scan.figure()?);
+                }
+                _ => scan.skip_value(0)?,
+            }
+            Some(())
+        })?;
+        Some(WarehouseStock {
+            id: id?,
+            name,
+            quantity: quantity?,
+            reserve: reserve?,
+        })
+    }
+
+    /// An envelope count: a whole number, or null.
+    fn count(&mut self) -> Option<Option<u64>> {
+        if self.null()? {
+            return Some(None);
+        }
+        self.id().map(Some)
+    }
+
+    /// A whole number ≥ 0 that fits `u64`.
+    fn id(&mut self) -> Option<u64> {
+        self.skip_space();
+        let bytes = self.bytes();
+        let start = self.at;
+        let mut at = start;
+        let mut id: u64 = 0;
+        while let Some(digit) = bytes.get(at).filter(|b| b.is_ascii_digit()) {
+            id = id.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
+            at += 1;
+        }
+        let count = at - start;
+        if count == 0 || (count > 1 && bytes[start] == b'0') {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = bytes.get(at) {
+            return None;
+        }
+        self.at = at;
+        Some(id)
+    }
+
+    /// A figure: a JSON number, or a string holding just such a number (some
+    /// Laravel setups send decimals as text), taken as [`decimal`] says.
+    fn figure(&mut self) -> Option<f64> {
+        self.skip_space();
+        let bytes = self.bytes();
+        if bytes.get(self.at) == Some(&b'"') {
+            let (value, end) = decimal(bytes, self.at + 1)?;
+            if bytes.get(end) != Some(&b'"') {
+                return None;
+            }
+            self.at = end + 1;
+            return Some(value);
+        }
+        let (value, end) = decimal(bytes, self.at)?;
+        if let Some(b'e' | b'E') = bytes.get(end) {
+            return None;
+        }
+        self.at = end;
+        Some(value)
+    }
+
+    /// The digits of a JSON integer at the cursor (no sign, no leading zero),
+    /// at most `most` of them; `None` if a fraction or exponent follows.
+    fn digits(&mut self, most: usize) -> Option<&'a str> {
+        let bytes = self.bytes();
+        let start = self.at;
+        let mut end = start;
+        while bytes.get(end).is_some_and(u8::is_ascii_digit) {
+            end += 1;
+        }
+        let count = end - start;
+        if count == 0 || count > most || (count > 1 && bytes[start] == b'0') {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = bytes.get(end) {
+            return None;
+        }
+        self.at = end;
+        self.text.get(start..end)
+    }
+
+    /// A SKU: text (blank is none), a whole number, or null.
+    fn sku(&mut self) -> Option<Option<String>> {
+        match self.peek()? {
+            b'n' => {
+                self.word("null")?;
+                Some(None)
+            }
+            b'"' => {
+                let text = self.text()?;
+                Some((!text.trim().is_empty()).then(|| text.into_owned()))
+            }
+            _ => Some(Some(self.digits(SKU_DIGITS)?.to_string())),
+        }
+    }
+
+    /// A string, decoded.
+    fn text(&mut self) -> Option<Cow<'a, str>> {
+        let (written, escaped) = self.written_text()?;
+        if escaped {
+            decode(written).map(Cow::Owned)
+        } else {
+            Some(Cow::Borrowed(written))
+        }
+    }
+
+    /// A string without escapes, after its opening quote (a key).
+    fn plain_text(&mut self) -> Option<&'a str> {
+        let start = self.at;
+        let end = self.string_end()?;
+        if self.bytes()[end] != b'"' {
+            return None;
+        }
+        self.at = end + 1;
+        self.text.get(start..end)
+    }
+
+    /// Where the run of plain characters from the cursor ends: at a quote or a
+    /// backslash. `None` at a control character or the end of the text.
+    ///
+    /// Eight bytes at a time while they are plain, then byte by byte.
+    fn string_end(&self) -> Option<usize> {
+        let bytes = self.bytes();
+        let mut at = self.at;
+        while let Some(chunk) = bytes.get(at..at + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().ok()?);
+            if has_special(word) {
+                break;
+            }
+            at += 8;
+        }
+        loop {
+            match *bytes.get(at)? {
+                b'"' | b'\\' => return Some(at),
+                0..=0x1F => return None,
+                _ => at += 1,
+            }
+        }
+    }
+
+    /// The character an escape stands for, after its backslash.
+    fn escape(&mut self) -> Option<char> {
+        let byte = *self.bytes().get(self.at)?;
+        self.at += 1;
+        Some(match byte {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let unit = self.hex4()?;
+                match unit {
+                    0xD800..=0xDBFF => {
+                        self.word("\\u")?;
+                        let low = self.hex4()?;
+                        if !(0xDC00..=0xDFFF).contains(&low) {
+                            return None;
+                        }
+                        let code = 0x10000
+                            + ((u32::from(unit) - 0xD800) << 10)
+                            + (u32::from(low) - 0xDC00);
+                        char::from_u32(code)?
+                    }
+                    0xDC00..=0xDFFF => return None,
+                    _ => char::from_u32(u32::from(unit))?,
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    /// Four hex digits.
+    fn hex4(&mut self) -> Option<u16> {
+        let digits = self.bytes().get(self.at..self.at + 4)?;
+        let mut unit = 0;
+        for &digit in digits {
+            let value = match digit {
+                b'0'..=b'9' => digit - b'0',
+                b'a'..=b'f' => digit - b'a' + 10,
+                b'A'..=b'F' => digit - b'A' + 10,
+                _ => return None,
+            };
+            unit = unit << 4 | u16::from(value);
+        }
+        self.at += 4;
+        Some(unit)
+    }
+
+    /// A warehouse name: a string, decoded once per page and copied after.
+    fn name(&mut self) -> Option<String> {
+        let (written, escaped) = self.written_text()?;
+        if !escaped {
+            return Some(written.to_string());
+        }
+        if let Some((_, decoded)) = self.names.iter().find(|(raw, _)| *raw == written) {
+            return Some(decoded.clone());
+        }
+        let decoded = decode(written)?;
+        if self.names.len() < NAMES_KEPT {
+            self.names.push((written, decoded.clone()));
+        }
+        Some(decoded)
+    }
+
+    /// A string as written, escapes and all, without its quotes, and whether it
+    /// holds an escape; the cursor goes past it. Its escapes are not checked
+    /// here: [`decode`] checks them.
+    fn written_text(&mut self) -> Option<(&'a str, bool)> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let mut escaped = false;
+        loop {
+            self.at = self.string_end()?;
+            if self.bytes()[self.at] == b'"' {
+                self.at += 1;
+                return Some((self.text.get(start..self.at - 1)?, escaped));
+            }
+            escaped = true;
+            self.at += 2;
+        }
+    }
+
+    /// Skips one JSON value of any kind, checking its grammar.
+    fn skip_value(&mut self, depth: u32) -> Option<()> {
+        match self.peek()? {
+            b'"' => {
+                self.at += 1;
+                self.skip_string()
+            }
+            b'{' => {
+                let depth = depth.checked_add(1).filter(|d| *d <= MAX_DEPTH)?;
+                self.object(&[], |scan, _| scan.skip_value(depth))
+            }
+            b'[' => {
+                let depth = depth.checked_add(1).filter(|d| *d <= MAX_DEPTH)?;
+                self.array(|scan| scan.skip_value(depth))
+            }
+            b'n' => self.word("null"),
+            b't' => self.word("true"),
+            b'f' => self.word("false"),
+            _ => self.skip_number(),
+        }
+    }
+
+    /// Skips a string after its opening quote; a `\u` escape of a surrogate is
+    /// left to serde_json.
+    fn skip_string(&mut self) -> Option<()> {
+        loop {
+            self.at = self.string_end()?;
+            if self.bytes()[self.at] == b'"' {
+                self.at += 1;
+                return Some(());
+            }
+            self.at += 1;
+            if self.bytes().get(self.at) == Some(&b'u') {
+                self.at += 1;
+                if let 0xD800..=0xDFFF = self.hex4()? {
+                    return None;
+                }
+            } else {
+                self.escape()?;
+            }
+        }
+    }
+
+    /// Skips a number in JSON's grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    fn skip_number(&mut self) -> Option<()> {
+        let bytes = self.bytes();
+        let mut at = self.at;
+        if bytes.get(at) == Some(&b'-') {
+            at += 1;
+        }
+        let run = |from: usize| {
+            let mut to = from;
+            while bytes.get(to).is_some_and(u8::is_ascii_digit) {
+                to += 1;
+            }
+            to
+        };
+        let end = run(at);
+        if end == at || (end - at > 1 && bytes[at] == b'0') {
+            return None;
+        }
+        at = end;
+        if bytes.get(at) == Some(&b'.') {
+            let end = run(at + 1);
+            if end == at + 1 {
+                return None;
+            }
+            at = end;
+        }
+        if let Some(b'e' | b'E') = bytes.get(at) {
+            at += 1;
+            if let Some(b'+' | b'-') = bytes.get(at) {
+                at += 1;
+            }
+            let end = run(at);
+            if end == at {
+                return None;
+            }
+            at = end;
+        }
+        self.at = at;
+        Some(())
+    }
+}
+
+/// A string's text from how it is written (without its quotes), escapes
+/// decoded; `None` for an escape JSON does not have or a lone surrogate.
+fn decode(written: &str) -> Option<String> {
+    // Escapes never decode to more bytes than they take.
+    let mut decoded = String::with_capacity(written.len());
+    let mut scan = Scan::new(written);
+    while let Some(backslash) = written.get(scan.at..)?.find('\\') {
+        decoded.push_str(written.get(scan.at..scan.at + backslash)?);
+        scan.at += backslash + 1;
+        decoded.push(scan.escape()?);
+    }
+    decoded.push_str(written.get(scan.at..)?);
+    Some(decoded)
+}
+
+/// A number in JSON's form without exponent at `at`, of up to
+/// [`FIGURE_DIGITS`] digits in all: its value and where it ends.
+///
+/// The value is the digits as a whole number divided by the power of ten its
+/// fraction stands for. Both are exact in `f64`, so the quotient is the
+/// correctly rounded value of the text: what serde_json computes for such a
+/// number, and what `str::parse` gives for it as text.
+fn decimal(bytes: &[u8], at: usize) -> Option<(f64, usize)> {
+    let negative = bytes.get(at) == Some(&b'-');
+    let start = at + usize::from(negative);
+    let mut at = start;
+    let mut digits: u64 = 0;
+    let mut fraction = 0;
+    while let Some(digit) = bytes.get(at).filter(|b| b.is_ascii_digit()) {
+        if at - start == FIGURE_DIGITS {
+            return None;
+        }
+        digits = digits * 10 + u64::from(digit - b'0');
+        at += 1;
+    }
+    let whole = at - start;
+    if whole == 0 || (whole > 1 && bytes[start] == b'0') {
+        return None;
+    }
+    if bytes.get(at) == Some(&b'.') {
+        at += 1;
+        while let Some(digit) = bytes.get(at).filter(|b| b.is_ascii_digit()) {
+            if whole + fraction == FIGURE_DIGITS {
+                return None;
+            }
+            digits = digits * 10 + u64::from(digit - b'0');
+            at += 1;
+            fraction += 1;
+        }
+        if fraction == 0 {
+            return None;
+        }
+    }
+    let value = digits as f64 / POWERS_OF_TEN[fraction];
+    Some((if negative { -value } else { value }, at))
+}
+
+/// Whether any of the eight bytes in `word` is a quote, a backslash or a control
+/// character (below 0x20). May say yes for a byte that is none of them only
+/// after one that is (borrows run upwards), which is all a search for the first
+/// one needs.
+fn has_special(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_in = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    (zero_in(word ^ (ONES * u64::from(b'"')))
+        | zero_in(word ^ (ONES * u64::from(b'\\')))
+        | below_space)
+        != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(text: &str) -> (Option<StockPage>, Result<StockPage, String>) {
+        (
+            scan_page(text),
+            serde_json::from_str::<StockPage>(text).map_err(|e| e.to_string()),
+        )
+    }
+
+    #[test]
+    fn reads_a_page_as_keycrm_sends_it() {
+        let text = r#"{"current_page":2,"data":[
+            {"id":7,"sku":"A-1","price":12.5,"purchased_price":0,"quantity":-3,"reserve":1},
+            {"id":8,"sku":null,"price":0,"purchased_price":0,"quantity":0,"reserve":0},
+            {"id":9,"sku":"  ","quantity":4,"reserve":0},
+            {"id":10,"sku":31337,"quantity":4,"reserve":0,
+             "warehouse":[{"id":1,"name":"\u041a\u0438\u0457\u0432","quantity":4,"reserve":0}]}],
+            "first_page_url":"https:\/\/openapi.keycrm.app\/v1\/offers\/stocks?page=1",
+            "from":51,"last_page":3,"links":[{"url":null,"label":"&laquo;","active":false}],
+            "next_page_url":"https:\/\/openapi.keycrm.app\/v1\/offers\/stocks?page=3",
+            "per_page":50,"total":120} "#;
+        let (fast, serde) = both(text);
+        let fast = fast.expect("taken");
+        assert_eq!(Ok(fast.clone()), serde);
+        assert_eq!(fast.data[3].sku.as_deref(), Some("31337"));
+        assert_eq!(fast.data[3].warehouse.as_ref().unwrap()[0].name, "Київ");
+        assert_eq!(
+            fast.next_page_url,
+            Some(Some(
+                "https://openapi.keycrm.app/v1/offers/stocks?page=3".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn steps_aside_for_what_it_does_not_take() {
+        for text in [
+            // Serde reads these, differently or not at all.
+            r#"{"data":[{"id":1,"quantity":" 12","reserve":0}]}"#,
+            r#"{"data":[{"id":1,"quantity":"+12","reserve":0}]}"#,
+            r#"{"data":[{"id":1,"quantity":1.5e0,"reserve":0}]}"#,
+            r#"{"data":[{"id":1,"quantity":1.,"reserve":0}]}"#,
+            r#"{"data":[{"id":1,"quantity":0.1234567890123456,"reserve":0}]}"#,
+            r#"{"data":[{"id":1,"quantity":1000000000000000,"reserve":0}]}"#,
+            r#"{"data":[{"id":1,"quantity":1,"quantity":2,"reserve":0}]}"#,
+            r#"{"data":[{"id":1,"quantity":1}]}"#,
+            r#"{"data":[{"id":1,"sku":"a\ud800","quantity":1,"reserve":0}]}"#,
+            r#"{"data":[{"id":1,"sku":-4,"quantity":1,"reserve":0}]}"#,
+            r#"{"data":[{"id":1,"quantity":1,"reserve":0,"w\u0061rehouse":[]}]}"#,
+            r#"{"data":[],"data":[]}"#,
+            r#"{"data":[],"x":"\ud83d"}"#,
+            r#"{"data":[],"x":"\ud83d\ude00"}"#,
+            r#"{"total":100}"#,
+            "{\"data\":[],\"x\":\"tab\there\"}",
+            r#"{"data":[]} x"#,
+            r#"{"data":[],"x":01}"#,
+            r#"{"data":[],"x":[1,]}"#,
+            "[]",
+            "",
+        ] {
+            assert_eq!(scan_page(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn what_it_takes_serde_reads_the_same() {
+        for text in [
+            r#"{"data":[]}"#,
+            r#" { "data" : [ ] , "next_page_url" : null } "#,
+            r#"{"data":[{"id":1,"sku":"\"\\\/\b\f\n\r\t\ud83d\ude00","quantity":999999999999999,"reserve":-999999999999999,"warehouse":null}]}"#,
+            r#"{"data":[],"x":{"y":[1.5e-3,-0,true,false,null,"\u00e9\/",{}]}}"#,
+            r#"{"total":null,"per_page":18446744073709551,"data":[]}"#,
+            r#"{"data":[{"id":1,"quantity":0.1,"reserve":-12345678901234.5},{"id":2,"quantity":19.85,"reserve":0.00000000000001}]}"#,
+        ] {
+            let (fast, serde) = both(text);
+            assert_eq!(Ok(fast.expect(text)), serde, "{text}");
+        }
+    }
+}
