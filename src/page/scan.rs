@@ -50,9 +50,8 @@ const POWERS_OF_TEN: [f64; FIGURE_DIGITS + 1] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 
-/// The most digits of a SKU given as a number taken: every integer of up to 19
-/// digits fits `u64`.
-const SKU_DIGITS: usize = 19;
+/// Every whole number of up to 19 digits fits `u64`.
+const U64_DIGITS: usize = 19;
 
 struct Scan<'a> {
     text: &'a str,
@@ -146,7 +145,7 @@ impl<'a> Scan<'a> {
         loop {
             self.skip_space();
             let key = match usual.get(next) {
-                Some(expected) if self.bytes()[self.at..].starts_with(expected.as_bytes()) => {
+                Some(expected) if begins_with(&self.bytes()[self.at..], expected.as_bytes()) => {
                     self.at += expected.len();
                     next += 1;
                     &expected[1..expected.len() - 2]
@@ -357,7 +356,14 @@ impl<'a> Scan<'a> {
         let mut at = start;
         let mut id: u64 = 0;
         while let Some(digit) = bytes.get(at).filter(|b| b.is_ascii_digit()) {
-            id = id.checked_mul(10)?.checked_add(u64::from(digit - b'0'))?;
+            let digit = u64::from(digit - b'0');
+            // Up to 19 digits cannot overflow; the check (a wide multiply on
+            // 32-bit targets) is kept for the 20th.
+            id = if at - start < U64_DIGITS {
+                id * 10 + digit
+            } else {
+                id.checked_mul(10)?.checked_add(digit)?
+            };
             at += 1;
         }
         let count = at - start;
@@ -423,7 +429,7 @@ impl<'a> Scan<'a> {
                 let text = self.text()?;
                 Some((!text.trim().is_empty()).then(|| text.into_owned()))
             }
-            _ => Some(Some(self.digits(SKU_DIGITS)?.to_string())),
+            _ => Some(Some(self.digits(U64_DIGITS)?.to_string())),
         }
     }
 
@@ -640,6 +646,25 @@ impl<'a> Scan<'a> {
         self.at = at;
         Some(())
     }
+}
+
+/// Whether `bytes` begins with `prefix`: compared in place, eight bytes at a
+/// time, rather than by a call to `memcmp` (keys are short).
+fn begins_with(bytes: &[u8], prefix: &[u8]) -> bool {
+    let Some(head) = bytes.get(..prefix.len()) else {
+        return false;
+    };
+    let mut words = head.chunks_exact(8).zip(prefix.chunks_exact(8));
+    let same_words = words.all(|(a, b)| {
+        u64::from_le_bytes(a.try_into().unwrap_or_default())
+            == u64::from_le_bytes(b.try_into().unwrap_or_default())
+    });
+    let tail = head.len() / 8 * 8;
+    same_words
+        && head[tail..]
+            .iter()
+            .zip(&prefix[tail..])
+            .all(|(a, b)| a == b)
 }
 
 /// A string's text from how it is written (without its quotes), escapes
