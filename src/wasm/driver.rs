@@ -192,7 +192,7 @@ fn body_of(outcome: &JsValue) -> Option<String> {
 
 /// UTF-8 bytes as text, as the WHATWG decoder does: BOM dropped, invalid
 /// sequences as U+FFFD.
-fn decode_utf8(mut bytes: Vec<u8>) -> String {
+pub(super) fn decode_utf8(mut bytes: Vec<u8>) -> String {
     if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
         bytes.drain(..3);
     }

@@ -167,13 +167,19 @@ pub fn validate_options(options: JsValue) -> Result<(), JsValue> {
         .map_err(|e| error_to_js(&e))
 }
 
-/// Parses a stock page from its body text with serde_json; returns its row count.
+/// Parses a stock page from its body bytes as a sync does (decoded as
+/// `Response.text()` decodes, read by the fast reader, or by serde_json where it
+/// steps aside), or by serde_json alone (`serdeOnly`); returns its row count.
 /// Exposed for the parsing benchmark.
-#[wasm_bindgen(js_name = parsePageText)]
-pub fn parse_page_text(text: &str) -> Result<u32, JsValue> {
-    StockPage::from_json(text)
-        .map(|page| page.data.len() as u32)
-        .map_err(|e| error_to_js(&e))
+#[wasm_bindgen(js_name = parsePage)]
+pub fn parse_page(bytes: &[u8], serde_only: bool) -> Result<u32, JsValue> {
+    let text = driver::decode_utf8(bytes.to_vec());
+    let page = if serde_only {
+        serde_json::from_str::<StockPage>(&text).map_err(|e| JsValue::from_str(&e.to_string()))
+    } else {
+        StockPage::from_json(&text).map_err(|e| error_to_js(&e))
+    };
+    page.map(|page| page.data.len() as u32)
 }
 
 /// The crate version.
