@@ -4,7 +4,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Function, Object, Reflect};
-use keycrm_stock_sync::wasm::{parse_page_text, run_sync, validate_options};
+use keycrm_stock_sync::wasm::{parse_page, run_sync, validate_options};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -52,11 +52,17 @@ fn wrong_types_and_ranges_are_refused() {
 }
 
 #[wasm_bindgen_test]
-fn pages_parse_from_text() {
-    let body = r#"{"data":[{"id":1,"sku":"a","quantity":2,"reserve":1}],"next_page_url":null}"#;
-    assert_eq!(parse_page_text(body).unwrap(), 1);
-    assert_coded_error(&parse_page_text("{").unwrap_err(), "BAD_PAGE");
-    assert_coded_error(&parse_page_text(r#"{"data": 5}"#).unwrap_err(), "BAD_PAGE");
+fn pages_parse_from_bytes() {
+    let body = "\u{feff}{\"data\":[{\"id\":1,\"sku\":\"a\",\"quantity\":2,\"reserve\":1}],\"next_page_url\":null}";
+    for serde_only in [false, true] {
+        assert_eq!(parse_page(body.as_bytes(), serde_only).unwrap(), 1);
+    }
+    assert_coded_error(&parse_page(b"{", false).unwrap_err(), "BAD_PAGE");
+    assert_coded_error(
+        &parse_page(br#"{"data": 5}"#, false).unwrap_err(),
+        "BAD_PAGE",
+    );
+    assert!(parse_page(b"{", true).is_err());
 }
 
 /// An `io` whose KeyCRM serves two pages (the second after a 429 with
