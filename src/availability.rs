@@ -392,7 +392,7 @@ mod tests {
                 let reference = WarehouseRef::Name(wanted.to_string());
                 let w = WarehouseStock {
                     id: 1,
-                    name: name.to_string(),
+                    name: name.into(),
                     quantity: 0.0,
                     reserve: 0.0,
                 };

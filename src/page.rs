@@ -29,6 +29,8 @@
 
 mod scan;
 
+use std::sync::Arc;
+
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
@@ -115,15 +117,20 @@ pub struct OfferStock {
 pub struct WarehouseStock {
     /// The warehouse id.
     pub id: u64,
-    /// The warehouse name as set in KeyCRM.
-    #[serde(default)]
-    pub name: String,
+    /// The warehouse name as set in KeyCRM; shared by the rows of a page that
+    /// name the warehouse alike.
+    #[serde(default = "no_name")]
+    pub name: Arc<str>,
     /// Stock in this warehouse (required).
     #[serde(deserialize_with = "quantity")]
     pub quantity: f64,
     /// Reserved in this warehouse (required).
     #[serde(deserialize_with = "reserve")]
     pub reserve: f64,
+}
+
+fn no_name() -> Arc<str> {
+    Arc::from("")
 }
 
 fn present_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
@@ -253,7 +260,7 @@ mod tests {
         let row = &page.data[0];
         assert_eq!((row.id, row.sku.as_deref()), (22, Some("sku001")));
         assert_eq!((row.quantity, row.reserve), (98.0, 8.0));
-        assert_eq!(row.warehouse.as_ref().unwrap()[0].name, "Основний");
+        assert_eq!(&*row.warehouse.as_ref().unwrap()[0].name, "Основний");
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl WarehouseBook {
         };
         for w in breakdown {
             if let std::collections::btree_map::Entry::Vacant(slot) = self.seen.entry(w.id) {
-                slot.insert(w.name.clone());
+                slot.insert(w.name.to_string());
                 self.all_found = self.missing().is_empty();
             }
         }

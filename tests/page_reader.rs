@@ -150,14 +150,21 @@ struct Warehouse {
 }
 
 fn warehouse(odd: bool) -> impl Strategy<Value = Warehouse> {
-    (any::<u64>(), "\\PC{0,10}", figure(odd), figure(odd)).prop_map(
-        |(id, name, quantity, reserve)| Warehouse {
+    // Names from a small set too, so that rows of a page repeat them (the reader
+    // decodes a name once a page), some a prefix of another.
+    let name = prop_oneof![
+        prop::sample::select(&["Київ", "Ки", "Київ 2", "Main", "", "a\\\"b"][..])
+            .prop_map(String::from),
+        "\\PC{0,10}",
+    ];
+    (any::<u64>(), name, figure(odd), figure(odd)).prop_map(|(id, name, quantity, reserve)| {
+        Warehouse {
             id: id % 10_000_000_000_000_000_000,
             name: keycrm_string(&name),
             quantity,
             reserve,
-        },
-    )
+        }
+    })
 }
 
 #[derive(Debug, Clone)]

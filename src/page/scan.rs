@@ -25,6 +25,7 @@
 //!   and only in text it reads (a SKU, a name, `next_page_url`).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use super::{OfferStock, StockPage, WarehouseStock};
 use crate::request::PAGE_LIMIT;
@@ -58,7 +59,7 @@ struct Scan<'a> {
     at: usize,
     /// Warehouse names read so far, as written and decoded: every row of a
     /// page names the same few warehouses, mostly in `\u` escapes.
-    names: Vec<(&'a str, String)>,
+    names: Vec<(&'a str, Arc<str>)>,
 }
 
 /// The most warehouse names remembered per page.
@@ -308,7 +309,7 @@ impl<'a> Scan<'a> {
     fn warehouse(&mut self) -> Option<WarehouseStock> {
         const USUAL: &[&str] = &["\"id\":", "\"name\":", "\"quantity\":", "\"reserve\":"];
         let (mut id, mut quantity, mut reserve) = (None, None, None);
-        let mut name = String::new();
+        let mut name = None;
         let mut seen = Seen::default();
         self.object(USUAL, |scan, key| {
             match key {
@@ -318,7 +319,7 @@ impl<'a> Scan<'a> {
                 }
                 "name" => {
                     seen.first(1)?;
-                    name = scan.name()?;
+                    name = Some(scan.name()?);
                 }
                 "quantity" => {
                     seen.first(2)?;
@@ -334,7 +335,7 @@ impl<'a> Scan<'a> {
         })?;
         Some(WarehouseStock {
             id: id?,
-            name,
+            name: name.unwrap_or_else(|| Arc::from("")),
             quantity: quantity?,
             reserve: reserve?,
         })
@@ -529,20 +530,29 @@ impl<'a> Scan<'a> {
         Some(unit)
     }
 
-    /// A warehouse name: a string, decoded once per page and copied after.
-    fn name(&mut self) -> Option<String> {
+    /// A warehouse name: a string, decoded once per page and shared after. A
+    /// name met before on the page is compared where it stands, not scanned.
+    fn name(&mut self) -> Option<Arc<str>> {
+        if self.peek()? == b'"' {
+            let rest = self.bytes().get(self.at + 1..)?;
+            let known = self.names.iter().find(|(written, _)| {
+                rest.get(written.len()) == Some(&b'"') && begins_with(rest, written.as_bytes())
+            });
+            if let Some((written, name)) = known {
+                self.at += written.len() + 2;
+                return Some(Arc::clone(name));
+            }
+        }
         let (written, escaped) = self.written_text()?;
-        if !escaped {
-            return Some(written.to_string());
-        }
-        if let Some((_, decoded)) = self.names.iter().find(|(raw, _)| *raw == written) {
-            return Some(decoded.clone());
-        }
-        let decoded = decode(written)?;
+        let name: Arc<str> = if escaped {
+            decode(written)?.into()
+        } else {
+            written.into()
+        };
         if self.names.len() < NAMES_KEPT {
-            self.names.push((written, decoded.clone()));
+            self.names.push((written, Arc::clone(&name)));
         }
-        Some(decoded)
+        Some(name)
     }
 
     /// A string as written, escapes and all, without its quotes, and whether it
@@ -766,7 +776,7 @@ mod tests {
         let fast = fast.expect("taken");
         assert_eq!(Ok(fast.clone()), serde);
         assert_eq!(fast.data[3].sku.as_deref(), Some("31337"));
-        assert_eq!(fast.data[3].warehouse.as_ref().unwrap()[0].name, "Київ");
+        assert_eq!(&*fast.data[3].warehouse.as_ref().unwrap()[0].name, "Київ");
         assert_eq!(
             fast.next_page_url,
             Some(Some(
