@@ -1,5 +1,7 @@
 //! What can be sold: from an offer's stock row to the figures the site should show.
 
+use std::cell::RefCell;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, SyncError};
@@ -37,7 +39,14 @@ pub struct Availability {
     fractional: bool,
     warehouses: Vec<Chosen>,
     per_warehouse: bool,
+    /// Warehouse names met in rows, each with whether a chosen name matches it
+    /// (see [`Availability::name_chosen`]).
+    names_met: RefCell<Vec<(String, bool)>>,
 }
+
+/// The most warehouse names [`Availability`] remembers: far more than an
+/// account's warehouses, while a list this short is searched fast.
+const NAMES_REMEMBERED: usize = 64;
 
 /// A chosen warehouse, as [`Availability`] matches it against every row.
 #[derive(Debug, Clone)]
@@ -56,18 +65,27 @@ impl Chosen {
         }
     }
 
-    /// [`WarehouseRef::matches`], without lowercasing a row's name into a new
-    /// string: a row's warehouses are matched on every row.
+    /// [`WarehouseRef::matches`], as [`Availability`] decides it in two steps:
+    /// by id, then by name.
+    #[cfg(test)]
     fn matches(&self, w: &WarehouseStock) -> bool {
+        self.matches_id(w.id) || self.matches_name(&w.name)
+    }
+
+    /// Whether this is the warehouse's id.
+    fn matches_id(&self, id: u64) -> bool {
+        matches!(self, Chosen::Id(wanted) if *wanted == id)
+    }
+
+    /// Whether this is a name that matches the warehouse's, without lowercasing
+    /// that into a new string (an id matches no name).
+    fn matches_name(&self, name: &str) -> bool {
         match self {
-            Chosen::Id(id) => *id == w.id,
+            Chosen::Id(_) => false,
             // A capital sigma lowercases by its place in the word: only the
             // string's own lowercasing knows how.
-            Chosen::Name(wanted) if w.name.contains('Σ') => {
-                *wanted == w.name.trim().to_lowercase()
-            }
-            Chosen::Name(wanted) => w
-                .name
+            Chosen::Name(wanted) if name.contains('Σ') => *wanted == name.trim().to_lowercase(),
+            Chosen::Name(wanted) => name
                 .trim()
                 .chars()
                 .flat_map(char::to_lowercase)
@@ -84,6 +102,7 @@ impl Availability {
             fractional: options.fractional,
             warehouses: options.warehouses.iter().map(Chosen::of).collect(),
             per_warehouse: options.per_warehouse,
+            names_met: RefCell::default(),
         }
     }
 
@@ -162,7 +181,26 @@ impl Availability {
     }
 
     fn is_chosen(&self, w: &WarehouseStock) -> bool {
-        self.warehouses.is_empty() || self.warehouses.iter().any(|c| c.matches(w))
+        self.warehouses.is_empty()
+            || self.warehouses.iter().any(|c| c.matches_id(w.id))
+            || self.name_chosen(&w.name)
+    }
+
+    /// Whether a chosen name matches this warehouse name.
+    ///
+    /// Every row lists the same few warehouses, so the answer for each name met
+    /// is remembered: comparing a name with those met costs far less than
+    /// lowercasing it again, character by character.
+    fn name_chosen(&self, name: &str) -> bool {
+        let mut met = self.names_met.borrow_mut();
+        if let Some((_, chosen)) = met.iter().find(|(known, _)| known == name) {
+            return *chosen;
+        }
+        let chosen = self.warehouses.iter().any(|c| c.matches_name(name));
+        if met.len() < NAMES_REMEMBERED {
+            met.push((name.to_string(), chosen));
+        }
+        chosen
     }
 
     /// [`Availability::available`], after refusing figures it cannot be trusted on.
@@ -402,6 +440,31 @@ mod tests {
                     "{wanted:?} against {name:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn names_met_are_decided_the_same_each_time_and_past_those_remembered() {
+        let r = rules(r#"{"warehouses": ["київ", 1], "fractional": true}"#);
+        // More names than are remembered, each met twice: the answers do not change.
+        for round in 0..2 {
+            for n in 0..NAMES_REMEMBERED + 8 {
+                let mut other = row();
+                let breakdown = other.warehouse.as_mut().unwrap();
+                breakdown[0].id = 100 + n as u64;
+                breakdown[0].name = format!("Склад {n}");
+                assert_eq!(
+                    stocks(r.figures(&other, "a", 0).unwrap()),
+                    [(None, 0.5)],
+                    "round {round}, name {n}"
+                );
+            }
+            // The same name under another id, and an id chosen whatever its name.
+            assert_eq!(stocks(r.figures(&row(), "a", 0).unwrap()), [(None, 7.5)]);
+            let mut renamed = row();
+            renamed.warehouse.as_mut().unwrap()[1].name = " КИЇВ ".into();
+            renamed.warehouse.as_mut().unwrap()[1].id = 9;
+            assert_eq!(stocks(r.figures(&renamed, "a", 0).unwrap()), [(None, 7.5)]);
         }
     }
 

@@ -64,16 +64,16 @@
 //! such SKUs are matched and written as they are.
 
 mod sku_hashes;
+mod sku_map;
 
-use std::collections::hash_map::Entry;
-
-use foldhash::{HashMap, HashSet};
+use foldhash::HashSet;
 
 use crate::availability::{differs, DesiredStock, StockKey};
 use crate::diff::StockChange;
 use crate::pagination::ScanCursor;
 
 pub use sku_hashes::{sku_hash, SkuHashes, MAX_SKU_HASHES};
+use sku_map::{Place, SkuMap};
 
 /// What to do with a row, by its offer id and SKU.
 #[derive(Debug, PartialEq)]
@@ -105,12 +105,19 @@ struct SkuState {
     earlier: bool,
     /// Listed among the duplicates.
     reported: bool,
-    /// The SKU's first key, and in `more` its others (by warehouse). A list, not
-    /// a map: a SKU has one key, or one per warehouse, and a few are searched
-    /// faster than hashed; the first one kept here needs no allocation.
+    /// The SKU's first key, and where its others (by warehouse) start in
+    /// [`MoreKeys`]. A list, not a map: a SKU has one key, or one per warehouse,
+    /// and a few are searched faster than hashed; the first one kept here needs
+    /// no room elsewhere.
     first: Option<KeyState>,
-    more: Vec<KeyState>,
+    more: Option<usize>,
 }
+
+/// The keys of every SKU after its first, in one list, each with where the
+/// SKU's next one is: a SKU with a key per warehouse needs no allocation of its
+/// own.
+#[derive(Debug, Default)]
+struct MoreKeys(Vec<(KeyState, Option<usize>)>);
 
 /// What the ledger knows of one key of a SKU: its row, or its row for one
 /// warehouse.
@@ -125,16 +132,22 @@ struct KeyState {
 }
 
 impl SkuState {
-    /// The key of this warehouse, if met.
-    fn key(&self, warehouse_id: Option<u64>) -> Option<&KeyState> {
-        self.first
-            .iter()
-            .chain(&self.more)
-            .find(|key| key.warehouse_id == warehouse_id)
+    /// The key of this warehouse, if met; `more` holds the keys after the first.
+    fn key<'a>(&'a self, more: &'a MoreKeys, warehouse_id: Option<u64>) -> Option<&'a KeyState> {
+        let first = self.first.as_ref()?;
+        if first.warehouse_id == warehouse_id {
+            return Some(first);
+        }
+        more.find(self.more, warehouse_id).map(|at| &more.0[at].0)
     }
 
-    /// The key of this warehouse, added if new.
-    fn key_mut(&mut self, warehouse_id: Option<u64>) -> &mut KeyState {
+    /// The key of this warehouse, added if new; `more` holds the keys after the
+    /// first.
+    fn key_mut<'a>(
+        &'a mut self,
+        more: &'a mut MoreKeys,
+        warehouse_id: Option<u64>,
+    ) -> &'a mut KeyState {
         let new = KeyState {
             warehouse_id,
             lowest: None,
@@ -144,18 +157,31 @@ impl SkuState {
         if first.warehouse_id == warehouse_id {
             return first;
         }
-        let at = match self
-            .more
-            .iter()
-            .position(|key| key.warehouse_id == warehouse_id)
-        {
+        let at = match more.find(self.more, warehouse_id) {
             Some(at) => at,
             None => {
-                self.more.push(new);
-                self.more.len() - 1
+                more.0.push((new, self.more));
+                let at = more.0.len() - 1;
+                self.more = Some(at);
+                at
             }
         };
-        &mut self.more[at]
+        &mut more.0[at].0
+    }
+}
+
+impl MoreKeys {
+    /// Where the key of this warehouse is among the keys linked from `start`.
+    fn find(&self, start: Option<usize>, warehouse_id: Option<u64>) -> Option<usize> {
+        let mut next = start;
+        while let Some(at) = next {
+            let (key, after) = &self.0[at];
+            if key.warehouse_id == warehouse_id {
+                return Some(at);
+            }
+            next = *after;
+        }
+        None
     }
 }
 
@@ -163,7 +189,11 @@ impl SkuState {
 #[derive(Debug, Default)]
 pub struct SkuLedger {
     offers: HashSet<u64>,
-    skus: HashMap<String, SkuState>,
+    skus: SkuMap<SkuState>,
+    more_keys: MoreKeys,
+    /// Where the SKU of the offer admitted last is: its figures are asked for
+    /// next ([`lowest`](Self::lowest)).
+    admitted: Option<Place>,
     duplicates: Vec<String>,
     without_sku: u64,
     invalid: Vec<u64>,
@@ -209,22 +239,16 @@ impl SkuLedger {
             self.invalid.push(offer_id);
             return Admission::InvalidSku;
         }
-        // Most SKUs are new: one lookup that keeps the key when it is.
-        let state = match self.skus.entry(sku.to_string()) {
-            Entry::Occupied(known) => {
-                let state = known.into_mut();
-                state.offers += 1;
-                if !state.reported {
-                    state.reported = true;
-                    self.duplicates.push(sku.to_string());
-                }
-                return Admission::Shared;
+        let (state, place, new) = self.skus.get_or_insert_with(sku, SkuState::default);
+        self.admitted = Some(place);
+        state.offers += 1;
+        if !new {
+            if !state.reported {
+                state.reported = true;
+                self.duplicates.push(sku.to_string());
             }
-            Entry::Vacant(slot) => slot.insert(SkuState {
-                offers: 1,
-                ..SkuState::default()
-            }),
-        };
+            return Admission::Shared;
+        }
         if !self.earlier.is_empty() && self.earlier.contains_sku(sku) {
             state.earlier = true;
             // Offers up to the last one applied are read again, not new.
@@ -251,8 +275,7 @@ impl SkuLedger {
 
     /// The SKUs the pass has applied: those of earlier runs and this run's.
     pub fn pass_skus(&self) -> SkuHashes {
-        self.earlier
-            .union(self.skus.keys().map(|sku| sku_hash(sku)))
+        self.earlier.union(self.skus.skus().map(sku_hash))
     }
 
     /// Takes the figures of an admitted offer with this SKU and keeps in `figures`
@@ -263,11 +286,11 @@ impl SkuLedger {
     /// read for its key, not only its own: the smallest figure is a conclusion drawn
     /// from all of them, as fresh as the freshest (see the [module docs](self)).
     pub fn lowest(&mut self, sku: &str, figures: &mut Vec<DesiredStock>) {
-        let Some(state) = self.skus.get_mut(sku) else {
+        let Some(state) = self.skus.get_mut(sku, self.admitted) else {
             return;
         };
         figures.retain_mut(|figure| {
-            let key = state.key_mut(figure.key.warehouse_id);
+            let key = state.key_mut(&mut self.more_keys, figure.key.warehouse_id);
             let Some((low, newest)) = &mut key.lowest else {
                 key.lowest = Some((figure.stock, figure.observed_at));
                 return true;
@@ -285,7 +308,7 @@ impl SkuLedger {
     /// The smallest figure read for this key so far in the run, if any.
     pub fn smallest(&self, key: &StockKey) -> Option<f64> {
         let state = self.skus.get(&key.sku)?;
-        let (low, _) = state.key(key.warehouse_id)?.lowest?;
+        let (low, _) = state.key(&self.more_keys, key.warehouse_id)?.lowest?;
         Some(low)
     }
 
@@ -298,11 +321,11 @@ impl SkuLedger {
         let write = self.writes;
         let mut first_time = 0;
         for change in changes {
-            let Some(state) = self.skus.get_mut(&change.sku) else {
+            let Some(state) = self.skus.get_mut(&change.sku, None) else {
                 first_time += 1;
                 continue;
             };
-            let key = state.key_mut(change.warehouse_id);
+            let key = state.key_mut(&mut self.more_keys, change.warehouse_id);
             match key.written_by {
                 None => {
                     key.written_by = Some(write);
@@ -317,7 +340,7 @@ impl SkuLedger {
 
     /// Whether KeyCRM has this SKU (on one offer or several).
     pub fn knows(&self, sku: &str) -> bool {
-        self.skus.contains_key(sku)
+        self.skus.get(sku).is_some()
     }
 
     /// Distinct offers read.
@@ -406,6 +429,36 @@ mod tests {
         let third = vec![figure("a", Some(1), 4.0), figure("a", Some(2), 1.0)];
         assert_eq!(stocks(lowest(&mut ledger, third)), [(Some(2), 1.0)]);
         assert_eq!(ledger.duplicates(), ["a"], "listed once");
+    }
+
+    #[test]
+    fn the_keys_of_several_skus_are_kept_apart() {
+        let mut ledger = SkuLedger::new();
+        for (offer, sku) in [(1, "a"), (2, "b")] {
+            ledger.admit(offer, Some(sku));
+            let figures = (1..=3).map(|w| figure(sku, Some(w), 4.0 + w as f64));
+            assert_eq!(lowest(&mut ledger, figures.collect()).len(), 3);
+        }
+        assert_eq!(ledger.admit(3, Some("a")), Admission::Shared);
+        let again = vec![figure("a", Some(3), 1.0), figure("a", Some(2), 9.0)];
+        assert_eq!(stocks(lowest(&mut ledger, again)), [(Some(3), 1.0)]);
+        let key = |sku: &str, warehouse_id| StockKey {
+            sku: sku.into(),
+            warehouse_id: Some(warehouse_id),
+        };
+        assert_eq!(ledger.smallest(&key("a", 3)), Some(1.0));
+        assert_eq!(ledger.smallest(&key("b", 3)), Some(7.0));
+        assert_eq!(ledger.smallest(&key("a", 2)), Some(6.0));
+        assert_eq!(ledger.smallest(&key("a", 4)), None);
+        let change = |sku, warehouse_id| StockChange::new(&key(sku, warehouse_id), 1.0);
+        let first = [
+            change("a", 3),
+            change("b", 3),
+            change("b", 2),
+            change("c", 1),
+        ];
+        assert_eq!(ledger.note_written(&first), 4);
+        assert_eq!(ledger.note_written(&[change("a", 3), change("a", 2)]), 1);
     }
 
     #[test]
