@@ -452,7 +452,7 @@ mod tests {
                 let mut other = row();
                 let breakdown = other.warehouse.as_mut().unwrap();
                 breakdown[0].id = 100 + n as u64;
-                breakdown[0].name = format!("Склад {n}");
+                breakdown[0].name = format!("Склад {n}").into();
                 assert_eq!(
                     stocks(r.figures(&other, "a", 0).unwrap()),
                     [(None, 0.5)],
