@@ -66,10 +66,9 @@
 mod sku_hashes;
 mod sku_map;
 
-use foldhash::HashSet;
-
 use crate::availability::{differs, DesiredStock, StockKey};
 use crate::diff::StockChange;
+use crate::id_set::IdSet;
 use crate::pagination::ScanCursor;
 
 pub use sku_hashes::{sku_hash, SkuHashes, MAX_SKU_HASHES};
@@ -188,7 +187,7 @@ impl MoreKeys {
 /// Every offer and SKU a scan has met.
 #[derive(Debug, Default)]
 pub struct SkuLedger {
-    offers: HashSet<u64>,
+    offers: IdSet,
     skus: SkuMap<SkuState>,
     more_keys: MoreKeys,
     /// Where the SKU of the offer admitted last is: its figures are asked for

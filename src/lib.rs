@@ -47,6 +47,7 @@ pub mod check;
 pub mod diff;
 pub mod engine;
 pub mod error;
+pub mod id_set;
 pub mod ledger;
 pub mod options;
 pub mod pacing;

@@ -57,11 +57,10 @@
 //!   50 a page), which also bounds a segment that announces no size at all. A `total`
 //!   or `last_page` past that bound is refused as absurd.
 
-use foldhash::HashSet;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, SyncError};
+use crate::id_set::IdSet;
 use crate::ledger::SkuHashes;
 use crate::page::StockPage;
 use crate::request::{OfferFilter, StockQuery, PAGE_LIMIT};
@@ -169,7 +168,7 @@ pub struct PagePlan {
     /// been read.
     resumed_from: Option<ScanCursor>,
     /// Offer ids read in the current segment.
-    seen: HashSet<u64>,
+    seen: IdSet,
     /// The lowest page read in the current segment (above 1 only when resumed).
     lowest_page: u64,
     /// Rows per page, as KeyCRM last said.
@@ -179,7 +178,7 @@ pub struct PagePlan {
     saw_catalogue: bool,
     census: CensusState,
     /// Offers read since the census, with ids in `(counted_to, ceiling]`.
-    counted: HashSet<u64>,
+    counted: IdSet,
     /// Whether a page listed offers out of id order.
     unordered: bool,
 }
@@ -222,7 +221,7 @@ impl PagePlan {
             last_id: None,
             anchor: None,
             resumed_from: None,
-            seen: HashSet::default(),
+            seen: IdSet::new(),
             lowest_page: u64::MAX,
             per_page: PAGE_LIMIT,
             saw_catalogue: false,
@@ -231,7 +230,7 @@ impl PagePlan {
             } else {
                 CensusState::NotNeeded
             },
-            counted: HashSet::default(),
+            counted: IdSet::new(),
             unordered: false,
         }
     }
@@ -284,7 +283,7 @@ impl PagePlan {
                 // Offers this run counted up to the last one applied are handed on;
                 // the next run counts only above it, so none counts twice.
                 let counted_to = self.last_id.unwrap_or(0).max(census.counted_to);
-                let counted = self.counted.iter().filter(|&&id| id <= counted_to).count();
+                let counted = self.counted.iter().filter(|&id| id <= counted_to).count();
                 Some(Census {
                     counted: census.counted + counted as u64,
                     counted_to,
