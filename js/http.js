@@ -7,17 +7,20 @@ const TIMED_OUT = Object.freeze({ failure: "timeout" });
 /**
  * @param {{ apiKey: string, fetch: typeof globalThis.fetch, signal: AbortSignal }} options
  *   `signal` aborts every request still in flight when the run ends.
- * @returns {(request: { url: string, timeoutMs: number }) => Promise<
+ * @returns {((request: { url: string, timeoutMs: number }) => Promise<
  *   { status: number, retryAfter: string | null, body: Uint8Array | string } | { failure: "timeout" | "network", cause?: string }
- * >}
+ * >) & { pending: () => number }} with `pending()`, how many requests have not
+ *   settled: when none has, there is nothing for `signal` to abort.
  */
 export function keycrmFetcher({ apiKey, fetch, signal }) {
   const headers = {
     Authorization: `Bearer ${apiKey}`,
     Accept: "application/json",
   };
-  return async ({ url, timeoutMs }) => {
+  let pending = 0;
+  const fetcher = async ({ url, timeoutMs }) => {
     if (signal.aborted) return TIMED_OUT;
+    pending += 1;
     // The request holds its own timer and controller: a timer the event loop
     // keeps cannot be collected before it fires, as a signal from
     // AbortSignal.timeout() combined through AbortSignal.any() can be on Node 20.
@@ -38,6 +41,7 @@ export function keycrmFetcher({ apiKey, fetch, signal }) {
       ]);
       return outcome;
     } finally {
+      pending -= 1;
       clearTimeout(timer);
       signal.removeEventListener("abort", giveUp);
       // Nothing of a request given up on lives on: a stalled body stops here. An
@@ -46,6 +50,8 @@ export function keycrmFetcher({ apiKey, fetch, signal }) {
       if (outcome === TIMED_OUT || outcome.failure !== undefined) request.abort();
     }
   };
+  fetcher.pending = () => pending;
+  return fetcher;
 }
 
 async function exchange(fetch, url, init) {

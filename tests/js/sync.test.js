@@ -384,6 +384,46 @@ test("a run asked to stop while KeyCRM stalls ends without waiting for the reque
   }
 });
 
+test("a request still in flight when the run ends is aborted; answered ones are not", async () => {
+  // Page 1 and the census (page 4) answer; pages 2 and 3 start together, 2 is
+  // refused (the run fails) while 3 waits for its signal.
+  const page = (n) =>
+    JSON.stringify({
+      current_page: n,
+      last_page: 4,
+      per_page: 1,
+      total: 4,
+      next_page_url: n < 4 ? `x?page=${n + 1}` : null,
+      data: [{ id: n, sku: `s${n}`, quantity: 1, reserve: 0 }],
+    });
+  const signals = new Map();
+  let thirdStarted;
+  const third = new Promise((resolve) => (thirdStarted = resolve));
+  const report = await syncStocks({
+    apiKey: API_KEY,
+    apiUrl: "http://127.0.0.1:9/v1",
+    sink: createMemorySink(),
+    rateLimitPerMinute: 60_000,
+    maxRetries: 0,
+    fetch: (url, init) => {
+      const n = Number(/[?&]page=(\d+)/.exec(url)[1]);
+      signals.set(n, init.signal);
+      if (n === 2) return third.then(() => new Response("{}", { status: 401 }));
+      if (n === 3) {
+        thirdStarted();
+        return new Promise((_, reject) =>
+          init.signal.addEventListener("abort", () => reject(init.signal.reason)),
+        );
+      }
+      return Promise.resolve(new Response(page(n)));
+    },
+  });
+  assert.equal(report.error.code, "UNAUTHORIZED");
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(signals.get(3)?.aborted, true, "the request left in flight is aborted");
+  for (const n of [1, 2, 4]) assert.equal(signals.get(n)?.aborted, false, `page ${n}`);
+});
+
 test("a fetch that never settles and ignores its signal still times out", STALL, async () => {
   let calls = 0;
   const report = await syncStocks({
