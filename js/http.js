@@ -5,22 +5,24 @@
 const TIMED_OUT = Object.freeze({ failure: "timeout" });
 
 /**
- * @param {{ apiKey: string, fetch: typeof globalThis.fetch, signal: AbortSignal }} options
- *   `signal` aborts every request still in flight when the run ends.
+ * @param {{ apiKey: string, fetch: typeof globalThis.fetch }} options
  * @returns {((request: { url: string, timeoutMs: number }) => Promise<
  *   { status: number, retryAfter: string | null, body: Uint8Array | string } | { failure: "timeout" | "network", cause?: string }
- * >) & { pending: () => number }} with `pending()`, how many requests have not
- *   settled: when none has, there is nothing for `signal` to abort.
+ * >) & { close: () => void }} with `close()`, which ends every request still
+ *   in flight (each settles as timed out and is aborted) and any started later:
+ *   for when the run is over.
  */
-export function keycrmFetcher({ apiKey, fetch, signal }) {
+export function keycrmFetcher({ apiKey, fetch }) {
   const headers = {
     Authorization: `Bearer ${apiKey}`,
     Accept: "application/json",
   };
-  let pending = 0;
+  // How to give up each request in flight, for close(): a set the fetcher keeps
+  // costs less a request than a listener on a shared AbortSignal.
+  const inFlight = new Set();
+  let closed = false;
   const fetcher = async ({ url, timeoutMs }) => {
-    if (signal.aborted) return TIMED_OUT;
-    pending += 1;
+    if (closed) return TIMED_OUT;
     // The request holds its own timer and controller: a timer the event loop
     // keeps cannot be collected before it fires, as a signal from
     // AbortSignal.timeout() combined through AbortSignal.any() can be on Node 20.
@@ -32,7 +34,7 @@ export function keycrmFetcher({ apiKey, fetch, signal }) {
       giveUp = () => resolve(TIMED_OUT);
     });
     const timer = setTimeout(giveUp, timeoutMs);
-    signal.addEventListener("abort", giveUp, { once: true });
+    inFlight.add(giveUp);
     let outcome = TIMED_OUT;
     try {
       outcome = await Promise.race([
@@ -41,16 +43,18 @@ export function keycrmFetcher({ apiKey, fetch, signal }) {
       ]);
       return outcome;
     } finally {
-      pending -= 1;
+      inFlight.delete(giveUp);
       clearTimeout(timer);
-      signal.removeEventListener("abort", giveUp);
       // Nothing of a request given up on lives on: a stalled body stops here. An
       // answer read to its end holds nothing to stop (and aborting costs an
       // error object a request).
       if (outcome === TIMED_OUT || outcome.failure !== undefined) request.abort();
     }
   };
-  fetcher.pending = () => pending;
+  fetcher.close = () => {
+    closed = true;
+    for (const giveUp of inFlight) giveUp();
+  };
   return fetcher;
 }
 

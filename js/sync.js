@@ -6,9 +6,6 @@ import { adoptError, redact, redactError, syncError } from "./errors.js";
 import { keycrmFetcher } from "./http.js";
 import { corePacing } from "./pacing.js";
 
-// Why requests still in flight when a run ends are aborted.
-const RUN_ENDED = new DOMException("the sync run ended", "AbortError");
-
 /**
  * @param {() => typeof import("./wasm/keycrm_stock_sync.js")} core
  *   returns the initialised wasm module, or throws if it cannot be loaded
@@ -57,14 +54,7 @@ function runWith(core, entryOf) {
     assertSink(sink);
     const wasm = core();
     const shared = corePacing(pacing);
-    // Requests the core started ahead and no longer needs are aborted at the end,
-    // so they cannot keep the process alive.
-    const run = new AbortController();
-    const fetcher = keycrmFetcher({
-      apiKey,
-      fetch: fetch ?? globalThis.fetch,
-      signal: run.signal,
-    });
+    const fetcher = keycrmFetcher({ apiKey, fetch: fetch ?? globalThis.fetch });
     const io = {
       fetch: fetcher,
       read: (keys) => sink.read(keys),
@@ -85,9 +75,9 @@ function runWith(core, entryOf) {
     } catch (error) {
       throw redactError(error, apiKey);
     } finally {
-      // An abort builds its reason and dispatches an event: only when a request
-      // is still in flight, and with one reason made once.
-      if (fetcher.pending() > 0) run.abort(RUN_ENDED);
+      // Requests the core started ahead and no longer needs are aborted, so
+      // they cannot keep the process alive.
+      fetcher.close();
     }
   };
 }
