@@ -245,6 +245,11 @@ impl<'a> Scan<'a> {
         has_data.then_some(page)
     }
 
+    /// Not inlined, nor is [`warehouses`](Self::warehouses): V8 optimises a hot
+    /// wasm function whole, at a cost that grows faster than its size, and the
+    /// reader inlined into one function made a cold start's first pages cost a
+    /// fifth more CPU.
+    #[inline(never)]
     fn row(&mut self) -> Option<OfferStock> {
         const USUAL: &[&str] = &[
             "\"id\":",
@@ -294,6 +299,7 @@ impl<'a> Scan<'a> {
         })
     }
 
+    #[inline(never)]
     fn warehouses(&mut self) -> Option<Option<Vec<WarehouseStock>>> {
         if self.null()? {
             return Some(None);
