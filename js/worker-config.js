@@ -13,7 +13,7 @@ import { RECOMMENDED_CONFIRM_AFTER_MS } from "./webhooks.js";
  * requests (pages) the core's CPU cost per page fits in (`npm run bench:worker`).
  */
 export const PLANS = {
-  free: { subrequestBudget: 50, maxRequests: 12 },
+  free: { subrequestBudget: 50, maxRequests: 20 },
   paid: { subrequestBudget: 10_000, maxRequests: undefined },
 };
 

@@ -42,7 +42,7 @@ export interface ScheduledSyncEnv {
   KEYCRM_PLAN?: string;
   /** Subrequests one invocation may make, D1 calls included. Default `50` on `"free"`, `10000` on `"paid"`. */
   KEYCRM_SUBREQUEST_BUDGET?: string | number;
-  /** KeyCRM requests (pages, retries included) one invocation may make: the free plan's 10 ms of CPU. Default `12` on `"free"`, none on `"paid"`. */
+  /** KeyCRM requests (pages, retries included) one invocation may make: the free plan's 10 ms of CPU. Default `20` on `"free"`, none on `"paid"`. */
   KEYCRM_MAX_REQUESTS?: string | number;
   /** Wall time one invocation spends, in ms; keep it below the cron interval. Default `50000`. */
   KEYCRM_WALL_BUDGET_MS?: string | number;
