@@ -65,18 +65,21 @@ struct Scan<'a> {
 /// The most warehouse names remembered per page.
 const NAMES_KEPT: usize = 16;
 
-/// Bits for the fields of an object already read, to step aside on a repeat.
-#[derive(Default)]
-struct Seen(u8);
+/// A field of an object, read at most once: a key that comes again makes the
+/// reader step aside (serde_json refuses it).
+struct Once<T>(Option<T>);
 
-impl Seen {
-    /// Marks field `bit`; `None` if it was read before.
-    fn first(&mut self, bit: u8) -> Option<()> {
-        let mask = 1 << bit;
-        if self.0 & mask != 0 {
+impl<T> Once<T> {
+    fn new() -> Self {
+        Once(None)
+    }
+
+    /// Keeps `value`; `None` if it is `None` or the field was read before.
+    fn set(&mut self, value: Option<T>) -> Option<()> {
+        if self.0.is_some() {
             return None;
         }
-        self.0 |= mask;
+        self.0 = Some(value?);
         Some(())
     }
 }
@@ -190,59 +193,44 @@ impl<'a> Scan<'a> {
     }
 
     fn page(&mut self) -> Option<StockPage> {
-        let mut page = StockPage {
-            total: None,
-            current_page: None,
-            last_page: None,
-            per_page: None,
-            next_page_url: None,
-            data: Vec::new(),
-        };
-        let mut has_data = false;
-        let mut seen = Seen::default();
+        let (mut total, mut current_page) = (Once::new(), Once::new());
+        let (mut last_page, mut per_page) = (Once::new(), Once::new());
+        let (mut next_page_url, mut data) = (Once::new(), Once::new());
         self.object(&[], |scan, key| match key {
-            "total" => {
-                seen.first(0)?;
-                page.total = scan.count()?;
-                Some(())
-            }
-            "current_page" => {
-                seen.first(1)?;
-                page.current_page = scan.count()?;
-                Some(())
-            }
-            "last_page" => {
-                seen.first(2)?;
-                page.last_page = scan.count()?;
-                Some(())
-            }
-            "per_page" => {
-                seen.first(3)?;
-                page.per_page = scan.count()?;
-                Some(())
-            }
-            "next_page_url" => {
-                seen.first(4)?;
-                page.next_page_url = Some(if scan.null()? {
-                    None
-                } else {
-                    Some(scan.text()?.into_owned())
-                });
-                Some(())
-            }
-            "data" => {
-                seen.first(5)?;
-                has_data = true;
-                page.data.reserve(PAGE_LIMIT as usize);
-                scan.array(|scan| {
-                    let row = scan.row()?;
-                    page.data.push(row);
-                    Some(())
-                })
-            }
+            "total" => total.set(scan.count()),
+            "current_page" => current_page.set(scan.count()),
+            "last_page" => last_page.set(scan.count()),
+            "per_page" => per_page.set(scan.count()),
+            "next_page_url" => next_page_url.set(scan.next_url()),
+            "data" => data.set(scan.rows()),
             _ => scan.skip_value(0),
         })?;
-        has_data.then_some(page)
+        Some(StockPage {
+            total: total.0.flatten(),
+            current_page: current_page.0.flatten(),
+            last_page: last_page.0.flatten(),
+            per_page: per_page.0.flatten(),
+            next_page_url: next_page_url.0,
+            data: data.0?,
+        })
+    }
+
+    /// `next_page_url`: text, or null.
+    fn next_url(&mut self) -> Option<Option<String>> {
+        if self.null()? {
+            return Some(None);
+        }
+        Some(Some(self.text()?.into_owned()))
+    }
+
+    /// The rows of `data`.
+    fn rows(&mut self) -> Option<Vec<OfferStock>> {
+        let mut rows = Vec::with_capacity(PAGE_LIMIT as usize);
+        self.array(|scan| {
+            rows.push(scan.row()?);
+            Some(())
+        })?;
+        Some(rows)
     }
 
     /// Not inlined, nor is [`warehouses`](Self::warehouses): V8 optimises a hot
@@ -260,42 +248,22 @@ impl<'a> Scan<'a> {
             "\"reserve\":",
             "\"warehouse\":",
         ];
-        let (mut id, mut quantity, mut reserve) = (None, None, None);
-        let mut sku = None;
-        let mut warehouse = None;
-        let mut seen = Seen::default();
-        self.object(USUAL, |scan, key| {
-            match key {
-                "id" => {
-                    seen.first(0)?;
-                    id = Some(scan.id()?);
-                }
-                "sku" => {
-                    seen.first(1)?;
-                    sku = scan.sku()?;
-                }
-                "quantity" => {
-                    seen.first(2)?;
-                    quantity = Some(scan.figure()?);
-                }
-                "reserve" => {
-                    seen.first(3)?;
-                    reserve = Some(scan.figure()?);
-                }
-                "warehouse" => {
-                    seen.first(4)?;
-                    warehouse = scan.warehouses()?;
-                }
-                _ => scan.skip_value(0)?,
-            }
-            Some(())
+        let (mut id, mut sku) = (Once::new(), Once::new());
+        let (mut quantity, mut reserve, mut warehouse) = (Once::new(), Once::new(), Once::new());
+        self.object(USUAL, |scan, key| match key {
+            "id" => id.set(scan.id()),
+            "sku" => sku.set(scan.sku()),
+            "quantity" => quantity.set(scan.figure()),
+            "reserve" => reserve.set(scan.figure()),
+            "warehouse" => warehouse.set(scan.warehouses()),
+            _ => scan.skip_value(0),
         })?;
         Some(OfferStock {
-            id: id?,
-            sku,
-            quantity: quantity?,
-            reserve: reserve?,
-            warehouse,
+            id: id.0?,
+            sku: sku.0.flatten(),
+            quantity: quantity.0?,
+            reserve: reserve.0?,
+            warehouse: warehouse.0.flatten(),
         })
     }
 
@@ -314,36 +282,20 @@ impl<'a> Scan<'a> {
 
     fn warehouse(&mut self) -> Option<WarehouseStock> {
         const USUAL: &[&str] = &["\"id\":", "\"name\":", "\"quantity\":", "\"reserve\":"];
-        let (mut id, mut quantity, mut reserve) = (None, None, None);
-        let mut name = None;
-        let mut seen = Seen::default();
-        self.object(USUAL, |scan, key| {
-            match key {
-                "id" => {
-                    seen.first(0)?;
-                    id = Some(scan.id()?);
-                }
-                "name" => {
-                    seen.first(1)?;
-                    name = Some(scan.name()?);
-                }
-                "quantity" => {
-                    seen.first(2)?;
-                    quantity = Some(scan.figure()?);
-                }
-                "reserve" => {
-                    seen.first(3)?;
-                    reserve = Some(scan.figure()?);
-                }
-                _ => scan.skip_value(0)?,
-            }
-            Some(())
+        let (mut id, mut name) = (Once::new(), Once::new());
+        let (mut quantity, mut reserve) = (Once::new(), Once::new());
+        self.object(USUAL, |scan, key| match key {
+            "id" => id.set(scan.id()),
+            "name" => name.set(scan.name()),
+            "quantity" => quantity.set(scan.figure()),
+            "reserve" => reserve.set(scan.figure()),
+            _ => scan.skip_value(0),
         })?;
         Some(WarehouseStock {
-            id: id?,
-            name: name.unwrap_or_else(|| Arc::from("")),
-            quantity: quantity?,
-            reserve: reserve?,
+            id: id.0?,
+            name: name.0.unwrap_or_else(|| Arc::from("")),
+            quantity: quantity.0?,
+            reserve: reserve.0?,
         })
     }
 
