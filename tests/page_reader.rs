@@ -5,32 +5,13 @@
 //! serde_json must read the same, and it must never panic.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::{fixture, proptest_config, STOCK_PAGES};
 use keycrm_stock_sync::page::scan_page;
 use keycrm_stock_sync::StockPage;
 use proptest::prelude::*;
 use serde_json::Value;
-
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
-const FIXTURES: [&str; 6] = [
-    "stocks_details_page.json",
-    "stocks_page_1_of_2.json",
-    "stocks_page_2_of_2.json",
-    "stocks_spec_shape_page_1.json",
-    "stocks_spec_shape_page_2.json",
-    "stocks_spec_shape_page_3_empty.json",
-];
-
-fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
 /// serde_json's reading of `text`, the one the fast reader must agree with.
 fn serde_page(text: &str) -> Result<StockPage, String> {
@@ -323,7 +304,7 @@ fn damaged(text: &str, edits: &[(prop::sample::Index, u8, u8)]) -> String {
 }
 
 proptest! {
-    #![proptest_config(config(1024))]
+    #![proptest_config(proptest_config(1024))]
 
     /// A page written as KeyCRM writes it is taken, and read as serde_json reads
     /// it: the ids, SKUs, figures (the text's correctly rounded value) and
@@ -366,16 +347,16 @@ proptest! {
     /// The same for damage to the real pages kept as fixtures.
     #[test]
     fn damaged_fixtures_agree(
-        which in 0..FIXTURES.len(),
+        which in 0..STOCK_PAGES.len(),
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), any::<u8>()), 1..4),
     ) {
-        agrees(&damaged(&fixture(FIXTURES[which]), &edits))?;
+        agrees(&damaged(&fixture(STOCK_PAGES[which]), &edits))?;
     }
 }
 
 #[test]
 fn every_fixture_page_is_taken() {
-    for name in FIXTURES {
+    for name in STOCK_PAGES {
         let text = fixture(name);
         let fast = scan_page(&text);
         assert!(fast.is_some(), "{name} not taken");

@@ -4,6 +4,9 @@
 //! refuses as its documentation says.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::{fixture, proptest_config, STOCK_PAGES};
 use keycrm_stock_sync::page::MAX_FIGURE;
 use keycrm_stock_sync::pagination::ScanCursor;
 use keycrm_stock_sync::retry_after::retry_after_ms;
@@ -11,28 +14,6 @@ use keycrm_stock_sync::webhook::parse_stock_webhook;
 use keycrm_stock_sync::{Action, ErrorCode, HttpResponse, StockPage, SyncEngine, SyncOptions};
 use proptest::prelude::*;
 use serde_json::{json, Value};
-
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
-fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-const PAGES: [&str; 6] = [
-    "stocks_details_page.json",
-    "stocks_page_1_of_2.json",
-    "stocks_page_2_of_2.json",
-    "stocks_spec_shape_page_1.json",
-    "stocks_spec_shape_page_2.json",
-    "stocks_spec_shape_page_3_empty.json",
-];
 
 /// A figure as KeyCRM may send it: whole or fractional, within the documented
 /// range, with at most 15 significant digits (serde_json without its
@@ -119,7 +100,7 @@ fn engine_survives(body: &str) {
 }
 
 proptest! {
-    #![proptest_config(config(96))]
+    #![proptest_config(proptest_config(96))]
 
     /// Any page built from valid rows parses back to the same ids, SKUs and figures.
     #[test]
@@ -205,10 +186,10 @@ proptest! {
     /// to a report.
     #[test]
     fn damaged_fixture_pages_never_panic(
-        which in 0..PAGES.len(),
+        which in 0..STOCK_PAGES.len(),
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..6),
     ) {
-        let mut bytes = fixture(PAGES[which]).into_bytes();
+        let mut bytes = fixture(STOCK_PAGES[which]).into_bytes();
         for (at, byte, kind) in edits {
             if bytes.is_empty() {
                 break;
@@ -292,7 +273,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(proptest_config(256))]
 
     /// Any header value: never a panic.
     #[test]

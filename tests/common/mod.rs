@@ -68,6 +68,27 @@ pub fn options(json: &str) -> SyncOptions {
     SyncOptions::from_json(json).expect("valid options")
 }
 
+/// The recorded stock pages among the fixtures.
+pub const STOCK_PAGES: [&str; 6] = [
+    "stocks_details_page.json",
+    "stocks_page_1_of_2.json",
+    "stocks_page_2_of_2.json",
+    "stocks_spec_shape_page_1.json",
+    "stocks_spec_shape_page_2.json",
+    "stocks_spec_shape_page_3_empty.json",
+];
+
+/// Proptest's settings for property tests of `cases` cases, writing no files of
+/// failures (a failure prints its input).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}
+
 pub fn fixture(name: &str) -> String {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
