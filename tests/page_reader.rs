@@ -332,6 +332,25 @@ proptest! {
         agrees(&value.to_string())?;
     }
 
+    /// A key given twice in one object (of the envelope, a row or a warehouse) is
+    /// left to serde_json, which refuses the page.
+    #[test]
+    fn repeated_keys_are_left_to_serde_json(
+        envelope in envelope(),
+        rows in prop::collection::vec(row(false), 1..4),
+        key in prop::sample::select(&["\"id\":", "\"sku\":", "\"quantity\":", "\"reserve\":", "\"name\":", "\"current_page\":", "\"per_page\":", "\"data\":"][..]),
+        nth in any::<prop::sample::Index>(),
+    ) {
+        let text = page_text(&envelope, &rows);
+        let places: Vec<usize> = text.match_indices(key).map(|(at, _)| at).collect();
+        prop_assume!(!places.is_empty());
+        let at = places[nth.index(places.len())];
+        let value = if key == "\"data\":" { "[]" } else { "1" };
+        let repeated = format!("{}{key}{value},{}", &text[..at], &text[at..]);
+        prop_assert!(serde_page(&repeated).is_err(), "{}", repeated);
+        prop_assert_eq!(agrees(&repeated)?, None, "{}", repeated);
+    }
+
     /// Byte-level damage to pages as KeyCRM writes them: whatever the fast reader
     /// takes, serde_json reads the same, and `from_json` accepts exactly what
     /// serde_json accepts.
