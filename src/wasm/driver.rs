@@ -67,13 +67,17 @@ const STOP_CHECK_MS: u64 = 1_000;
 /// Drives `engine` to its end.
 pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
     let mut in_flight: FuturesUnordered<LocalBoxFuture<'_, Landing>> = FuturesUnordered::new();
+    // The sleep under way and when it ends: an answer that ends it early leaves
+    // its timer to the next sleep, which is mostly asked to end at the same time.
+    let mut sleep: Option<(u64, TimeoutFuture)> = None;
     let mut stop_asked = false;
     loop {
         if !stop_asked && io.should_stop() {
             stop_asked = true;
             engine.handle_stop();
         }
-        match engine.poll(now_ms()) {
+        let now = now_ms();
+        match engine.poll(now) {
             Action::Fetch(request) => in_flight.push(Box::pin(fetch(io, request))),
             Action::Sleep(ms) => {
                 let ms = if io.can_stop() {
@@ -81,10 +85,22 @@ pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
                 } else {
                     ms
                 };
+                let wake = now.saturating_add(ms);
+                let asleep = match sleep.take() {
+                    Some((at, asleep)) if at == wake => asleep,
+                    _ => timer(ms),
+                };
                 if in_flight.is_empty() {
-                    timer(ms).await;
-                } else if let Some(Some(landing)) = within(ms, in_flight.next()).await {
-                    land(&mut engine, io, landing);
+                    asleep.await;
+                } else {
+                    match future::select(in_flight.next(), asleep).await {
+                        Either::Left((Some(landing), asleep)) => {
+                            sleep = Some((wake, asleep));
+                            land(&mut engine, io, landing);
+                        }
+                        Either::Left((None, asleep)) => sleep = Some((wake, asleep)),
+                        Either::Right(_) => {}
+                    }
                 }
             }
             // Each request in flight ends by its own timeout, so this wait ends.
