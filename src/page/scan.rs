@@ -19,8 +19,8 @@
 //! - ids and envelope counts as JSON integers that fit `u64`;
 //! - figures as JSON numbers without an exponent, or strings holding just such a
 //!   number, of up to 15 digits in all (so exact, and within the ceiling);
-//! - SKUs as text, a bare integer of up to 19 digits, or null; warehouse names
-//!   as text;
+//! - SKUs as text, a bare whole number that fits `u64`, or null; warehouse
+//!   names as text;
 //! - text with the escapes JSON allows; `\u` escapes of surrogates only in pairs,
 //!   and only in text it reads (a SKU, a name, `next_page_url`).
 
@@ -121,13 +121,13 @@ impl<'a> Scan<'a> {
         (self.bytes().get(self.at..end)? == word.as_bytes()).then(|| self.at = end)
     }
 
-    /// Takes `null` if it comes next.
-    fn null(&mut self) -> Option<bool> {
+    /// `null`, or what `read` takes.
+    fn nullable<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
         if self.peek()? == b'n' {
             self.word("null")?;
-            return Some(true);
+            return Some(None);
         }
-        Some(false)
+        read(self).map(Some)
     }
 
     /// Reads an object's fields: `field(self, key)` takes each value. Keys are
@@ -155,8 +155,10 @@ impl<'a> Scan<'a> {
                     &expected[1..expected.len() - 2]
                 }
                 _ => {
-                    self.eat(b'"')?;
-                    let key = self.plain_text()?;
+                    let (key, escaped) = self.written_text()?;
+                    if escaped {
+                        return None;
+                    }
                     self.eat(b':')?;
                     key
                 }
@@ -197,11 +199,13 @@ impl<'a> Scan<'a> {
         let (mut last_page, mut per_page) = (Once::new(), Once::new());
         let (mut next_page_url, mut data) = (Once::new(), Once::new());
         self.object(&[], |scan, key| match key {
-            "total" => total.set(scan.count()),
-            "current_page" => current_page.set(scan.count()),
-            "last_page" => last_page.set(scan.count()),
-            "per_page" => per_page.set(scan.count()),
-            "next_page_url" => next_page_url.set(scan.next_url()),
+            "total" => total.set(scan.nullable(Self::id)),
+            "current_page" => current_page.set(scan.nullable(Self::id)),
+            "last_page" => last_page.set(scan.nullable(Self::id)),
+            "per_page" => per_page.set(scan.nullable(Self::id)),
+            "next_page_url" => {
+                next_page_url.set(scan.nullable(|scan| scan.text().map(Cow::into_owned)))
+            }
             "data" => data.set(scan.rows()),
             _ => scan.skip_value(0),
         })?;
@@ -213,14 +217,6 @@ impl<'a> Scan<'a> {
             next_page_url: next_page_url.0,
             data: data.0?,
         })
-    }
-
-    /// `next_page_url`: text, or null.
-    fn next_url(&mut self) -> Option<Option<String>> {
-        if self.null()? {
-            return Some(None);
-        }
-        Some(Some(self.text()?.into_owned()))
     }
 
     /// The rows of `data`.
@@ -267,17 +263,17 @@ impl<'a> Scan<'a> {
         })
     }
 
+    /// The breakdown: a list of warehouses, or null.
     #[inline(never)]
     fn warehouses(&mut self) -> Option<Option<Vec<WarehouseStock>>> {
-        if self.null()? {
-            return Some(None);
-        }
-        let mut all = Vec::new();
-        self.array(|scan| {
-            all.push(scan.warehouse()?);
-            Some(())
-        })?;
-        Some(Some(all))
+        self.nullable(|scan| {
+            let mut all = Vec::new();
+            scan.array(|scan| {
+                all.push(scan.warehouse()?);
+                Some(())
+            })?;
+            Some(all)
+        })
     }
 
     fn warehouse(&mut self) -> Option<WarehouseStock> {
@@ -297,14 +293,6 @@ impl<'a> Scan<'a> {
             quantity: quantity.0?,
             reserve: reserve.0?,
         })
-    }
-
-    /// An envelope count: a whole number, or null.
-    fn count(&mut self) -> Option<Option<u64>> {
-        if self.null()? {
-            return Some(None);
-        }
-        self.id().map(Some)
     }
 
     /// A whole number ≥ 0 that fits `u64`.
@@ -357,26 +345,6 @@ impl<'a> Scan<'a> {
         Some(value)
     }
 
-    /// The digits of a JSON integer at the cursor (no sign, no leading zero),
-    /// at most `most` of them; `None` if a fraction or exponent follows.
-    fn digits(&mut self, most: usize) -> Option<&'a str> {
-        let bytes = self.bytes();
-        let start = self.at;
-        let mut end = start;
-        while bytes.get(end).is_some_and(u8::is_ascii_digit) {
-            end += 1;
-        }
-        let count = end - start;
-        if count == 0 || count > most || (count > 1 && bytes[start] == b'0') {
-            return None;
-        }
-        if let Some(b'.' | b'e' | b'E') = bytes.get(end) {
-            return None;
-        }
-        self.at = end;
-        self.text.get(start..end)
-    }
-
     /// A SKU: text (blank is none), a whole number, or null.
     fn sku(&mut self) -> Option<Option<String>> {
         match self.peek()? {
@@ -388,7 +356,8 @@ impl<'a> Scan<'a> {
                 let text = self.text()?;
                 Some((!text.trim().is_empty()).then(|| text.into_owned()))
             }
-            _ => Some(Some(self.digits(U64_DIGITS)?.to_string())),
+            // Written as JSON writes it, the number is its own text.
+            _ => Some(Some(self.id()?.to_string())),
         }
     }
 
@@ -400,17 +369,6 @@ impl<'a> Scan<'a> {
         } else {
             Some(Cow::Borrowed(written))
         }
-    }
-
-    /// A string without escapes, after its opening quote (a key).
-    fn plain_text(&mut self) -> Option<&'a str> {
-        let start = self.at;
-        let end = self.string_end()?;
-        if self.bytes()[end] != b'"' {
-            return None;
-        }
-        self.at = end + 1;
-        self.text.get(start..end)
     }
 
     /// Where the run of plain characters from the cursor ends: at a quote or a
