@@ -33,7 +33,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use foldhash::HashMap;
+use foldhash::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -344,25 +344,19 @@ impl CheckCollector {
             })
             .collect();
         let outcome = diff(desired, site);
-        let current: HashMap<StockKey, Option<f64>> =
-            site.iter().map(|row| (row.key(), row.stock)).collect();
         findings.stock_differs = outcome
             .changes
-            .iter()
-            .filter_map(|(change, _)| {
-                let key = StockKey {
-                    sku: change.sku.clone(),
-                    warehouse_id: change.warehouse_id,
-                };
-                let keycrm = change.stock?;
+            .into_iter()
+            .filter_map(|(change, on_site)| {
                 Some(StockDiffers {
-                    site: current.get(&key).copied().flatten(),
-                    sku: key.sku,
-                    warehouse_id: key.warehouse_id,
-                    keycrm,
+                    keycrm: change.stock?,
+                    site: on_site.stored,
+                    sku: change.sku,
+                    warehouse_id: change.warehouse_id,
                 })
             })
             .collect();
+        let current: HashSet<StockKey> = site.iter().map(SiteStock::key).collect();
         findings
             .stock_differs
             .sort_by(|a, b| (&a.sku, a.warehouse_id).cmp(&(&b.sku, b.warehouse_id)));
@@ -383,7 +377,7 @@ impl CheckCollector {
                 Some(sku) => {
                     by_sku.entry(sku).or_default().push(id);
                     for (key, stock) in figures {
-                        if !current.contains_key(key) {
+                        if !current.contains(key) {
                             findings.not_on_site.push(NotOnSiteOffer {
                                 offer_id: id,
                                 sku: sku.to_string(),
