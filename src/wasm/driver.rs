@@ -93,13 +93,13 @@ pub async fn drive(mut engine: SyncEngine, io: &Io) -> SyncReport {
                 if in_flight.is_empty() {
                     asleep.await;
                 } else {
-                    match future::select(in_flight.next(), asleep).await {
-                        Either::Left((Some(landing), asleep)) => {
-                            sleep = Some((wake, asleep));
+                    if let Either::Left((landed, asleep)) =
+                        future::select(in_flight.next(), asleep).await
+                    {
+                        sleep = Some((wake, asleep));
+                        if let Some(landing) = landed {
                             land(&mut engine, io, landing);
                         }
-                        Either::Left((None, asleep)) => sleep = Some((wake, asleep)),
-                        Either::Right(_) => {}
                     }
                 }
             }
