@@ -30,6 +30,7 @@ import { createD1Sink } from "keycrm-stock-sync/d1";
 import { generateCatalogue, startEmulator } from "keycrm-stock-sync/testing";
 import { PLANS } from "../js/worker-config.js";
 import { withFreeWaits } from "./free-waits.js";
+import { memoryFetch } from "./pages.js";
 import { STATE_CALLS } from "../js/worker-state.js";
 import { buildExample, bundleSize } from "../tests/js/support/workers.js";
 
@@ -60,21 +61,6 @@ async function recordPages(offers, details) {
     await emulator.close();
   }
   return pages;
-}
-
-/**
- * A fetch answering from recorded pages, as fast as memory allows: the bytes of
- * the body, as a Worker's Response gives them (arrayBuffer()), encoded once here;
- * the page number found by a pattern, whose cost is the harness's.
- */
-function recordedFetch(pages) {
-  const headers = { get: () => null };
-  const bytes = new Map([...pages].map(([n, body]) => [n, new TextEncoder().encode(body)]));
-  return async (url) => {
-    const page = Number(/[?&]page=(\d+)/.exec(url)?.[1] ?? 1);
-    const body = bytes.get(page) ?? bytes.get(pages.size);
-    return { status: 200, headers, arrayBuffer: async () => body.buffer };
-  };
 }
 
 /**
@@ -122,7 +108,7 @@ async function measured({ pages, sink, warehouses, maxRequests, budget }) {
   const report = await syncStocks({
     apiKey: KEY,
     apiUrl: "http://keycrm.invalid/v1",
-    fetch: recordedFetch(pages),
+    fetch: memoryFetch(pages),
     sink,
     rateLimitPerMinute: 60_000,
     ...(budget === null ? {} : { maxSubrequests: budget }),
@@ -201,13 +187,13 @@ const COLD_SCRIPT = `
   import { readFileSync } from "node:fs";
   import { makeApi } from "./js/api.js";
   import { createD1Sink } from "./js/sinks/d1.js";
+  import { memoryFetch } from "./benches/pages.js";
   const compiled = new WebAssembly.Module(readFileSync("./js/wasm/keycrm_stock_sync_bg.wasm"));
   // As js/workerd.js does: a module compiled ahead, instantiated on first use.
   const { syncStocks } = makeApi(() => compiled, "bench");
   const data = JSON.parse(readFileSync(process.env.BENCH_DATA, "utf8"));
   const pages = new Map(data.pages);
   const rows = new Map(data.rows);
-  const headers = { get: () => null };
   const database = {
     prepare: (sql) => ({ bind: (...values) => ({ sql, values }) }),
     async batch(statements) {
@@ -220,8 +206,7 @@ const COLD_SCRIPT = `
       });
     },
   };
-  const bytes = new Map([...pages].map(([n, body]) => [n, new TextEncoder().encode(body)]));
-  const page = (url) => Number(/[?&]page=(\\d+)/.exec(url)?.[1] ?? 1);
+  const fetch = memoryFetch(pages);
   // The main thread's CPU (Linux): V8 compiles and collects garbage on other
   // threads too, which process.cpuUsage() would add in.
   const stat = "/proc/self/task/" + process.pid + "/schedstat";
@@ -238,7 +223,7 @@ const COLD_SCRIPT = `
     apiKey: "k",
     apiUrl: "http://keycrm.invalid/v1",
     sink: createD1Sink({ database }),
-    fetch: async (url) => ({ status: 200, headers, arrayBuffer: async () => bytes.get(page(url)).buffer }),
+    fetch,
     rateLimitPerMinute: 60000,
     maxSubrequests: ${FREE_PLAN_CORE_SUBREQUESTS},
     maxRequests: Number(process.env.BENCH_MAX_REQUESTS) || undefined,
