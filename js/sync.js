@@ -3,6 +3,7 @@
 // runs the core with callbacks that do the I/O.
 
 import { adoptError, redact, redactError, syncError } from "./errors.js";
+import { drive } from "./drive.js";
 import { keycrmFetcher } from "./http.js";
 import { corePacing } from "./pacing.js";
 
@@ -11,7 +12,7 @@ import { corePacing } from "./pacing.js";
  *   returns the initialised wasm module, or throws if it cannot be loaded
  */
 export function makeSyncStocks(core) {
-  return runWith(core, (wasm) => wasm.runSync);
+  return runWith(core, (wasm) => wasm.startSync);
 }
 
 /**
@@ -21,7 +22,7 @@ export function makeSyncStocks(core) {
  * @param {() => typeof import("./wasm/keycrm_stock_sync.js")} core
  */
 export function makeCheckStock(core) {
-  const run = runWith(core, (wasm) => wasm.runCheck);
+  const run = runWith(core, (wasm) => wasm.startCheck);
   return async function checkStock(options) {
     if (typeof options?.sink?.readAll !== "function") {
       throw syncError(
@@ -64,14 +65,13 @@ function runWith(core, entryOf) {
       progress: onProgress,
       // Checked between steps: a stop lets the batch in flight be written.
       shouldStop: signal ? () => signal.aborted : undefined,
-      seed: Math.random(),
     };
     try {
       // Shared pacing has a sync entry only; checkStock takes none.
-      const report = shared
-        ? shared.runSync(coreOptions, io)
-        : entryOf(wasm)(coreOptions, io);
-      return redact(await report, apiKey);
+      const run = shared
+        ? shared.startSync(coreOptions, Date.now(), Math.random())
+        : entryOf(wasm)(coreOptions, Date.now(), Math.random());
+      return redact(await drive(run, io), apiKey);
     } catch (error) {
       throw redactError(error, apiKey);
     } finally {
@@ -101,10 +101,11 @@ export function makeApplyStockDelivery(core) {
       },
       read: (keys) => sink.read(keys),
       write: (changes) => sink.write(changes),
-      seed: 0,
     };
     try {
-      return await core().applyStockWebhook(coreOptions, body, maxRows, io);
+      const run = core().startStockWebhook(coreOptions, body, maxRows, Date.now());
+      const offerIds = run.offerIds();
+      return { report: await drive(run, io), offerIds: [...offerIds] };
     } catch (error) {
       throw adoptError(error);
     }

@@ -1,10 +1,10 @@
 //! The wasm boundary, run in Node with `wasm-pack test --node -- --test wasm`:
-//! option decoding, error shape, report conversion, and a whole run through JS
-//! callbacks with real timers.
+//! option decoding, error shape, report conversion, and whole runs stepped by
+//! hand as `js/drive.js` steps them (on a clock of the test's own).
 #![cfg(target_arch = "wasm32")]
 
-use js_sys::{Array, Function, Object, Reflect};
-use keycrm_stock_sync::wasm::{parse_page, run_sync, validate_options};
+use js_sys::{Array, Function, Reflect};
+use keycrm_stock_sync::wasm::{parse_page, start_sync, validate_options, Run, Step};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -65,42 +65,87 @@ fn pages_parse_from_bytes() {
     assert!(parse_page(b"{", true).is_err());
 }
 
-/// An `io` whose KeyCRM serves two pages (the second after a 429 with
-/// `Retry-After: 0.05`) and whose site has rows `a` and `b`.
-fn io(log: &Array) -> JsValue {
-    let make = Function::new_with_args(
-        "log",
-        r#"
-        const site = new Map([["a", 0], ["b", 9]]);
-        let calls = 0;
-        const page = (n, rows) => JSON.stringify({
-          current_page: n, last_page: 2, per_page: 1, total: 2,
-          next_page_url: n < 2 ? "x?page=2" : null, data: rows });
-        return {
-          seed: 0.5,
-          fetch: async (req) => {
-            log.push("fetch " + req.url + " " + req.timeoutMs);
-            calls += 1;
-            if (calls === 2) return { status: 429, retryAfter: "0.05", body: "{}" };
-            if (req.url.endsWith("page=1")) return { status: 200, retryAfter: null,
-              body: page(1, [{ id: 1, sku: "a", quantity: 5.7, reserve: 1 }]) };
-            return { status: 200, retryAfter: null,
-              body: page(2, [{ id: 2, sku: "b", quantity: 1, reserve: 4 }]) };
-          },
-          read: async (keys) => keys.filter(k => site.has(k.sku)).map(k => ({ sku: k.sku, stock: site.get(k.sku) })),
-          write: async (changes) => { for (const c of changes) { log.push("write " + c.sku + "=" + c.stock); site.set(c.sku, c.stock); } },
-          progress: (p) => log.push("progress " + p.pages),
-        };
-        "#,
-    );
-    make.call1(&JsValue::NULL, log).unwrap()
+/// A page of KeyCRM's stock list: offer `n` (SKU `s{n}`) of `last` pages.
+fn page(n: u32, last: u32, quantity: f64, reserve: f64) -> Vec<u8> {
+    let next = if n < last {
+        format!("\"x?page={}\"", n + 1)
+    } else {
+        "null".to_string()
+    };
+    format!(
+        r#"{{"current_page":{n},"last_page":{last},"per_page":1,"total":{last},"next_page_url":{next},
+            "data":[{{"id":{n},"sku":"s{n}","quantity":{quantity},"reserve":{reserve}}}]}}"#
+    )
+    .into_bytes()
+}
+
+/// What a run asked of its driver, step by step, answered as `answer` says; a
+/// sleep moves the clock on rather than waiting. Returns the report and the log.
+fn drive(
+    mut run: Run,
+    mut answer: impl FnMut(&mut Run, &mut f64, Step, &mut Vec<String>),
+) -> (JsValue, Vec<String>) {
+    let mut now = 1_000_000.0;
+    let mut log = Vec::new();
+    for _ in 0..1_000 {
+        match run.poll(now) {
+            Step::Done => return (run.report().unwrap(), log),
+            Step::Sleep => now += run.sleep_ms(),
+            step => answer(&mut run, &mut now, step, &mut log),
+        }
+    }
+    panic!("the run did not end: {log:?}");
+}
+
+/// Answers fetches from `page(n, 2, …)` in the order they were asked for, reads
+/// rows `s1` = 0 and `s2` = 9 from the site, and logs writes.
+fn two_pages(run: &mut Run, now: &mut f64, step: Step, log: &mut Vec<String>) {
+    match step {
+        Step::Fetch => {
+            let url = run.request_url();
+            log.push(format!("fetch {url} {}", run.request_timeout_ms()));
+            let n = if url.ends_with("page=2") { 2 } else { 1 };
+            let body = if n == 1 {
+                page(1, 2, 5.7, 1.0)
+            } else {
+                page(2, 2, 1.0, 4.0)
+            };
+            run.answered(run.request_id(), *now, 200, None, body);
+        }
+        Step::Await => {}
+        Step::Read => {
+            let keys = run.keys();
+            assert!(keys.is_instance_of::<Array>(), "keys are an array");
+            let rows = Array::new();
+            for key in Array::from(&keys).iter() {
+                let sku = get(&key, "sku").as_string().unwrap();
+                assert!(
+                    get(&key, "warehouseId").is_undefined(),
+                    "no warehouse for totals"
+                );
+                let stock = if sku == "s1" { 0 } else { 9 };
+                rows.push(&js(&format!("{{ sku: {sku:?}, stock: {stock} }}")));
+            }
+            run.site_rows(&rows);
+        }
+        Step::Write => {
+            for change in Array::from(&run.changes()).iter() {
+                log.push(format!(
+                    "write {}={}",
+                    get(&change, "sku").as_string().unwrap(),
+                    get(&change, "stock").as_f64().unwrap()
+                ));
+            }
+            run.written();
+        }
+        other => panic!("unexpected step {other:?}"),
+    }
 }
 
 #[wasm_bindgen_test]
-async fn a_whole_run_through_js_callbacks() {
-    let log = Array::new();
+fn a_whole_run_through_the_steps() {
     let options = js("{ apiUrl: 'http://127.0.0.1:1/v1', rateLimitPerMinute: 6000 }");
-    let report = run_sync(options, io(&log)).await.unwrap();
+    let (report, log) = drive(start_sync(options, 1_000_000.0, 0.5).unwrap(), two_pages);
 
     assert!(
         !report.is_instance_of::<js_sys::Map>(),
@@ -108,33 +153,64 @@ async fn a_whole_run_through_js_callbacks() {
     );
     assert_eq!(get(&report, "complete"), JsValue::TRUE);
     assert_eq!(get(&report, "updated").as_f64(), Some(2.0));
-    assert_eq!(get(&report, "rateLimited").as_f64(), Some(1.0));
-    // Page 1, page 2 (the scan's census) answered 429 and asked for again, page 1.
-    assert_eq!(get(&report, "requests").as_f64(), Some(4.0));
-    assert!(get(&report, "error").is_undefined());
+    // Page 1, page 2, and page 1 again (the scan's census).
+    assert_eq!(get(&report, "requests").as_f64(), Some(3.0));
+    assert!(get(&report, "error").is_null() || get(&report, "error").is_undefined());
     assert!(get(&get(&report, "notOnSite"), "sample").is_instance_of::<Array>());
-
-    let lines: Vec<String> = log.iter().map(|v| v.as_string().unwrap()).collect();
     assert_eq!(
-        lines[0],
+        log[0],
         "fetch http://127.0.0.1:1/v1/offers/stocks?limit=50&page=1 30000"
     );
-    assert!(lines.contains(&"write a=4".to_string()), "{lines:?}");
-    assert!(lines.contains(&"write b=0".to_string()), "{lines:?}");
-    assert!(lines.iter().any(|l| l.starts_with("progress")));
+    assert!(log.contains(&"write s1=4".to_string()), "{log:?}");
+    assert!(log.contains(&"write s2=0".to_string()), "{log:?}");
 }
 
 #[wasm_bindgen_test]
-async fn callback_failures_become_report_errors() {
-    let io = js(r#"{
-        fetch: async () => ({ status: 200, retryAfter: null,
-            body: JSON.stringify({ next_page_url: null, data: [{ id: 1, sku: "a", quantity: 1, reserve: 0 }] }) }),
-        read: async () => [{ sku: "a", stock: 0 }],
-        write: async () => { throw new Error("database is locked"); },
-    }"#);
-    let report = run_sync(js("{ apiUrl: 'http://127.0.0.1:1/v1' }"), io)
-        .await
-        .unwrap();
+fn answers_given_as_text_or_with_a_byte_order_mark_read_the_same() {
+    let options = js("{ apiUrl: 'http://127.0.0.1:1/v1', rateLimitPerMinute: 6000 }");
+    let (report, log) = drive(
+        start_sync(options, 1_000_000.0, 0.5).unwrap(),
+        |run, now, step, log| {
+            if step == Step::Fetch {
+                let url = run.request_url();
+                let n = if url.ends_with("page=2") { 2 } else { 1 };
+                let body = if n == 1 {
+                    page(1, 2, 5.7, 1.0)
+                } else {
+                    page(2, 2, 1.0, 4.0)
+                };
+                if n == 1 {
+                    let text = String::from_utf8(body).unwrap();
+                    run.answered_text(run.request_id(), *now, 200, None, text);
+                } else {
+                    let with_bom = [&[0xEF, 0xBB, 0xBF][..], &body].concat();
+                    run.answered(run.request_id(), *now, 200, None, with_bom);
+                }
+            } else {
+                two_pages(run, now, step, log);
+            }
+        },
+    );
+    assert_eq!(get(&report, "complete"), JsValue::TRUE, "{log:?}");
+    assert_eq!(get(&report, "updated").as_f64(), Some(2.0));
+}
+
+#[wasm_bindgen_test]
+fn a_failed_request_is_retried_and_a_failed_write_ends_the_run_with_its_message() {
+    let options = js("{ apiUrl: 'http://127.0.0.1:1/v1', backoffBaseMs: 1, backoffMaxMs: 2, rateLimitPerMinute: 60000 }");
+    let mut failures = 0;
+    let (report, _) = drive(
+        start_sync(options, 1_000_000.0, 0.5).unwrap(),
+        |run, now, step, log| match step {
+            Step::Fetch if failures < 2 => {
+                failures += 1;
+                run.failed(run.request_id(), *now, false, Some("fetch failed".into()));
+            }
+            Step::Write => run.site_failed("database is locked"),
+            _ => two_pages(run, now, step, log),
+        },
+    );
+    assert_eq!(get(&report, "retries").as_f64(), Some(2.0));
     assert_eq!(get(&report, "complete"), JsValue::FALSE);
     let error = get(&report, "error");
     assert_eq!(get(&error, "code").as_string().unwrap(), "SINK_FAILED");
@@ -145,55 +221,25 @@ async fn callback_failures_become_report_errors() {
 }
 
 #[wasm_bindgen_test]
-async fn a_throwing_fetch_is_a_network_failure_that_is_retried() {
-    let io = js(r#"{
-        calls: 0,
-        fetch(req) { this.calls += 1; if (this.calls < 3) throw new TypeError("fetch failed");
-          return { status: 200, retryAfter: null, body: JSON.stringify({ next_page_url: null, data: [] }) }; },
-        read: async () => [],
-        write: async () => {},
-    }"#);
-    let options = js("{ apiUrl: 'http://127.0.0.1:1/v1', backoffBaseMs: 1, backoffMaxMs: 2, rateLimitPerMinute: 60000 }");
-    let report = run_sync(options, io).await.unwrap();
-    assert_eq!(get(&report, "complete"), JsValue::TRUE);
-    assert_eq!(get(&report, "retries").as_f64(), Some(2.0));
-}
-
-#[wasm_bindgen_test]
-async fn malformed_io_rejects_with_a_coded_error() {
-    let err = run_sync(JsValue::UNDEFINED, Object::new().into())
-        .await
-        .unwrap_err();
-    assert_coded_error(&err, "INVALID_CONFIG");
-    let read_rows_of_wrong_shape = js(r#"{
-        fetch: async () => ({ status: 200, body: JSON.stringify({ next_page_url: null, data: [{ id: 1, sku: "a", quantity: 1, reserve: 0 }] }) }),
-        read: async () => [{ stock: "lots" }],
-        write: async () => {},
-    }"#);
-    let report = run_sync(JsValue::UNDEFINED, read_rows_of_wrong_shape)
-        .await
-        .unwrap();
-    assert_eq!(
-        get(&get(&report, "error"), "code").as_string().unwrap(),
-        "SINK_FAILED"
+fn site_rows_of_the_wrong_shape_end_the_run() {
+    let options = js("{ apiUrl: 'http://127.0.0.1:1/v1', rateLimitPerMinute: 60000 }");
+    let (report, _) = drive(
+        start_sync(options, 1_000_000.0, 0.5).unwrap(),
+        |run, now, step, log| match step {
+            Step::Read => run.site_rows(&js("[{ stock: 'lots' }]")),
+            _ => two_pages(run, now, step, log),
+        },
     );
+    let error = get(&report, "error");
+    assert_eq!(get(&error, "code").as_string().unwrap(), "SINK_FAILED");
+    assert!(get(&error, "message")
+        .as_string()
+        .unwrap()
+        .contains("wrong shape"));
 }
 
 #[wasm_bindgen_test]
-async fn timers_really_sleep() {
-    // The engine sleeps between requests through gloo-timers; 6 000/min is 10 ms
-    // (+1 %) between starts, so three pages (and page 1 again, after the scan's
-    // census) take at least 20 ms of real time.
-    let io = js(r#"{
-        fetch(req) { const n = Number(/page=(\d+)/.exec(req.url)[1]); return { status: 200, body: JSON.stringify({
-            last_page: 3, per_page: 1, total: 3, next_page_url: n < 3 ? "x" : null, data: [{ id: n, sku: "s" + n, quantity: 1, reserve: 0 }] }) }; },
-        read: async () => [],
-        write: async () => {},
-    }"#);
-    let started = js_sys::Date::now();
-    let report = run_sync(js("{ rateLimitPerMinute: 6000 }"), io)
-        .await
-        .unwrap();
-    assert_eq!(get(&report, "pages").as_f64(), Some(4.0));
-    assert!(js_sys::Date::now() - started >= 20.0);
+fn invalid_options_throw_a_coded_error() {
+    let err = start_sync(js("{ rateLimit: 30 }"), 0.0, 0.0).err().unwrap();
+    assert_coded_error(&err, "INVALID_CONFIG");
 }

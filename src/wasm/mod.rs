@@ -4,9 +4,11 @@
 //! JS `Error`s named `KeyCrmSyncError` with a stable `code` (see [`crate::ErrorCode`]);
 //! nothing here panics on user input.
 
-mod driver;
 mod interop;
 mod rows;
+mod run;
+
+pub use run::{Run, Step};
 
 use wasm_bindgen::prelude::*;
 
@@ -15,34 +17,65 @@ use crate::error::SyncError;
 use crate::options::SyncOptions;
 use crate::pacing::SharedPacing;
 use crate::page::StockPage;
-use interop::{error_to_js, json_text, to_js, Io};
+use interop::{error_to_js, json_text, to_js};
 
-/// Runs one sync to its end and resolves with the report.
+/// A sync run, for `js/drive.js` to drive (see [`Run`]).
 ///
-/// `options` are the core options (see `SyncOptions`, camelCase); `io` carries the
-/// callbacks: `fetch(request)`, `read(keys)`, `write(changes)`, `readAll()`, an
-/// optional `progress(progress)`, and a numeric `seed` for backoff jitter.
-///
-/// A run that fails midway still resolves, with `complete: false` and an `error`;
-/// only invalid options or a malformed `io` reject, with a `KeyCrmSyncError`.
-#[wasm_bindgen(js_name = runSync)]
-pub async fn run_sync(options: JsValue, io: JsValue) -> Result<JsValue, JsValue> {
-    let (engine, io) = start(options, io, None)?;
-    finish(engine, io).await
+/// # Errors
+/// A `KeyCrmSyncError` (`INVALID_CONFIG`) for invalid options.
+#[wasm_bindgen(js_name = startSync)]
+pub fn start_sync(options: JsValue, now: f64, seed: f64) -> Result<Run, JsValue> {
+    let options = decode_options(options).map_err(|e| error_to_js(&e))?;
+    Ok(Run::new(SyncEngine::new(
+        options,
+        now as u64,
+        seed_of(seed),
+    )))
 }
 
-/// Runs one check (see `SyncEngine::for_check`) to its end and resolves with the
-/// report, whose `findings` say where the site and KeyCRM disagree. `io` is
-/// `runSync`'s; `readAll` is called once, `write` never.
+/// A check run (see `SyncEngine::for_check`), for `js/drive.js` to drive; its
+/// report's `findings` say where the site and KeyCRM disagree.
 ///
-/// Rejects with a `KeyCrmSyncError` (`INVALID_CONFIG`) for invalid options,
-/// options a check cannot honour, or a malformed `io`.
-#[wasm_bindgen(js_name = runCheck)]
-pub async fn run_check(options: JsValue, io: JsValue) -> Result<JsValue, JsValue> {
-    let (options, io) = decode(options, io)?;
-    let engine = SyncEngine::for_check(options, js_sys::Date::now() as u64, io.seed())
+/// # Errors
+/// A `KeyCrmSyncError` (`INVALID_CONFIG`) for invalid options, or options a
+/// check cannot honour.
+#[wasm_bindgen(js_name = startCheck)]
+pub fn start_check(options: JsValue, now: f64, seed: f64) -> Result<Run, JsValue> {
+    let options = decode_options(options).map_err(|e| error_to_js(&e))?;
+    SyncEngine::for_check(options, now as u64, seed_of(seed))
+        .map(Run::new)
+        .map_err(|e| error_to_js(&e))
+}
+
+/// A run that writes the balances of one stock-webhook delivery (`body`, its raw
+/// text), for `js/drive.js` to drive; its `offerIds` are the delivery's offers,
+/// each once. No request goes to KeyCRM.
+///
+/// # Errors
+/// A `KeyCrmSyncError`: `BAD_WEBHOOK` for a body that is not a stock webhook (or
+/// has more than `maxRows` rows), `INVALID_CONFIG` for options a stock webhook
+/// cannot honour (see `SyncEngine::for_stock_webhook`).
+#[wasm_bindgen(js_name = startStockWebhook)]
+pub fn start_stock_webhook(
+    options: JsValue,
+    body: &str,
+    max_rows: u32,
+    now: f64,
+) -> Result<Run, JsValue> {
+    let options = decode_options(options).map_err(|e| error_to_js(&e))?;
+    let rows = crate::webhook::parse_stock_webhook(body, max_rows as usize)
         .map_err(|e| error_to_js(&e))?;
-    finish(engine, io).await
+    let engine =
+        SyncEngine::for_stock_webhook(options, now as u64, &rows).map_err(|e| error_to_js(&e))?;
+    let mut offer_ids: Vec<u64> = rows.iter().map(|row| row.offer_id).collect();
+    offer_ids.sort_unstable();
+    offer_ids.dedup();
+    Ok(Run::new(engine).with_offer_ids(offer_ids))
+}
+
+/// The backoff jitter's seed from a number in [0, 1).
+fn seed_of(seed: f64) -> u64 {
+    (seed.abs() * 9_007_199_254_740_991.0) as u64
 }
 
 /// Pacing shared by the runs started through it: their requests to one KeyCRM
@@ -61,71 +94,16 @@ impl RequestPacing {
         RequestPacing::default()
     }
 
-    /// `runSync`, with this pacing. Invalid options or a malformed `io` throw at
-    /// once instead of rejecting.
-    #[wasm_bindgen(js_name = runSync)]
-    pub fn run_sync(&self, options: JsValue, io: JsValue) -> Result<js_sys::Promise, JsValue> {
-        let (engine, io) = start(options, io, Some(&self.shared))?;
-        Ok(wasm_bindgen_futures::future_to_promise(finish(engine, io)))
+    /// [`start_sync`], with this pacing.
+    ///
+    /// # Errors
+    /// A `KeyCrmSyncError` (`INVALID_CONFIG`) for invalid options.
+    #[wasm_bindgen(js_name = startSync)]
+    pub fn start_sync(&self, options: JsValue, now: f64, seed: f64) -> Result<Run, JsValue> {
+        let mut run = start_sync(options, now, seed)?;
+        run.share_pacing(&self.shared);
+        Ok(run)
     }
-}
-
-/// The options and the callbacks of a run, checked.
-fn decode(options: JsValue, io: JsValue) -> Result<(SyncOptions, Io), JsValue> {
-    let options = decode_options(options).map_err(|e| error_to_js(&e))?;
-    let io = Io::from_js(&io).map_err(|e| error_to_js(&e))?;
-    Ok((options, io))
-}
-
-fn start(
-    options: JsValue,
-    io: JsValue,
-    pacing: Option<&SharedPacing>,
-) -> Result<(SyncEngine, Io), JsValue> {
-    let (options, io) = decode(options, io)?;
-    let mut engine = SyncEngine::new(options, js_sys::Date::now() as u64, io.seed());
-    if let Some(shared) = pacing {
-        engine.share_pacing(shared);
-    }
-    Ok((engine, io))
-}
-
-async fn finish(engine: SyncEngine, io: Io) -> Result<JsValue, JsValue> {
-    let report = driver::drive(engine, &io).await;
-    to_js(&report).map_err(|e| error_to_js(&e))
-}
-
-/// Writes the balances of one stock-webhook delivery (`body`, its raw text) and
-/// resolves with `{ report, offerIds }`: the report, and the delivery's offers
-/// (each once), for a later read that confirms their figures. No request goes to
-/// KeyCRM; `io.fetch` is not called.
-///
-/// Rejects with a `KeyCrmSyncError`: `BAD_WEBHOOK` for a body that is not a stock
-/// webhook (or has more than `maxRows` rows), `INVALID_CONFIG` for options a stock
-/// webhook cannot honour (see `SyncEngine::for_stock_webhook`).
-#[wasm_bindgen(js_name = applyStockWebhook)]
-pub async fn apply_stock_webhook(
-    options: JsValue,
-    body: String,
-    max_rows: u32,
-    io: JsValue,
-) -> Result<JsValue, JsValue> {
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Applied {
-        report: crate::SyncReport,
-        offer_ids: Vec<u64>,
-    }
-    let (options, io) = decode(options, io)?;
-    let rows = crate::webhook::parse_stock_webhook(&body, max_rows as usize)
-        .map_err(|e| error_to_js(&e))?;
-    let engine = SyncEngine::for_stock_webhook(options, js_sys::Date::now() as u64, &rows)
-        .map_err(|e| error_to_js(&e))?;
-    let mut offer_ids: Vec<u64> = rows.iter().map(|row| row.offer_id).collect();
-    offer_ids.sort_unstable();
-    offer_ids.dedup();
-    let report = driver::drive(engine, &io).await;
-    to_js(&Applied { report, offer_ids }).map_err(|e| error_to_js(&e))
 }
 
 /// Refuses options a stock webhook cannot honour, before any delivery.
@@ -173,7 +151,7 @@ pub fn validate_options(options: JsValue) -> Result<(), JsValue> {
 /// Exposed for the parsing benchmark.
 #[wasm_bindgen(js_name = parsePage)]
 pub fn parse_page(bytes: &[u8], serde_only: bool) -> Result<u32, JsValue> {
-    let text = driver::decode_utf8(bytes.to_vec());
+    let text = run::decode_utf8(bytes.to_vec());
     let page = if serde_only {
         serde_json::from_str::<StockPage>(&text).map_err(|e| JsValue::from_str(&e.to_string()))
     } else {

@@ -3,7 +3,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
@@ -20,7 +20,6 @@ import { createSqliteSink } from "keycrm-stock-sync/sqlite";
 import { freshShop, stockOf } from "./support/shop.js";
 import { collectGarbage, startStallingServer } from "./support/stalling.js";
 import { createMemorySink } from "../../js/sinks/memory.js";
-import * as core from "../../js/wasm/keycrm_stock_sync.js";
 import {
   startEmulator,
   generateCatalogue,
@@ -440,30 +439,6 @@ test("a fetch that never settles and ignores its signal still times out", STALL,
   assert.equal(report.error.code, "CRM_UNAVAILABLE");
   assert.match(report.error.message, /did not answer in time/);
   assert.equal(calls, 1);
-});
-
-test("the core bounds an io.fetch that never settles by the request's timeout", STALL, async () => {
-  const wasm = new URL("../../js/wasm/keycrm_stock_sync_bg.wasm", import.meta.url);
-  core.initSync({ module: readFileSync(wasm) });
-  const requests = [];
-  const report = await core.runSync(
-    { apiUrl: "http://127.0.0.1:9/v1", requestTimeoutMs: 150, ...ONE_TRY },
-    {
-      fetch: (request) => {
-        requests.push(request);
-        return new Promise(() => {});
-      },
-      read: async () => [],
-      write: async () => {},
-      seed: 0.5,
-    },
-  );
-  assert.equal(report.error.code, "CRM_UNAVAILABLE");
-  assert.match(report.error.message, /did not answer in time/);
-  assert.deepEqual(
-    requests.map((r) => r.timeoutMs),
-    [150],
-  );
 });
 
 test("a sink write that never settles ends the run with SINK_FAILED after sinkTimeoutMs", STALL, async () => {
