@@ -54,6 +54,39 @@ const POWERS_OF_TEN: [f64; FIGURE_DIGITS + 1] = [
 /// Every whole number of up to 19 digits fits `u64`.
 const U64_DIGITS: usize = 19;
 
+/// The fields of a page's envelope the reader takes.
+#[derive(Clone, Copy)]
+enum PageField {
+    Total,
+    CurrentPage,
+    LastPage,
+    PerPage,
+    NextPageUrl,
+    Data,
+    Other,
+}
+
+/// The fields of an offer's row the reader takes.
+#[derive(Clone, Copy)]
+enum RowField {
+    Id,
+    Sku,
+    Quantity,
+    Reserve,
+    Warehouse,
+    Other,
+}
+
+/// The fields of a warehouse's figures.
+#[derive(Clone, Copy)]
+enum WarehouseField {
+    Id,
+    Name,
+    Quantity,
+    Reserve,
+    Other,
+}
+
 struct Scan<'a> {
     text: &'a str,
     at: usize,
@@ -130,16 +163,19 @@ impl<'a> Scan<'a> {
         read(self).map(Some)
     }
 
-    /// Reads an object's fields: `field(self, key)` takes each value. Keys are
-    /// taken without escapes only.
+    /// Reads an object's fields: `field(self, which)` takes each value, `which`
+    /// being the field's name among `fields` (or `other`). Keys are taken without
+    /// escapes only.
     ///
-    /// `usual` lists the keys in the order KeyCRM sends them, each as it appears
-    /// (quoted, with its colon): the next one expected is compared whole before
-    /// any key is scanned. Keys in another order, or spaced, are read all the same.
-    fn object(
+    /// `fields` lists the keys known, in the order KeyCRM sends them, each as it
+    /// appears (quoted, with its colon): the next one expected is compared whole
+    /// before any key is scanned, and then nothing is compared again. Keys in
+    /// another order, or spaced, are read all the same.
+    fn object<F: Copy>(
         &mut self,
-        usual: &[&'static str],
-        mut field: impl FnMut(&mut Self, &'a str) -> Option<()>,
+        fields: &[(&'static str, F)],
+        other: F,
+        mut field: impl FnMut(&mut Self, F) -> Option<()>,
     ) -> Option<()> {
         self.eat(b'{')?;
         if self.eat(b'}').is_some() {
@@ -148,11 +184,13 @@ impl<'a> Scan<'a> {
         let mut next = 0;
         loop {
             self.skip_space();
-            let key = match usual.get(next) {
-                Some(expected) if begins_with(&self.bytes()[self.at..], expected.as_bytes()) => {
+            let which = match fields.get(next) {
+                Some(&(expected, which))
+                    if begins_with(&self.bytes()[self.at..], expected.as_bytes()) =>
+                {
                     self.at += expected.len();
                     next += 1;
-                    &expected[1..expected.len() - 2]
+                    which
                 }
                 _ => {
                     let (key, escaped) = self.written_text()?;
@@ -160,10 +198,13 @@ impl<'a> Scan<'a> {
                         return None;
                     }
                     self.eat(b':')?;
-                    key
+                    fields
+                        .iter()
+                        .find(|(known, _)| known.get(1..known.len() - 2) == Some(key))
+                        .map_or(other, |&(_, which)| which)
                 }
             };
-            field(self, key)?;
+            field(self, which)?;
             match self.peek()? {
                 b',' => self.at += 1,
                 b'}' => {
@@ -195,19 +236,35 @@ impl<'a> Scan<'a> {
     }
 
     fn page(&mut self) -> Option<StockPage> {
+        use PageField as F;
+        /// The envelope's fields, in the order Laravel's paginator writes them.
+        const FIELDS: &[(&str, PageField)] = &[
+            ("\"current_page\":", F::CurrentPage),
+            ("\"data\":", F::Data),
+            ("\"first_page_url\":", F::Other),
+            ("\"from\":", F::Other),
+            ("\"last_page\":", F::LastPage),
+            ("\"last_page_url\":", F::Other),
+            ("\"next_page_url\":", F::NextPageUrl),
+            ("\"path\":", F::Other),
+            ("\"per_page\":", F::PerPage),
+            ("\"prev_page_url\":", F::Other),
+            ("\"to\":", F::Other),
+            ("\"total\":", F::Total),
+        ];
         let (mut total, mut current_page) = (Once::new(), Once::new());
         let (mut last_page, mut per_page) = (Once::new(), Once::new());
         let (mut next_page_url, mut data) = (Once::new(), Once::new());
-        self.object(&[], |scan, key| match key {
-            "total" => total.set(scan.nullable(Self::id)),
-            "current_page" => current_page.set(scan.nullable(Self::id)),
-            "last_page" => last_page.set(scan.nullable(Self::id)),
-            "per_page" => per_page.set(scan.nullable(Self::id)),
-            "next_page_url" => {
+        self.object(FIELDS, F::Other, |scan, field| match field {
+            F::Total => total.set(scan.nullable(Self::id)),
+            F::CurrentPage => current_page.set(scan.nullable(Self::id)),
+            F::LastPage => last_page.set(scan.nullable(Self::id)),
+            F::PerPage => per_page.set(scan.nullable(Self::id)),
+            F::NextPageUrl => {
                 next_page_url.set(scan.nullable(|scan| scan.text().map(Cow::into_owned)))
             }
-            "data" => data.set(scan.rows()),
-            _ => scan.skip_value(0),
+            F::Data => data.set(scan.rows()),
+            F::Other => scan.skip_value(0),
         })?;
         Some(StockPage {
             total: total.0.flatten(),
@@ -235,24 +292,25 @@ impl<'a> Scan<'a> {
     /// fifth more CPU.
     #[inline(never)]
     fn row(&mut self) -> Option<OfferStock> {
-        const USUAL: &[&str] = &[
-            "\"id\":",
-            "\"sku\":",
-            "\"price\":",
-            "\"purchased_price\":",
-            "\"quantity\":",
-            "\"reserve\":",
-            "\"warehouse\":",
+        use RowField as F;
+        const FIELDS: &[(&str, RowField)] = &[
+            ("\"id\":", F::Id),
+            ("\"sku\":", F::Sku),
+            ("\"price\":", F::Other),
+            ("\"purchased_price\":", F::Other),
+            ("\"quantity\":", F::Quantity),
+            ("\"reserve\":", F::Reserve),
+            ("\"warehouse\":", F::Warehouse),
         ];
         let (mut id, mut sku) = (Once::new(), Once::new());
         let (mut quantity, mut reserve, mut warehouse) = (Once::new(), Once::new(), Once::new());
-        self.object(USUAL, |scan, key| match key {
-            "id" => id.set(scan.id()),
-            "sku" => sku.set(scan.sku()),
-            "quantity" => quantity.set(scan.figure()),
-            "reserve" => reserve.set(scan.figure()),
-            "warehouse" => warehouse.set(scan.warehouses()),
-            _ => scan.skip_value(0),
+        self.object(FIELDS, F::Other, |scan, field| match field {
+            F::Id => id.set(scan.id()),
+            F::Sku => sku.set(scan.sku()),
+            F::Quantity => quantity.set(scan.figure()),
+            F::Reserve => reserve.set(scan.figure()),
+            F::Warehouse => warehouse.set(scan.warehouses()),
+            F::Other => scan.skip_value(0),
         })?;
         Some(OfferStock {
             id: id.0?,
@@ -277,15 +335,21 @@ impl<'a> Scan<'a> {
     }
 
     fn warehouse(&mut self) -> Option<WarehouseStock> {
-        const USUAL: &[&str] = &["\"id\":", "\"name\":", "\"quantity\":", "\"reserve\":"];
+        use WarehouseField as F;
+        const FIELDS: &[(&str, WarehouseField)] = &[
+            ("\"id\":", F::Id),
+            ("\"name\":", F::Name),
+            ("\"quantity\":", F::Quantity),
+            ("\"reserve\":", F::Reserve),
+        ];
         let (mut id, mut name) = (Once::new(), Once::new());
         let (mut quantity, mut reserve) = (Once::new(), Once::new());
-        self.object(USUAL, |scan, key| match key {
-            "id" => id.set(scan.id()),
-            "name" => name.set(scan.name()),
-            "quantity" => quantity.set(scan.figure()),
-            "reserve" => reserve.set(scan.figure()),
-            _ => scan.skip_value(0),
+        self.object(FIELDS, F::Other, |scan, field| match field {
+            F::Id => id.set(scan.id()),
+            F::Name => name.set(scan.name()),
+            F::Quantity => quantity.set(scan.figure()),
+            F::Reserve => reserve.set(scan.figure()),
+            F::Other => scan.skip_value(0),
         })?;
         Some(WarehouseStock {
             id: id.0?,
@@ -498,7 +562,7 @@ impl<'a> Scan<'a> {
             }
             b'{' => {
                 let depth = depth.checked_add(1).filter(|d| *d <= MAX_DEPTH)?;
-                self.object(&[], |scan, _| scan.skip_value(depth))
+                self.object(&[], (), |scan, ()| scan.skip_value(depth))
             }
             b'[' => {
                 let depth = depth.checked_add(1).filter(|d| *d <= MAX_DEPTH)?;
