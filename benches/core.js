@@ -16,9 +16,12 @@
 // first 12 pages of a first sync (totals), for each side.
 //
 // Run: npm run bench:core  (about a minute). BENCH_ROUNDS, BENCH_COLD set the
-// counts; BENCH_TEXT=1 serves answers without arrayBuffer() (the body then
-// crosses into wasm as a string). The machine may be busy: compare ratios of one run, not absolutes
-// across runs.
+// counts (BENCH_COLD=0: no cold samples); BENCH_CASES picks cases by name
+// (comma-separated: totals, names, per-warehouse); BENCH_PER_PAGE sets the rows a
+// page (50); BENCH_COLD_FLAGS passes flags to the cold processes' node (such as
+// --liftoff-only); BENCH_TEXT=1 serves answers without arrayBuffer() (the body
+// then crosses into wasm as a string). The machine may be busy: compare ratios of
+// one run, not absolutes across runs.
 
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -37,11 +40,16 @@ const COLD = Number(process.env.BENCH_COLD ?? 5);
 const COLD_PAGES = 12;
 const BUDGET = 100_000;
 
-const CASES = [
-  { name: "totals", options: {} },
-  { name: "2 warehouses by name", options: { warehouses: ["Київ", "Основний"] } },
-  { name: "per warehouse", options: { perWarehouse: true } },
+const PER_PAGE = Number(process.env.BENCH_PER_PAGE ?? 50);
+const COLD_FLAGS = (process.env.BENCH_COLD_FLAGS ?? "").split(" ").filter(Boolean);
+
+const ALL_CASES = [
+  { key: "totals", name: "totals", options: {} },
+  { key: "names", name: "2 warehouses by name", options: { warehouses: ["Київ", "Основний"] } },
+  { key: "per-warehouse", name: "per warehouse", options: { perWarehouse: true } },
 ];
+const chosen = process.env.BENCH_CASES?.split(",");
+const CASES = ALL_CASES.filter((c) => chosen === undefined || chosen.includes(c.key));
 
 
 function cpuMs(body) {
@@ -96,7 +104,7 @@ const rows = [];
 for (const { name, options } of CASES) {
   const perWarehouse = options.perWarehouse === true;
   const details = perWarehouse || options.warehouses !== undefined;
-  const pages = stockPages(offers, { details });
+  const pages = stockPages(offers, { details, perPage: PER_PAGE });
   // The site as a complete sync leaves it, for the steady state.
   const synced = siteOf(offers, perWarehouse, 9_999);
   await runReference(pages, options, synced);
@@ -173,7 +181,7 @@ try {
     for (const side of i % 2 === 0 ? ["package", "reference"] : ["reference", "package"]) {
       const out = execFileSync(
         process.execPath,
-        ["--input-type=module", "-e", COLD_SCRIPT(side)],
+        [...COLD_FLAGS, "--input-type=module", "-e", COLD_SCRIPT(side)],
         { cwd: root, env: { ...process.env, BENCH_DATA: data }, encoding: "utf8" },
       );
       cold[side].push(JSON.parse(out).ms);
@@ -182,18 +190,20 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-const coldPkg = median(cold.package);
-const coldRef = median(cold.reference);
-rows.push({
-  case: `cold: first ${COLD_PAGES} pages, totals`,
-  state: "first sync",
-  "package ms / 1 000 offers": `${coldPkg.toFixed(1)} ms in all`,
-  "reference ms / 1 000 offers": `${coldRef.toFixed(1)} ms in all`,
-  "package / reference": (coldPkg / coldRef).toFixed(2),
-});
+if (COLD > 0) {
+  const coldPkg = median(cold.package);
+  const coldRef = median(cold.reference);
+  rows.push({
+    case: `cold: first ${COLD_PAGES} pages, totals`,
+    state: "first sync",
+    "package ms / 1 000 offers": `${coldPkg.toFixed(1)} ms in all`,
+    "reference ms / 1 000 offers": `${coldRef.toFixed(1)} ms in all`,
+    "package / reference": (coldPkg / coldRef).toFixed(2),
+  });
+}
 
 console.log(
-  `Node ${process.version}, V8 ${process.versions.v8}; ${OFFERS} offers in pages of 50; ` +
+  `Node ${process.version}, V8 ${process.versions.v8}; ${OFFERS} offers in pages of ${PER_PAGE}; ` +
     `${ROUNDS} interleaved rounds (medians), ${COLD} cold processes each; process CPU`,
 );
 console.table(rows);
