@@ -133,35 +133,26 @@ export async function drive(run, io) {
           break;
         }
         case READ: {
-          const limit = run.siteCallTimeoutMs(Date.now());
           const keys = run.keys();
-          const rows = await within(limit, () => io.read(keys));
-          if (rows === TIMED_OUT) run.siteTimedOut(limit);
-          else if (rows instanceof Thrown) run.siteFailed(rows.message);
-          else run.siteRows(rows);
+          await siteCall(run, () => io.read(keys), (rows) => run.siteRows(rows));
           break;
         }
         case WRITE: {
-          const limit = run.siteCallTimeoutMs(Date.now());
           const changes = run.changes();
-          const done = await within(limit, () => io.write(changes));
-          if (done === TIMED_OUT) run.siteTimedOut(limit);
-          else if (done instanceof Thrown) run.siteFailed(done.message);
-          else {
+          await siteCall(run, () => io.write(changes), () => {
             run.written();
             report(run, io);
-          }
+          });
           break;
         }
         case READ_ALL: {
-          const limit = run.siteCallTimeoutMs(Date.now());
-          const rows =
+          const readAll =
             typeof io.readAll === "function"
-              ? await within(limit, () => io.readAll())
-              : new Thrown("the sink has no readAll(), which zeroMissing needs");
-          if (rows === TIMED_OUT) run.siteTimedOut(limit);
-          else if (rows instanceof Thrown) run.siteFailed(rows.message);
-          else run.allSiteRows(rows);
+              ? () => io.readAll()
+              : () => {
+                  throw new Error("the sink has no readAll(), which zeroMissing needs");
+                };
+          await siteCall(run, readAll, (rows) => run.allSiteRows(rows));
           break;
         }
         case DONE:
@@ -227,6 +218,17 @@ function stopRequested(io) {
   } catch {
     return false;
   }
+}
+
+// Makes a sink call within the core's limit for it, and hands its result to
+// `took`; a call that throws, rejects or outlasts the limit is reported to the
+// core instead.
+async function siteCall(run, call, took) {
+  const limit = run.siteCallTimeoutMs(Date.now());
+  const result = await within(limit, call);
+  if (result === TIMED_OUT) run.siteTimedOut(limit);
+  else if (result instanceof Thrown) run.siteFailed(result.message);
+  else took(result);
 }
 
 // What a sink call threw, or rejected with.

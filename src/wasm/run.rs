@@ -166,12 +166,7 @@ impl Run {
         retry_after: Option<String>,
         body: Vec<u8>,
     ) {
-        let response = HttpResponse {
-            status,
-            retry_after,
-            body: decode_utf8(body),
-        };
-        self.engine.handle_response(ms(id), ms(now), response);
+        self.answered_text(id, now, status, retry_after, decode_utf8(body));
     }
 
     /// [`Run::answered`], with the body as text.

@@ -129,3 +129,14 @@ test("a run that may be stopped looks whether it was while it waits, and stops",
   assert.equal(report.error.code, "DEADLINE_EXCEEDED");
   assert.match(report.error.message, /asked to stop/);
 });
+
+test("a run that must read every site row, with a sink that cannot, ends SINK_FAILED naming readAll()", async () => {
+  const site = siteOf(new Map([["a", 0]]));
+  const report = await drive(core.startSync({ ...QUICK, zeroMissing: true }, Date.now(), 0.5), {
+    fetch: async () => ({ status: 200, retryAfter: null, body: onePage }),
+    ...site,
+  });
+  assert.equal(report.complete, false);
+  assert.equal(report.error.code, "SINK_FAILED");
+  assert.match(report.error.message, /has no readAll\(\)/);
+});
