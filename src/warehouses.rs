@@ -45,11 +45,19 @@ impl WarehouseBook {
             return;
         };
         for w in breakdown {
-            if let std::collections::btree_map::Entry::Vacant(slot) = self.seen.entry(w.id) {
-                slot.insert(w.name.to_string());
-                self.all_found = self.missing().is_empty();
+            if !self.seen.contains_key(&w.id) {
+                self.meet(w.id, &w.name);
             }
         }
+    }
+
+    /// Notes a warehouse seen for the first time. Apart from [`note`](Self::note),
+    /// which runs for every row, so that V8 optimises only what every row runs.
+    #[cold]
+    #[inline(never)]
+    fn meet(&mut self, id: u64, name: &str) {
+        self.seen.insert(id, name.to_string());
+        self.all_found = self.missing().is_empty();
     }
 
     /// Whether every chosen warehouse has been seen, so figures may be written.

@@ -276,7 +276,9 @@ impl<'a> Scan<'a> {
         })
     }
 
-    /// The rows of `data`.
+    /// The rows of `data`. Not inlined, for the reason given at
+    /// [`row`](Self::row): the envelope around it runs once a page.
+    #[inline(never)]
     fn rows(&mut self) -> Option<Vec<OfferStock>> {
         let mut rows = Vec::with_capacity(PAGE_LIMIT as usize);
         self.array(|scan| {
