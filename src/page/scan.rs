@@ -192,17 +192,7 @@ impl<'a> Scan<'a> {
                     next += 1;
                     which
                 }
-                _ => {
-                    let (key, escaped) = self.written_text()?;
-                    if escaped {
-                        return None;
-                    }
-                    self.eat(b':')?;
-                    fields
-                        .iter()
-                        .find(|(known, _)| known.get(1..known.len() - 2) == Some(key))
-                        .map_or(other, |&(_, which)| which)
-                }
+                _ => self.unexpected_key(fields, other)?,
             };
             field(self, which)?;
             match self.peek()? {
@@ -214,6 +204,23 @@ impl<'a> Scan<'a> {
                 _ => return None,
             }
         }
+    }
+
+    /// Reads a key that is not the one expected next, and its colon: which of
+    /// `fields` it is, or `other`. Apart from [`object`](Self::object), whose loop
+    /// runs for every field of every row, since KeyCRM's keys come in order.
+    #[cold]
+    #[inline(never)]
+    fn unexpected_key<F: Copy>(&mut self, fields: &[(&'static str, F)], other: F) -> Option<F> {
+        let (key, escaped) = self.written_text()?;
+        if escaped {
+            return None;
+        }
+        self.eat(b':')?;
+        let known = fields
+            .iter()
+            .find(|(known, _)| known.get(1..known.len() - 2) == Some(key));
+        Some(known.map_or(other, |&(_, which)| which))
     }
 
     /// Reads an array's elements: `element(self)` takes each.
@@ -422,9 +429,16 @@ impl<'a> Scan<'a> {
                 let text = self.text()?;
                 Some((!text.trim().is_empty()).then(|| text.into_owned()))
             }
-            // Written as JSON writes it, the number is its own text.
-            _ => Some(Some(self.id()?.to_string())),
+            _ => self.numeric_sku(),
         }
+    }
+
+    /// A SKU written as a bare number: as JSON writes it, the number is its own
+    /// text. Rare, so kept out of [`row`](Self::row), which V8 optimises whole.
+    #[cold]
+    #[inline(never)]
+    fn numeric_sku(&mut self) -> Option<Option<String>> {
+        Some(Some(self.id()?.to_string()))
     }
 
     /// A string, decoded.
