@@ -300,11 +300,10 @@ impl CheckCollector {
     /// [`take_site`](Self::take_site) found them; none to look up is a lookup
     /// already done.
     pub fn look_up_names(&mut self) {
-        let ids: BTreeSet<u64> = self
+        let ids = self
             .findings
             .iter()
-            .flat_map(|f| f.not_on_site.iter().map(|o| o.offer_id))
-            .collect();
+            .flat_map(|f| f.not_on_site.iter().map(|o| o.offer_id));
         self.names = Some(NameLookup::new(ids));
     }
 
@@ -399,7 +398,10 @@ impl CheckCollector {
             })
             .collect();
 
-        let site_skus: BTreeSet<&str> = site.iter().map(|row| row.sku.as_str()).collect();
+        // Built by inserting: collecting would sort a list first, with code of
+        // its own in the wasm.
+        let mut site_skus = BTreeSet::new();
+        site_skus.extend(site.iter().map(|row| row.sku.as_str()));
         findings.missing_in_keycrm = site
             .iter()
             .filter(|row| {
@@ -465,11 +467,9 @@ struct ProductName {
 impl NameLookup {
     /// A lookup of the names of these offers.
     pub fn new(offer_ids: impl IntoIterator<Item = u64>) -> Self {
-        let ids: Vec<u64> = offer_ids
-            .into_iter()
-            .collect::<BTreeSet<u64>>()
-            .into_iter()
-            .collect();
+        let mut ids: Vec<u64> = offer_ids.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
         NameLookup {
             chunks: ids.chunks(NAMES_PER_REQUEST).map(<[u64]>::to_vec).collect(),
             ..NameLookup::default()
