@@ -356,9 +356,7 @@ impl CheckCollector {
             })
             .collect();
         let current: HashSet<StockKey> = site.iter().map(SiteStock::key).collect();
-        findings
-            .stock_differs
-            .sort_by(|a, b| (&a.sku, a.warehouse_id).cmp(&(&b.sku, b.warehouse_id)));
+        sort_by_row(&mut findings.stock_differs, |f| (&f.sku, f.warehouse_id));
 
         // Offers by SKU, for duplicates, near misses and what the site lacks.
         let mut by_sku: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
@@ -413,9 +411,9 @@ impl CheckCollector {
                 site: row.stock,
             })
             .collect();
-        findings
-            .missing_in_keycrm
-            .sort_by(|a, b| (&a.sku, a.warehouse_id).cmp(&(&b.sku, b.warehouse_id)));
+        sort_by_row(&mut findings.missing_in_keycrm, |f| {
+            (&f.sku, f.warehouse_id)
+        });
         findings.near_misses = near_misses(&by_sku, &site_skus);
 
         CheckOutcome {
@@ -559,6 +557,29 @@ pub fn loose_sku(sku: &str) -> String {
 /// Pairs of a KeyCRM SKU and a site SKU that differ but are equal
 /// [loosely](loose_sku), where the KeyCRM SKU has no site row or the site SKU is
 /// on no offer.
+/// Sorts findings by their row (SKU, then warehouse), findings of one row in the
+/// order they came. One sort of (row, place) serves every kind of finding: a
+/// sort compiled per kind costs the wasm several KB each.
+fn sort_by_row<T>(findings: &mut Vec<T>, row: impl Fn(&T) -> (&str, Option<u64>)) {
+    let mut order: Vec<(&str, Option<u64>, usize)> = findings
+        .iter()
+        .enumerate()
+        .map(|(place, finding)| {
+            let (sku, warehouse_id) = row(finding);
+            (sku, warehouse_id, place)
+        })
+        .collect();
+    // Places are distinct, so no two entries are equal: the order is stable.
+    order.sort_unstable();
+    let order: Vec<usize> = order.into_iter().map(|(_, _, place)| place).collect();
+    let mut slots: Vec<Option<T>> = findings.drain(..).map(Some).collect();
+    findings.extend(
+        order
+            .into_iter()
+            .filter_map(|place| slots.get_mut(place).and_then(Option::take)),
+    );
+}
+
 fn near_misses(keycrm: &BTreeMap<&str, Vec<u64>>, site: &BTreeSet<&str>) -> Vec<NearMiss> {
     let mut site_by_loose: HashMap<String, Vec<&str>> = HashMap::default();
     for sku in site {
@@ -586,6 +607,24 @@ fn near_misses(keycrm: &BTreeMap<&str, Vec<u64>>, site: &BTreeSet<&str>) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn findings_sort_by_row_and_keep_the_order_of_one_rows() {
+        let mut findings = vec![
+            ("b", None, 1),
+            ("a", Some(2), 2),
+            ("a", None, 3),
+            ("b", None, 4),
+            ("a", Some(1), 5),
+            ("a", None, 6),
+        ];
+        sort_by_row(&mut findings, |&(sku, warehouse_id, _)| (sku, warehouse_id));
+        let order: Vec<u32> = findings.iter().map(|f| f.2).collect();
+        assert_eq!(order, [3, 6, 5, 2, 1, 4]);
+        let mut none: Vec<(&str, Option<u64>)> = Vec::new();
+        sort_by_row(&mut none, |&(sku, warehouse_id)| (sku, warehouse_id));
+        assert!(none.is_empty());
+    }
 
     #[test]
     fn loose_skus_ignore_case_and_surrounding_whitespace_only() {
