@@ -39,7 +39,7 @@ mod writes;
 use requests::{OrderSource, Retried};
 use writes::HeldRaises;
 
-use std::collections::BTreeMap;
+use foldhash::HashMap;
 
 use crate::availability::{Availability, DesiredStock, StockKey};
 use crate::check::CheckCollector;
@@ -142,12 +142,13 @@ pub struct SyncEngine {
     zeroing: Zeroing,
     waiting: Waiting,
     in_flight: Vec<InFlight>,
-    /// Pages answered ahead of their turn, with their request's start time.
-    arrived: BTreeMap<u64, (StockPage, u64)>,
+    /// Pages answered ahead of their turn, with their request's start time. By
+    /// page, like the two below: a few at a time, looked up, never listed.
+    arrived: HashMap<u64, (StockPage, u64)>,
     /// Failed attempts of pages of the current epoch.
-    page_attempts: BTreeMap<u64, u32>,
+    page_attempts: HashMap<u64, u32>,
     /// Retries of pages of the current epoch, owed and made.
-    retried: BTreeMap<u64, Retried>,
+    retried: HashMap<u64, Retried>,
     next_id: u64,
     rate_limit_attempt: u32,
     started_ms: u64,
@@ -222,9 +223,9 @@ impl SyncEngine {
             zeroing: Zeroing::NotAsked,
             waiting: Waiting::Nothing,
             in_flight: Vec::new(),
-            arrived: BTreeMap::new(),
-            page_attempts: BTreeMap::new(),
-            retried: BTreeMap::new(),
+            arrived: HashMap::default(),
+            page_attempts: HashMap::default(),
+            retried: HashMap::default(),
             next_id: 1,
             rate_limit_attempt: 0,
             started_ms: now_ms,
