@@ -46,7 +46,8 @@ const TIMED_OUT = Symbol("timed out");
  */
 export async function drive(run, io) {
   const canStop = typeof io.shouldStop === "function";
-  // Answers that came in and are not yet handed to the core, as [id, outcome].
+  // Answers that came in and are not yet handed to the core: an id, then its
+  // outcome, for each.
   const landed = [];
   let pending = 0;
   // Resolves the wait for the next answer, while one is awaited.
