@@ -15,7 +15,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { generateCatalogue } from "keycrm-stock-sync/testing";
 import { withFreeWaits } from "./free-waits.js";
-import { mapSink, memoryFetch, stockPages } from "./pages.js";
+import { mapSink, memoryFetch, siteOf, stockPages } from "./pages.js";
 
 const [before, after] = process.argv.slice(2);
 if (!before || !after) {
@@ -33,19 +33,6 @@ const CASES = [
 ];
 
 const offers = generateCatalogue({ offers: 5_000 });
-
-function siteOf(perWarehouse) {
-  const table = new Map();
-  for (const offer of offers) {
-    if (!offer.sku) continue;
-    if (perWarehouse) {
-      for (const w of offer.warehouse) table.set(`${offer.sku}\u0000${w.id}`, 9_999);
-    } else {
-      table.set(offer.sku, 9_999);
-    }
-  }
-  return table;
-}
 
 async function cpuMs(build, fetch, options, table) {
   return withFreeWaits(async () => {
@@ -70,10 +57,10 @@ const rows = [];
 for (const { name, options } of CASES) {
   const perWarehouse = options.perWarehouse === true;
   const fetch = memoryFetch(stockPages(offers, { details: name !== "totals" }));
-  const synced = siteOf(perWarehouse);
+  const synced = siteOf(offers, perWarehouse, 9_999);
   await cpuMs(builds.after, fetch, options, synced);
   for (const [state, start] of [
-    ["first sync", () => siteOf(perWarehouse)],
+    ["first sync", () => siteOf(offers, perWarehouse, 9_999)],
     ["steady state", () => new Map(synced)],
   ]) {
     const samples = { before: [], after: [] };

@@ -32,7 +32,7 @@ import { syncStocks } from "keycrm-stock-sync";
 import { generateCatalogue } from "keycrm-stock-sync/testing";
 import { referenceSync } from "./reference.js";
 import { withFreeWaits } from "./free-waits.js";
-import { mapSink, memoryFetch, stockPages } from "./pages.js";
+import { mapSink, memoryFetch, siteOf, stockPages } from "./pages.js";
 
 const OFFERS = Number(process.env.BENCH_OFFERS ?? 5_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
@@ -85,19 +85,6 @@ async function runReference(pages, options, table) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-function siteOf(offers, perWarehouse, figure) {
-  const table = new Map();
-  for (const offer of offers) {
-    if (offer.sku === null || offer.sku === "") continue;
-    if (perWarehouse) {
-      for (const w of offer.warehouse) table.set(`${offer.sku}\u0000${w.id}`, figure);
-    } else {
-      table.set(offer.sku, figure);
-    }
-  }
-  return table;
-}
 
 const offers = generateCatalogue({ offers: OFFERS });
 const rows = [];

@@ -77,6 +77,23 @@ export function memoryFetch(pages, { bytes: withBytes = true } = {}) {
 }
 
 /**
+ * The site's table for `offers` (a catalogue), every row holding `figure`, keyed
+ * as mapSink keys it: the SKU, or the SKU and warehouse id joined by U+0000.
+ */
+export function siteOf(offers, perWarehouse, figure) {
+  const table = new Map();
+  for (const offer of offers) {
+    if (offer.sku === null || offer.sku === "") continue;
+    if (perWarehouse) {
+      for (const w of offer.warehouse) table.set(`${offer.sku}\u0000${w.id}`, figure);
+    } else {
+      table.set(offer.sku, figure);
+    }
+  }
+  return table;
+}
+
+/**
  * A site table in a Map, with the sink interface: `read(keys)`, `write(changes)`.
  * Keys are the SKU, or the SKU and warehouse id joined by U+0000.
  */

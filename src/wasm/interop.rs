@@ -49,3 +49,15 @@ pub fn error_to_js(err: &SyncError) -> JsValue {
     }
     error.into()
 }
+
+/// UTF-8 bytes as text, as the WHATWG decoder does: BOM dropped, invalid
+/// sequences as U+FFFD.
+pub fn decode_utf8(mut bytes: Vec<u8>) -> String {
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        bytes.drain(..3);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}

@@ -17,7 +17,7 @@ use crate::error::SyncError;
 use crate::options::SyncOptions;
 use crate::pacing::SharedPacing;
 use crate::page::StockPage;
-use interop::{error_to_js, json_text, to_js};
+use interop::{decode_utf8, error_to_js, json_text, to_js};
 
 /// A sync run, for `js/drive.js` to drive (see [`Run`]).
 ///
@@ -151,7 +151,7 @@ pub fn validate_options(options: JsValue) -> Result<(), JsValue> {
 /// Exposed for the parsing benchmark.
 #[wasm_bindgen(js_name = parsePage)]
 pub fn parse_page(bytes: &[u8], serde_only: bool) -> Result<u32, JsValue> {
-    let text = run::decode_utf8(bytes.to_vec());
+    let text = decode_utf8(bytes.to_vec());
     let page = if serde_only {
         serde_json::from_str::<StockPage>(&text).map_err(|e| JsValue::from_str(&e.to_string()))
     } else {
@@ -166,9 +166,9 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-/// Decodes the options bag through JSON text: serde-wasm-bindgen reads a struct by
-/// looking up its known fields, so it would never see an unknown (mistyped) one,
-/// and `deny_unknown_fields` would silently do nothing.
+/// Decodes the options bag through JSON text, so that an unknown (mistyped) option
+/// is seen: a reader that looked up the known fields of the JS object one by one
+/// would never meet it, and `deny_unknown_fields` would silently do nothing.
 fn decode_options(value: JsValue) -> Result<SyncOptions, SyncError> {
     if value.is_undefined() || value.is_null() {
         return SyncOptions::from_json("{}");

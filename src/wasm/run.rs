@@ -9,13 +9,10 @@
 
 use wasm_bindgen::prelude::*;
 
-use super::interop::{error_to_js, to_js};
+use super::interop::{decode_utf8, error_to_js, to_js};
 use super::rows::{changes_to_js, keys_to_js, site_rows_from_js};
-use crate::availability::StockKey;
-use crate::diff::StockChange;
 use crate::engine::{Action, SyncEngine};
 use crate::pacing::SharedPacing;
-use crate::report::SyncReport;
 use crate::request::{HttpRequest, HttpResponse, TransportFailure};
 
 /// What [`Run::poll`] asks of the driver; the action's details are read from
@@ -40,15 +37,11 @@ pub enum Step {
     Done = 6,
 }
 
-/// An engine and the details of the action it last asked for.
+/// An engine and the action it last asked for, whose details the driver reads.
 #[wasm_bindgen]
 pub struct Run {
     engine: SyncEngine,
-    request: Option<HttpRequest>,
-    sleep_ms: u64,
-    keys: Vec<StockKey>,
-    changes: Vec<StockChange>,
-    report: Option<Box<SyncReport>>,
+    action: Action,
     /// A stock webhook's offers, each once.
     offer_ids: Vec<u64>,
 }
@@ -57,11 +50,7 @@ impl Run {
     pub(super) fn new(engine: SyncEngine) -> Run {
         Run {
             engine,
-            request: None,
-            sleep_ms: 0,
-            keys: Vec::new(),
-            changes: Vec::new(),
-            report: None,
+            action: Action::AwaitResponse,
             offer_ids: Vec::new(),
         }
     }
@@ -74,79 +63,81 @@ impl Run {
     pub(super) fn share_pacing(&mut self, shared: &SharedPacing) {
         self.engine.share_pacing(shared);
     }
+
+    /// The request the last action asked to start, if it was a fetch.
+    fn request(&self) -> Option<&HttpRequest> {
+        match &self.action {
+            Action::Fetch(request) => Some(request),
+            _ => None,
+        }
+    }
 }
 
 #[wasm_bindgen]
 impl Run {
-    /// The next action, at `now` (ms since the epoch).
+    /// The next action, at `now` (ms since the epoch). Its details stay readable
+    /// until the next poll; the last action's go with it.
     pub fn poll(&mut self, now: f64) -> Step {
-        match self.engine.poll(ms(now)) {
-            Action::Fetch(request) => {
-                self.request = Some(request);
-                Step::Fetch
-            }
-            Action::Sleep(wait) => {
-                self.sleep_ms = wait;
-                Step::Sleep
-            }
+        self.action = self.engine.poll(ms(now));
+        match &self.action {
+            Action::Fetch(_) => Step::Fetch,
+            Action::Sleep(_) => Step::Sleep,
             Action::AwaitResponse => Step::Await,
-            Action::ReadSite(keys) => {
-                self.keys = keys;
-                Step::Read
-            }
-            Action::WriteSite(changes) => {
-                self.changes = changes;
-                Step::Write
-            }
+            Action::ReadSite(_) => Step::Read,
+            Action::WriteSite(_) => Step::Write,
             Action::ReadAllSite => Step::ReadAll,
-            Action::Done(report) => {
-                self.report = Some(report);
-                Step::Done
-            }
+            Action::Done(_) => Step::Done,
         }
     }
 
     /// The id of the request to start, to hand back with its outcome.
     #[wasm_bindgen(getter, js_name = requestId)]
     pub fn request_id(&self) -> f64 {
-        self.request.as_ref().map_or(-1.0, |r| r.id as f64)
+        self.request().map_or(-1.0, |r| r.id as f64)
     }
 
     /// The URL of the request to start.
     #[wasm_bindgen(getter, js_name = requestUrl)]
     pub fn request_url(&self) -> String {
-        self.request
-            .as_ref()
-            .map_or_else(String::new, |r| r.url.clone())
+        self.request().map_or_else(String::new, |r| r.url.clone())
     }
 
     /// How long the request to start may take, headers and body, in ms.
     #[wasm_bindgen(getter, js_name = requestTimeoutMs)]
     pub fn request_timeout_ms(&self) -> f64 {
-        self.request.as_ref().map_or(0.0, |r| r.timeout_ms as f64)
+        self.request().map_or(0.0, |r| r.timeout_ms as f64)
     }
 
     /// How long to sleep, in ms.
     #[wasm_bindgen(getter, js_name = sleepMs)]
     pub fn sleep_ms(&self) -> f64 {
-        self.sleep_ms as f64
+        match self.action {
+            Action::Sleep(wait) => wait as f64,
+            _ => 0.0,
+        }
     }
 
     /// The keys to read, as the sink's objects.
     pub fn keys(&self) -> JsValue {
-        keys_to_js(&self.keys)
+        match &self.action {
+            Action::ReadSite(keys) => keys_to_js(keys),
+            _ => keys_to_js(&[]),
+        }
     }
 
     /// The changes to write, as the sink's objects.
     pub fn changes(&self) -> JsValue {
-        changes_to_js(&self.changes)
+        match &self.action {
+            Action::WriteSite(changes) => changes_to_js(changes),
+            _ => changes_to_js(&[]),
+        }
     }
 
     /// The report, once [`Step::Done`].
     pub fn report(&self) -> Result<JsValue, JsValue> {
-        match &self.report {
-            Some(report) => to_js(report).map_err(|e| error_to_js(&e)),
-            None => Ok(JsValue::UNDEFINED),
+        match &self.action {
+            Action::Done(report) => to_js(report).map_err(|e| error_to_js(&e)),
+            _ => Ok(JsValue::UNDEFINED),
         }
     }
 
@@ -264,16 +255,4 @@ impl Run {
 /// A whole number of ms (or an id) from JS: NaN and negatives as 0.
 fn ms(value: f64) -> u64 {
     value as u64
-}
-
-/// UTF-8 bytes as text, as the WHATWG decoder does: BOM dropped, invalid
-/// sequences as U+FFFD.
-pub(super) fn decode_utf8(mut bytes: Vec<u8>) -> String {
-    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        bytes.drain(..3);
-    }
-    match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }
 }
