@@ -126,35 +126,33 @@ impl Availability {
         observed_at: u64,
     ) -> Result<Vec<DesiredStock>, SyncError> {
         let mut figures = Vec::new();
-        self.figures_into(row, sku, observed_at, &mut figures)?;
+        self.figures_into(row, sku.to_string(), observed_at, &mut figures)?;
         Ok(figures)
     }
 
     /// [`Availability::figures`], appended to `out`, so that a caller taking
-    /// rows one after another can keep one buffer for them. On an error, `out`
-    /// may hold some of the row's figures.
+    /// rows one after another can keep one buffer for them; the SKU moves into
+    /// the row's last figure. On an error, `out` may hold some of the row's
+    /// figures.
     ///
     /// # Errors
     /// As [`Availability::figures`].
     pub fn figures_into(
         &self,
         row: &OfferStock,
-        sku: &str,
+        sku: String,
         observed_at: u64,
         out: &mut Vec<DesiredStock>,
     ) -> Result<(), SyncError> {
-        let desired = |warehouse_id, quantity, reserve| {
+        let desired = |sku, warehouse_id, quantity, reserve| {
             Ok(DesiredStock {
-                key: StockKey {
-                    sku: sku.to_string(),
-                    warehouse_id,
-                },
+                key: StockKey { sku, warehouse_id },
                 stock: self.checked(row.id, quantity, reserve)?,
                 observed_at,
             })
         };
         if !self.per_warehouse && self.warehouses.is_empty() {
-            out.push(desired(None, row.quantity, row.reserve)?);
+            out.push(desired(sku, None, row.quantity, row.reserve)?);
             return Ok(());
         }
         let breakdown = row.warehouse.as_deref().ok_or_else(|| {
@@ -169,14 +167,14 @@ impl Availability {
         let chosen = breakdown.iter().filter(|w| self.is_chosen(w));
         if self.per_warehouse {
             for w in chosen {
-                out.push(desired(Some(w.id), w.quantity, w.reserve)?);
+                out.push(desired(sku.clone(), Some(w.id), w.quantity, w.reserve)?);
             }
             return Ok(());
         }
         let (quantity, reserve) = chosen.fold((0.0, 0.0), |(q, r), w| {
             (q + w.quantity, r + w.reserve.max(0.0))
         });
-        out.push(desired(None, quantity, reserve)?);
+        out.push(desired(sku, None, quantity, reserve)?);
         Ok(())
     }
 

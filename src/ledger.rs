@@ -277,14 +277,17 @@ impl SkuLedger {
         self.earlier.union(self.skus.skus().map(sku_hash))
     }
 
-    /// Takes the figures of an admitted offer with this SKU and keeps in `figures`
-    /// those to write: the ones below the smallest figure recorded for their key
+    /// Takes the figures of the offer admitted last (all of its SKU) and keeps in
+    /// `figures` those to write: the ones below the smallest figure recorded for their key
     /// (every one for a SKU's first offer), each recorded as the new smallest.
     ///
     /// A figure kept carries the newest observation time among all the figures
     /// read for its key, not only its own: the smallest figure is a conclusion drawn
     /// from all of them, as fresh as the freshest (see the [module docs](self)).
-    pub fn lowest(&mut self, sku: &str, figures: &mut Vec<DesiredStock>) {
+    pub fn lowest(&mut self, figures: &mut Vec<DesiredStock>) {
+        let Some(sku) = figures.first().map(|figure| figure.key.sku.as_str()) else {
+            return;
+        };
         let Some(state) = self.skus.get_mut(sku, self.admitted) else {
             return;
         };
@@ -381,8 +384,7 @@ mod tests {
 
     /// The figures [`SkuLedger::lowest`] keeps.
     fn lowest(ledger: &mut SkuLedger, mut figures: Vec<DesiredStock>) -> Vec<DesiredStock> {
-        let sku = figures[0].key.sku.clone();
-        ledger.lowest(&sku, &mut figures);
+        ledger.lowest(&mut figures);
         figures
     }
 

@@ -307,7 +307,7 @@ impl SyncEngine {
         let mut engine = SyncEngine::new(options, now_ms, 0);
         engine.plan = PagePlan::empty();
         // Latest first: an offer's earlier rows are then already read, and skipped.
-        let offers: Vec<OfferStock> = rows
+        let mut offers: Vec<OfferStock> = rows
             .iter()
             .rev()
             .map(|row| OfferStock {
@@ -318,7 +318,7 @@ impl SyncEngine {
                 warehouse: None,
             })
             .collect();
-        engine.take_rows(&offers, now_ms);
+        engine.take_rows(&mut offers, now_ms);
         Ok(engine)
     }
 

@@ -483,13 +483,13 @@ impl SyncEngine {
     /// Processes answered pages in page order, as far as they reach.
     pub(super) fn take_arrived(&mut self) {
         while let Some(current) = self.plan.current_page() {
-            let Some((page, observed_at)) = self.arrived.remove(&current) else {
+            let Some((mut page, observed_at)) = self.arrived.remove(&current) else {
                 break;
             };
             self.page_attempts.remove(&current);
             self.retried.remove(&current);
             let epoch = self.plan.epoch();
-            let reread = self.take_page(&page, observed_at);
+            let reread = self.take_page(&mut page, observed_at);
             if self.failure.is_some() {
                 break;
             }
@@ -506,8 +506,9 @@ impl SyncEngine {
     }
 
     /// Takes the answer to the plan's current page: its rows, then the plan's
-    /// verdict. Returns whether the page must be asked for again.
-    pub(super) fn take_page(&mut self, page: &StockPage, observed_at: u64) -> bool {
+    /// verdict. Returns whether the page must be asked for again. The SKUs of
+    /// the rows taken move into their figures; the plan reads none.
+    pub(super) fn take_page(&mut self, page: &mut StockPage, observed_at: u64) -> bool {
         // An envelope that contradicts itself is refused before any row is taken.
         if let Err(err) = self.plan.check(page) {
             self.fail(err);
@@ -517,11 +518,14 @@ impl SyncEngine {
         // a backend that splits or widens the filter sends others too.
         match self.plan.query().and_then(|query| query.filter) {
             Some(filter) => {
-                let asked: Vec<&OfferStock> =
-                    page.data.iter().filter(|row| filter.admits(row)).collect();
+                let asked: Vec<&mut OfferStock> = page
+                    .data
+                    .iter_mut()
+                    .filter(|row| filter.admits(row))
+                    .collect();
                 self.take_rows(asked, observed_at)
             }
-            None => self.take_rows(&page.data, observed_at),
+            None => self.take_rows(&mut page.data, observed_at),
         };
         if self.failure.is_some() {
             return false;
@@ -541,10 +545,11 @@ impl SyncEngine {
     }
 
     /// Admits rows read from KeyCRM (a page, or a stock webhook's delivery) and
-    /// queues their figures; returns how many offers were new.
+    /// queues their figures; returns how many offers were new. A row's SKU may
+    /// move into its figures ([`take_row`](Self::take_row)).
     pub(super) fn take_rows<'a>(
         &mut self,
-        rows: impl IntoIterator<Item = &'a OfferStock>,
+        rows: impl IntoIterator<Item = &'a mut OfferStock>,
         observed_at: u64,
     ) -> usize {
         let mut new_offers = 0;

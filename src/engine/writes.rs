@@ -67,9 +67,12 @@ impl SyncEngine {
     /// # Errors
     /// [`ErrorCode::BadPage`] from [`Availability::figures`](crate::Availability::figures):
     /// a missing warehouse breakdown, or figures beyond the ceiling.
+    ///
+    /// The row's SKU moves into its figures: a sync reads no row's SKU after
+    /// this.
     pub(super) fn take_row(
         &mut self,
-        row: &OfferStock,
+        row: &mut OfferStock,
         observed_at: u64,
     ) -> Result<bool, SyncError> {
         let admission = self.ledger.admit(row.id, row.sku.as_deref());
@@ -82,12 +85,12 @@ impl SyncEngine {
             Admission::Accept | Admission::SeenEarlier => false,
             Admission::Shared => true,
         };
-        let sku = row.sku.as_deref().unwrap_or_default();
+        let sku = row.sku.take().unwrap_or_default();
         let mut figures = std::mem::take(&mut self.row_figures);
         figures.clear();
         self.availability
             .figures_into(row, sku, observed_at, &mut figures)?;
-        self.ledger.lowest(sku, &mut figures);
+        self.ledger.lowest(&mut figures);
         for figure in figures.drain(..) {
             if shared {
                 self.pending.retain(|queued| queued.key != figure.key);
