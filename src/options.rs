@@ -5,6 +5,8 @@ use serde::Deserialize;
 use crate::error::SyncError;
 use crate::pagination::ScanCursor;
 
+mod read;
+
 /// The API base used when none is given.
 pub const DEFAULT_API_URL: &str = "https://openapi.keycrm.app/v1";
 
@@ -45,6 +47,9 @@ fn normalize_name(name: &str) -> String {
 ///
 /// Unknown fields are refused so that a typo fails loudly instead of being ignored.
 /// The API key is not among them: it stays in the JS shim, which adds the header.
+///
+/// [`from_json`](Self::from_json) reads them with a reader of its own (the
+/// `read` module), which tests hold to this type's serde `Deserialize`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct SyncOptions {
@@ -152,15 +157,17 @@ impl Default for SyncOptions {
 }
 
 impl SyncOptions {
-    /// Decodes options from JSON text, then validates them.
+    /// Decodes options from JSON text, then validates them. An unknown option
+    /// gets the nearest known name ("did you mean"); no message gives a position
+    /// in the text, which the caller never wrote.
     ///
     /// # Errors
     /// [`ErrorCode::InvalidConfig`](crate::ErrorCode::InvalidConfig) for malformed JSON,
     /// an unknown field, a wrong type, or a value [`validate`](Self::validate) refuses.
     pub fn from_json(text: &str) -> Result<Self, SyncError> {
-        let options: SyncOptions =
-            serde_json::from_str(text).map_err(|e| SyncError::config(decode_message(&e)))?;
-        options.validate()
+        read::read_options(text)
+            .map_err(SyncError::config)?
+            .validate()
     }
 
     /// Checks ranges and combinations, and normalizes the API URL.
@@ -327,32 +334,6 @@ impl SyncOptions {
     pub fn request_interval_ms(&self) -> u64 {
         let exact = 60_000.0 / f64::from(self.rate_limit_per_minute);
         (exact * 1.01).ceil() as u64
-    }
-}
-
-/// Why the options did not decode, for people: an unknown option gets the nearest
-/// known name ("did you mean"), and no message carries the parser's position in
-/// the JSON text, which the caller never wrote.
-fn decode_message(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    let text = match text.rfind(" at line ") {
-        Some(at) if error.line() > 0 => &text[..at],
-        _ => text.as_str(),
-    };
-    // serde's words: "unknown field `name`, expected one of `a`, `b`" (or
-    // "expected `a`" when there is one). The known names are those of the
-    // object the field was in: the options, or a nested one like `resumeFrom`.
-    let Some(rest) = text.strip_prefix("unknown field `") else {
-        return format!("invalid options: {text}");
-    };
-    let Some((name, expected)) = rest.split_once('`') else {
-        return format!("invalid options: {text}");
-    };
-    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    match suggest(name, &known) {
-        Some(near) => format!("unknown option `{name}`; did you mean `{near}`?"),
-        None if known.is_empty() => format!("unknown option `{name}`"),
-        None => format!("unknown option `{name}`; known: {}", known.join(", ")),
     }
 }
 

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{fixture, proptest_config, STOCK_PAGES};
+use common::{damaged, fixture, proptest_config, STOCK_PAGES};
 use keycrm_stock_sync::page::scan_page;
 use keycrm_stock_sync::StockPage;
 use proptest::prelude::*;
@@ -266,41 +266,6 @@ fn page_text(envelope: &Envelope, rows: &[Row]) -> String {
         None => {}
     }
     format!("{{{}}}", fields.join(","))
-}
-
-/// Bytes that matter to JSON's grammar, for damage that often still parses.
-const SIGNIFICANT: &[u8] = b"{}[]\",:\\-+.0123456789eEnultrfa /u \t\n";
-
-/// `text` with `edits` applied: a byte replaced (by a significant one, or
-/// any), inserted (anywhere, or after a digit, where a number may grow), removed,
-/// the text cut short, or bytes added after its end. Invalid UTF-8 is read as
-/// U+FFFD, as the driver decodes an answer.
-fn damaged(text: &str, edits: &[(prop::sample::Index, u8, u8)]) -> String {
-    let mut bytes = text.as_bytes().to_vec();
-    for (at, byte, kind) in edits {
-        if bytes.is_empty() {
-            break;
-        }
-        let i = at.index(bytes.len());
-        let significant = SIGNIFICANT[usize::from(*byte) % SIGNIFICANT.len()];
-        match kind % 7 {
-            0 => bytes[i] = significant,
-            1 => bytes[i] = *byte,
-            2 => bytes.insert(i, significant),
-            3 => {
-                bytes.remove(i);
-            }
-            4 => bytes.truncate(i),
-            5 => bytes.extend([significant, *byte % 2 * b' ']),
-            _ => {
-                let digit = (i..bytes.len()).find(|&j| bytes[j].is_ascii_digit());
-                if let Some(j) = digit {
-                    bytes.insert(j + 1, significant);
-                }
-            }
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 proptest! {
