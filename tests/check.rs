@@ -47,10 +47,11 @@ fn check(json: &str, status: u16, body: &str, rows: &[SiteStock]) -> Checked {
                 engine.handle_site_all(rows.to_vec());
             }
             Action::Done(report) => {
+                common::json_text_agrees(report.as_ref()).unwrap();
                 return Checked {
                     report: *report,
                     read_alls,
-                }
+                };
             }
         }
         now += 1;
@@ -359,10 +360,11 @@ fn check_named(
             Action::WriteSite(changes) => panic!("a check writes nothing: {changes:?}"),
             Action::ReadAllSite => engine.handle_site_all(rows.to_vec()),
             Action::Done(report) => {
+                common::json_text_agrees(report.as_ref()).unwrap();
                 return Named {
                     report: *report,
                     urls,
-                }
+                };
             }
         }
         now += 1;

@@ -20,6 +20,8 @@
 //! `none`, or a comma list of names to add to (`+name`) or take from (`-name`) the
 //! default. See [`Faults`].
 
+#[path = "common/json_text.rs"]
+mod json_text;
 #[path = "simulation/keycrm.rs"]
 mod keycrm;
 #[path = "simulation/network.rs"]

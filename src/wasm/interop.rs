@@ -1,17 +1,16 @@
 //! Conversions between the engine's types and JS values.
 
 use js_sys::Reflect;
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::error::{ErrorCode, SyncError};
+use crate::json_text::{self, ToJson};
 
-/// Serializes to plain JS objects (no Maps), `None` as `null`: through JSON
-/// text, which `JSON.parse` makes into objects at once. A result crosses once a
-/// run (or once an answer, for progress), so one generic path serves them all.
-pub fn to_js<T: Serialize>(value: &T) -> Result<JsValue, SyncError> {
-    let text = serde_json::to_string(value).map_err(conversion_error)?;
-    js_sys::JSON::parse(&text).map_err(|e| conversion_error(message_of(&e)))
+/// Plain JS objects (no Maps), `None` as `null`: through JSON text, which
+/// `JSON.parse` makes into objects at once. A result crosses once a run (or
+/// once an answer, for progress), so one generic path serves them all.
+pub fn to_js<T: ToJson>(value: &T) -> Result<JsValue, SyncError> {
+    js_sys::JSON::parse(&json_text::to_text(value)).map_err(|e| conversion_error(message_of(&e)))
 }
 
 fn conversion_error(e: impl std::fmt::Display) -> SyncError {

@@ -136,7 +136,7 @@ impl Run {
     /// The report, once [`Step::Done`].
     pub fn report(&self) -> Result<JsValue, JsValue> {
         match &self.action {
-            Action::Done(report) => to_js(report).map_err(|e| error_to_js(&e)),
+            Action::Done(report) => to_js(report.as_ref()).map_err(|e| error_to_js(&e)),
             _ => Ok(JsValue::UNDEFINED),
         }
     }

@@ -9,6 +9,9 @@ use keycrm_stock_sync::{
 };
 use serde_json::{json, Value};
 
+mod json_text;
+pub use json_text::json_text_agrees;
+
 /// What the fake KeyCRM does with one request.
 pub enum Reply {
     /// 200 with this body.
@@ -175,6 +178,7 @@ pub fn drive(
         }
     };
     for _ in 0..1_000_000 {
+        json_text_agrees(&engine.progress()).unwrap();
         match engine.poll(now) {
             Action::Fetch(request) => {
                 requests.push((now, request.url.clone()));
@@ -244,6 +248,7 @@ pub fn drive(
                 engine.handle_site_all(all);
             }
             Action::Done(report) => {
+                json_text_agrees(report.as_ref()).unwrap();
                 return Outcome {
                     report: *report,
                     site: rows,

@@ -457,6 +457,9 @@ impl World {
                 }
                 Action::Done(report) => {
                     self.note(|| format!("done: {report:?}"));
+                    if let Err(detail) = super::json_text::json_text_agrees(report.as_ref()) {
+                        return fail("json_text", detail);
+                    }
                     let engine_time = self.now - t0 - site_time;
                     if engine_time > bound.time_ms {
                         return fail(
