@@ -43,6 +43,37 @@ fn normalize_name(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
+/// The options' names, as the JS caller passes them, in the order of
+/// [`SyncOptions`]'s fields.
+pub const OPTION_NAMES: &[&str] = &[
+    "apiUrl",
+    "rateLimitPerMinute",
+    "maxConcurrentRequests",
+    "keepReserve",
+    "fractional",
+    "warehouses",
+    "perWarehouse",
+    "offerIds",
+    "skus",
+    "zeroMissing",
+    "dryRun",
+    "batchSize",
+    "maxRetries",
+    "maxRateLimitRetries",
+    "maxRetryAfterMs",
+    "backoffBaseMs",
+    "backoffMaxMs",
+    "requestTimeoutMs",
+    "sinkTimeoutMs",
+    "deadlineMs",
+    "maxRequests",
+    "maxSubrequests",
+    "resumeFrom",
+    "orderId",
+    "ordersUpdatedSince",
+    "names",
+];
+
 /// The options of one sync run, as the JS caller passes them (camelCase).
 ///
 /// Unknown fields are refused so that a typo fails loudly instead of being ignored.

@@ -37,6 +37,7 @@ use serde::Deserialize;
 use crate::error::{ErrorCode, SyncError};
 
 pub use scan::scan_page;
+pub(crate) use scan::string_at;
 
 /// The largest stock figure taken, in units, either sign: 10¹⁵. No shop holds
 /// that much of one offer, so a figure beyond it is a fault (of KeyCRM, a proxy

@@ -73,6 +73,12 @@ const MAX_STALE_PAGES: u32 = 3;
 /// 50 a page, about five and a half hours at KeyCRM's 60 requests a minute.
 pub const MAX_PAGES: u64 = 20_000;
 
+/// The fields of a [`ScanCursor`] as JSON has them, in order.
+pub const CURSOR_FIELDS: &[&str] = &["page", "total", "lastOfferId", "skus", "census"];
+
+/// The fields of a [`Census`] as JSON has them, in order.
+pub const CENSUS_FIELDS: &[&str] = &["ceiling", "total", "counted", "countedTo"];
+
 /// Where an unfinished whole-catalogue scan stopped, to resume from in a later run.
 ///
 /// A scan that spans runs (a *pass*) hands each run the cursor the previous one

@@ -9,6 +9,8 @@
 mod common;
 
 use common::{damaged, proptest_config};
+use keycrm_stock_sync::options::OPTION_NAMES as OPTIONS;
+use keycrm_stock_sync::pagination::{CENSUS_FIELDS as CENSUS, CURSOR_FIELDS as CURSOR};
 use keycrm_stock_sync::{ErrorCode, SyncOptions};
 use proptest::prelude::*;
 
@@ -29,38 +31,6 @@ fn agrees(text: &str) -> Result<(), TestCaseError> {
     }
     Ok(())
 }
-
-const OPTIONS: &[&str] = &[
-    "apiUrl",
-    "rateLimitPerMinute",
-    "maxConcurrentRequests",
-    "keepReserve",
-    "fractional",
-    "warehouses",
-    "perWarehouse",
-    "offerIds",
-    "skus",
-    "zeroMissing",
-    "dryRun",
-    "batchSize",
-    "maxRetries",
-    "maxRateLimitRetries",
-    "maxRetryAfterMs",
-    "backoffBaseMs",
-    "backoffMaxMs",
-    "requestTimeoutMs",
-    "sinkTimeoutMs",
-    "deadlineMs",
-    "maxRequests",
-    "maxSubrequests",
-    "resumeFrom",
-    "orderId",
-    "ordersUpdatedSince",
-    "names",
-];
-
-const CURSOR: &[&str] = &["page", "total", "lastOfferId", "skus", "census"];
-const CENSUS: &[&str] = &["ceiling", "total", "counted", "countedTo"];
 
 /// A key as JSON text: one of `known` (sometimes with a letter escaped), or not.
 fn key(known: &'static [&'static str]) -> impl Strategy<Value = String> {

@@ -7,6 +7,7 @@
 mod common;
 
 use common::{fixture, proptest_config, STOCK_PAGES};
+use keycrm_stock_sync::options::OPTION_NAMES;
 use keycrm_stock_sync::page::MAX_FIGURE;
 use keycrm_stock_sync::pagination::ScanCursor;
 use keycrm_stock_sync::retry_after::retry_after_ms;
@@ -350,32 +351,7 @@ proptest! {
 
 fn option_key() -> impl Strategy<Value = String> {
     prop_oneof![
-        prop::sample::select(vec![
-            "apiUrl",
-            "rateLimitPerMinute",
-            "maxConcurrentRequests",
-            "keepReserve",
-            "fractional",
-            "warehouses",
-            "perWarehouse",
-            "offerIds",
-            "skus",
-            "zeroMissing",
-            "dryRun",
-            "batchSize",
-            "maxRetries",
-            "maxRateLimitRetries",
-            "maxRetryAfterMs",
-            "backoffBaseMs",
-            "backoffMaxMs",
-            "requestTimeoutMs",
-            "deadlineMs",
-            "maxRequests",
-            "maxSubrequests",
-            "resumeFrom",
-            "orderId",
-        ])
-        .prop_map(str::to_string),
+        prop::sample::select(OPTION_NAMES).prop_map(str::to_string),
         "[a-zA-Z]{1,12}",
     ]
 }

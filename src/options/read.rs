@@ -13,46 +13,13 @@
 //! escapes (a lone surrogate refused); nothing after the object but whitespace.
 //! No message gives a position in the text, which the caller never wrote.
 
-use super::{suggest, SyncOptions, WarehouseRef};
+use super::{suggest, SyncOptions, WarehouseRef, OPTION_NAMES as OPTIONS};
 use crate::ledger::SkuHashes;
-use crate::pagination::{Census, ScanCursor};
+use crate::page::string_at;
+use crate::pagination::{Census, ScanCursor, CENSUS_FIELDS as CENSUS, CURSOR_FIELDS as CURSOR};
 
 /// Why the text was refused, for people.
 type Read<T> = Result<T, String>;
-
-/// The options' fields, in the order their documentation lists them.
-const OPTIONS: &[&str] = &[
-    "apiUrl",
-    "rateLimitPerMinute",
-    "maxConcurrentRequests",
-    "keepReserve",
-    "fractional",
-    "warehouses",
-    "perWarehouse",
-    "offerIds",
-    "skus",
-    "zeroMissing",
-    "dryRun",
-    "batchSize",
-    "maxRetries",
-    "maxRateLimitRetries",
-    "maxRetryAfterMs",
-    "backoffBaseMs",
-    "backoffMaxMs",
-    "requestTimeoutMs",
-    "sinkTimeoutMs",
-    "deadlineMs",
-    "maxRequests",
-    "maxSubrequests",
-    "resumeFrom",
-    "orderId",
-    "ordersUpdatedSince",
-    "names",
-];
-
-const CURSOR: &[&str] = &["page", "total", "lastOfferId", "skus", "census"];
-
-const CENSUS: &[&str] = &["ceiling", "total", "counted", "countedTo"];
 
 /// Reads the options from JSON text (not yet validated).
 ///
@@ -388,70 +355,6 @@ impl Reader<'_> {
     /// A string at the cursor (its opening quote next), escapes decoded; `None`
     /// when it is not well-formed JSON text or holds a lone surrogate.
     fn text_value(&mut self) -> Option<String> {
-        self.at += 1;
-        let mut out = String::new();
-        loop {
-            let start = self.at;
-            let run = self.bytes()[start..]
-                .iter()
-                .take_while(|&&b| b != b'"' && b != b'\\' && b >= 0x20)
-                .count();
-            // The run ends at an ASCII byte (or the end): a character boundary.
-            out.push_str(&self.text[start..start + run]);
-            self.at = start + run;
-            match self.bytes().get(self.at)? {
-                b'"' => {
-                    self.at += 1;
-                    return Some(out);
-                }
-                b'\\' => {
-                    self.at += 1;
-                    out.push(self.escape()?);
-                }
-                _ => return None,
-            }
-        }
-    }
-
-    /// The character an escape stands for, after its backslash.
-    fn escape(&mut self) -> Option<char> {
-        let byte = *self.bytes().get(self.at)?;
-        self.at += 1;
-        Some(match byte {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
-                let unit = self.hex4()?;
-                if !(0xD800..0xDC00).contains(&unit) {
-                    return char::from_u32(unit);
-                }
-                if !self.bytes()[self.at..].starts_with(b"\\u") {
-                    return None;
-                }
-                self.at += 2;
-                let low = self.hex4()?;
-                if !(0xDC00..0xE000).contains(&low) {
-                    return None;
-                }
-                char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?
-            }
-            _ => return None,
-        })
-    }
-
-    /// Four hex digits.
-    fn hex4(&mut self) -> Option<u32> {
-        let digits = self.text.get(self.at..self.at + 4)?;
-        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        self.at += 4;
-        u32::from_str_radix(digits, 16).ok()
+        string_at(self.text, &mut self.at)
     }
 }

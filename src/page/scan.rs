@@ -38,6 +38,18 @@ pub fn scan_page(text: &str) -> Option<StockPage> {
     (scan.at == text.len()).then_some(page)
 }
 
+/// A JSON string in `text` at `*at` (its opening quote, or whitespace before
+/// it), decoded; `*at` moves past it. `None` when it is not a well-formed JSON
+/// string: a control character, an escape JSON does not have, a lone
+/// surrogate. For the options' reader, which reads strings as pages do.
+pub(crate) fn string_at(text: &str, at: &mut usize) -> Option<String> {
+    let mut scan = Scan::new(text);
+    scan.at = *at;
+    let decoded = scan.text()?.into_owned();
+    *at = scan.at;
+    Some(decoded)
+}
+
 /// Deepest nesting of a skipped value taken; deeper is left to serde_json, which
 /// has a limit of its own.
 const MAX_DEPTH: u32 = 32;
