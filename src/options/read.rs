@@ -2,16 +2,18 @@
 //!
 //! `SyncOptions` keeps serde's `Deserialize`, and `tests/options_reader.rs` holds
 //! this reader to it: on any text, the same options taken or the text refused.
-//! In the wasm core this reader is 10.8 KB smaller than the code serde generated
-//! for these types, which ran once a sync and was compiled at every cold start.
+//! In the wasm core it takes about 11 KB less than the code serde generated for
+//! these types, which ran once a sync and was compiled at every cold start.
 //!
 //! The rules are serde_json's for these types: no field unknown or given twice;
 //! a missing field takes its default (a cursor's `page`, and a census's `ceiling`
 //! and `total`, must be there); `null` only where a field may be absent
 //! (`deadlineMs`, `resumeFrom`, …); a whole number only as JSON writes one (no
-//! fraction, exponent or sign) within its type's range; strings with JSON's
-//! escapes (a lone surrogate refused); nothing after the object but whitespace.
-//! No message gives a position in the text, which the caller never wrote.
+//! fraction, exponent or sign) within its type's range; strings as the page
+//! reader reads them (JSON's escapes, a lone surrogate refused); an array for
+//! the fields in order, as serde takes one; nothing after the value but
+//! whitespace. No message gives a position in the text, which the caller never
+//! wrote.
 
 use super::{suggest, SyncOptions, WarehouseRef, OPTION_NAMES as OPTIONS};
 use crate::ledger::SkuHashes;
