@@ -2,10 +2,11 @@
 //! trigger webhook's event), written here field by field.
 //!
 //! Each type writes what its serde `Serialize` writes: the same names, in the
-//! same order, with the same fields left out; `tests/json_text.rs` and the
-//! engine's test drivers hold the two to each other on every report they see.
-//! In the wasm core this writer replaces serde_json's serializer and its float
-//! formatter (with a 17 KB table), for text that crosses once a run.
+//! same order, with the same fields left out. The engine tests' drivers hold
+//! the two to each other on every report and progress they see
+//! (`tests/common/json_text.rs`), and this module's tests on strings, numbers
+//! and trigger events. In the wasm core this writer replaces serde_json's
+//! serializer, for text that crosses once a run.
 //!
 //! Numbers are written as JS reads them: a figure as Rust's shortest decimal
 //! (`3`, not `3.0`: the same number to `JSON.parse`), and one that is not finite
