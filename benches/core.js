@@ -15,8 +15,8 @@
 // Cold: a fresh process per sample: import, compile and instantiate, and the
 // first 12 pages of a first sync (totals), for each side.
 //
-// Run: npm run bench:core  (about a minute). BENCH_ROUNDS, BENCH_COLD set the
-// counts (BENCH_COLD=0: no cold samples); BENCH_CASES picks cases by name
+// Run: npm run bench:core  (about two minutes). BENCH_ROUNDS, BENCH_WARMUP,
+// BENCH_COLD set the counts (BENCH_COLD=0: no cold samples); BENCH_CASES picks cases by name
 // (comma-separated: totals, names, per-warehouse); BENCH_PER_PAGE sets the rows a
 // page (50); BENCH_COLD_FLAGS passes flags to the cold processes' node (such as
 // --liftoff-only); BENCH_TEXT=1 serves answers without arrayBuffer() (the body
@@ -36,6 +36,11 @@ import { mapSink, memoryFetch, siteOf, stockPages } from "./pages.js";
 
 const OFFERS = Number(process.env.BENCH_OFFERS ?? 5_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
+// Rounds before each case's counted ones. The first case measured is the
+// process's first use of either side: with two rounds, the package's first
+// sync of totals still carried V8 optimising its code, and measured 1.2–3.1×
+// from one run to the next; with twelve, 1.44–1.65× in four runs.
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 12);
 const COLD = Number(process.env.BENCH_COLD ?? 5);
 const COLD_PAGES = 12;
 const BUDGET = 100_000;
@@ -101,8 +106,8 @@ for (const { name, options } of CASES) {
   ]) {
     const samples = { package: [], reference: [] };
     let seen = null;
-    // Two rounds to warm up, not counted.
-    for (let round = -2; round < ROUNDS; round += 1) {
+    // Rounds to warm up, not counted.
+    for (let round = -WARMUP; round < ROUNDS; round += 1) {
       const order = round % 2 === 0 ? ["package", "reference"] : ["reference", "package"];
       for (const side of order) {
         const run = side === "package" ? runPackage : runReference;
@@ -191,7 +196,7 @@ if (COLD > 0) {
 
 console.log(
   `Node ${process.version}, V8 ${process.versions.v8}; ${OFFERS} offers in pages of ${PER_PAGE}; ` +
-    `${ROUNDS} interleaved rounds (medians), ${COLD} cold processes each; process CPU`,
+    `${ROUNDS} interleaved rounds (medians) after ${WARMUP}, ${COLD} cold processes each; process CPU`,
 );
 console.table(rows);
 if (process.env.BENCH_JSON) console.log(JSON.stringify(rows));
