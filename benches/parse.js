@@ -1,7 +1,7 @@
 // Where a stock page's JSON is parsed: in the wasm core from the answer's bytes,
-// as a sync does (the fast page reader, serde_json where it steps aside), against
-// serde_json alone on the same bytes, and against a JS route's first step:
-// decoding the bytes and JSON.parse. The JS route would still have to walk the
+// as a sync does (the fast page reader, the complete one where it steps aside),
+// against the complete reader alone on the same bytes, and against a JS route's
+// first step: decoding the bytes and JSON.parse. The JS route would still have to walk the
 // parsed value into the core's structs across the boundary, so it is a lower
 // bound. Pages as the emulator serves them (50 rows, "/" and non-ASCII escaped),
 // with and without the warehouse breakdown; ways interleaved round by round so
@@ -30,7 +30,7 @@ await emulator.close();
 const decoder = new TextDecoder();
 const ways = {
   "the core's reader (in wasm)": (bytes) => wasm.parsePage(bytes, false),
-  "serde_json alone (in wasm)": (bytes) => wasm.parsePage(bytes, true),
+  "the complete reader alone (in wasm)": (bytes) => wasm.parsePage(bytes, true),
   "decode + JSON.parse (in JS)": (bytes) => JSON.parse(decoder.decode(bytes)).data.length,
 };
 

@@ -18,10 +18,8 @@
 //! under a clock a little ahead of this machine's, is listed again rather than
 //! missed.
 
-use serde::de::{Deserializer, IgnoredAny};
-use serde::Deserialize;
-
 use crate::error::{ErrorCode, SyncError};
+use crate::json_read::{Read, Reader};
 use crate::request::{encode, PAGE_LIMIT};
 use crate::webhook::OrderLines;
 
@@ -105,7 +103,7 @@ impl OrderListing {
         let Some(page) = self.page else {
             return Ok(false);
         };
-        let listed: OrderPage = serde_json::from_str(body).map_err(|e| {
+        let listed = OrderPage::read(body).map_err(|e| {
             SyncError::new(
                 ErrorCode::BadPage,
                 format!("page {page} of the order list is not valid: {e}"),
@@ -119,7 +117,7 @@ impl OrderListing {
         self.offer_ids = ids;
         self.orders += listed.data.len() as u64;
         let last = listed.data.is_empty()
-            || listed.next_page_url.is_none()
+            || !listed.has_next_page_url
             || listed.last_page.is_some_and(|last| page >= last);
         if last {
             self.page = None;
@@ -138,18 +136,41 @@ impl OrderListing {
 
 /// A page of `GET /order`: Laravel's envelope, as much of it as the end of the
 /// list needs.
-#[derive(Deserialize)]
 struct OrderPage {
-    #[serde(default)]
     last_page: Option<u64>,
-    #[serde(default, deserialize_with = "present")]
-    next_page_url: Option<IgnoredAny>,
+    /// Whether `next_page_url` is there and not null.
+    has_next_page_url: bool,
     data: Vec<OrderLines>,
 }
 
-/// `Some` for a value that is there and not null.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IgnoredAny>, D::Error> {
-    Option::<IgnoredAny>::deserialize(d)
+impl OrderPage {
+    fn read(text: &str) -> Read<Self> {
+        let mut reader = Reader::new(text);
+        let (mut last_page, mut has_next_page_url, mut data) = (None, false, None);
+        let fields = &["last_page", "next_page_url", "data"];
+        reader.object("a page of orders", fields, &mut |reader, field| {
+            match field {
+                0 => last_page = reader.nullable(Reader::whole)?,
+                1 => has_next_page_url = reader.nullable(Reader::skip)?.is_some(),
+                _ => {
+                    let mut orders = Vec::new();
+                    reader.array("the orders of a page", &mut |reader, _| {
+                        orders.push(OrderLines::read(reader)?);
+                        Ok(())
+                    })?;
+                    data = Some(orders);
+                }
+            }
+            Ok(())
+        })?;
+        let data = data.ok_or_else(|| reader.missing("data"))?;
+        reader.end()?;
+        Ok(OrderPage {
+            last_page,
+            has_next_page_url,
+            data,
+        })
+    }
 }
 
 /// A time as KeyCRM's filters take it: `YYYY-MM-DD HH:MM:SS` in UTC, to the second

@@ -35,12 +35,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use foldhash::{HashMap, HashSet};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::availability::{Availability, DesiredStock, StockKey};
 use crate::diff::{diff, SiteStock};
 use crate::engine::SyncEngine;
 use crate::error::{ErrorCode, SyncError};
+use crate::json_read::{Read, Reader};
 use crate::ledger::{is_storable, Admission};
 use crate::options::SyncOptions;
 use crate::page::OfferStock;
@@ -443,23 +444,42 @@ pub struct NameLookup {
     stopped: Option<String>,
 }
 
-/// A page of `GET /offers?include=product`, as much as names need.
-#[derive(Deserialize)]
-struct OffersPage {
-    data: Vec<OfferWithProduct>,
-}
-
-#[derive(Deserialize)]
-struct OfferWithProduct {
-    id: u64,
-    #[serde(default)]
-    product: Option<ProductName>,
-}
-
-#[derive(Deserialize)]
-struct ProductName {
-    #[serde(default)]
-    name: Option<String>,
+/// A page of `GET /offers?include=product`, as much as names need: each
+/// offer's id and its product's name (`None` when the product or its name is
+/// null or absent).
+fn offer_names(text: &str) -> Read<Vec<(u64, Option<String>)>> {
+    let mut reader = Reader::new(text);
+    let mut offers = None;
+    reader.object("a page of offers", &["data"], &mut |reader, _| {
+        let mut all = Vec::new();
+        reader.array("the offers of a page", &mut |reader, _| {
+            let (mut id, mut name) = (None, None);
+            reader.object("an offer", &["id", "product"], &mut |reader, field| {
+                if field == 0 {
+                    id = Some(reader.whole()?);
+                    return Ok(());
+                }
+                name = reader
+                    .nullable(|reader| {
+                        let mut name = None;
+                        reader.object("an offer's product", &["name"], &mut |reader, _| {
+                            name = reader.nullable(Reader::string)?;
+                            Ok(())
+                        })?;
+                        Ok(name)
+                    })?
+                    .flatten();
+                Ok(())
+            })?;
+            all.push((id.ok_or_else(|| reader.missing("id"))?, name));
+            Ok(())
+        })?;
+        offers = Some(all);
+        Ok(())
+    })?;
+    let offers = offers.ok_or_else(|| reader.missing("data"))?;
+    reader.end()?;
+    Ok(offers)
 }
 
 impl NameLookup {
@@ -498,16 +518,15 @@ impl NameLookup {
         let Some(asked) = self.chunks.get(self.next) else {
             return Ok(());
         };
-        let page: OffersPage = serde_json::from_str(body).map_err(|e| {
+        let offers = offer_names(body).map_err(|e| {
             SyncError::new(
                 ErrorCode::BadPage,
                 format!("the answer to the product-name lookup is not a page of offers: {e}"),
             )
         })?;
-        for offer in page.data {
-            let name = offer.product.and_then(|p| p.name);
-            if let (true, Some(name)) = (asked.contains(&offer.id), name) {
-                self.names.insert(offer.id, name);
+        for (id, name) in offers {
+            if let (true, Some(name)) = (asked.contains(&id), name) {
+                self.names.insert(id, name);
             }
         }
         self.next += 1;

@@ -48,6 +48,7 @@ pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod id_set;
+pub mod json_read;
 pub mod json_text;
 pub mod ledger;
 pub mod options;

@@ -27,6 +27,7 @@
 //! like any malformed answer); a webhook delivery with any refused row is refused
 //! whole ([`ErrorCode::BadWebhook`]). Errors name the field.
 
+mod read;
 mod scan;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ use serde::Deserialize;
 
 use crate::error::{ErrorCode, SyncError};
 
+pub use read::read_page;
 pub use scan::scan_page;
 pub(crate) use scan::string_at;
 
@@ -70,7 +72,8 @@ pub struct StockPage {
 
 impl StockPage {
     /// Parses a page from the body text: by the fast reader ([`scan_page`]) when
-    /// it takes the text, by serde_json otherwise; both give the same page.
+    /// it takes the text, by the complete one ([`read_page`]) otherwise; both
+    /// give the same page.
     ///
     /// # Errors
     /// [`ErrorCode::BadPage`] when the text is not JSON or not shaped like a page.
@@ -78,7 +81,7 @@ impl StockPage {
         if let Some(page) = scan_page(text) {
             return Ok(page);
         }
-        serde_json::from_str(text).map_err(|e| {
+        read_page(text).map_err(|e| {
             SyncError::new(ErrorCode::BadPage, format!("stock page is not valid: {e}"))
         })
     }
@@ -195,15 +198,7 @@ pub(crate) fn figure<'de, D: Deserializer<'de>>(
 }
 
 fn within_ceiling<E: de::Error>(field: &str, v: f64) -> Result<f64, E> {
-    if !v.is_finite() {
-        return Err(E::custom(format!("`{field}` is not a finite number")));
-    }
-    if v.abs() > MAX_FIGURE {
-        return Err(E::custom(format!(
-            "`{field}` {v:e} is beyond {MAX_FIGURE:e} units, which no stock holds"
-        )));
-    }
-    Ok(v)
+    crate::json_read::within_ceiling(field, v).map_err(E::custom)
 }
 
 /// A SKU: text, or a bare number some imports produce; blank and null mean none.

@@ -4,12 +4,11 @@
 //! is used: a wrong shape is a [`ErrorCode::BadWebhook`] naming what is wrong, never
 //! a partial application.
 
-use std::cell::Cell;
-
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::de::Deserializer;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, SyncError};
+use crate::json_read::{Read, Reader};
 use crate::page::figure;
 
 /// One row of the stock webhook: an offer's balance after a change, summed over the
@@ -53,59 +52,47 @@ fn in_reserve<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 /// figure is null, not a number, not finite or beyond ±[`MAX_FIGURE`](crate::page::MAX_FIGURE), a key is
 /// repeated, or there are more than `max_rows` rows.
 pub fn parse_stock_webhook(body: &str, max_rows: usize) -> Result<Vec<StockWebhookRow>, SyncError> {
-    let row = Cell::new(None);
-    let mut reader = serde_json::Deserializer::from_str(body);
-    let rows = Rows {
-        max_rows,
-        row: &row,
-    }
-    .deserialize(&mut reader)
-    .and_then(|rows| reader.end().map(|()| rows));
-    rows.map_err(|e| match row.get() {
-        Some(i) => bad(format!("row {i}: {e}")),
-        None if e.is_syntax() || e.is_eof() => bad(format!("not JSON: {e}")),
-        None => bad(e.to_string()),
-    })
-}
-
-/// Reads the rows of a stock webhook, noting in `row` which one is being read.
-struct Rows<'a> {
-    max_rows: usize,
-    row: &'a Cell<Option<usize>>,
-}
-
-impl<'de> DeserializeSeed<'de> for Rows<'_> {
-    type Value = Vec<StockWebhookRow>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Rows<'_> {
-    type Value = Vec<StockWebhookRow>;
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the stock webhook's JSON array of rows")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut rows = Vec::new();
-        loop {
-            if rows.len() == self.max_rows {
-                if seq.next_element::<IgnoredAny>()?.is_some() {
-                    return Err(de::Error::custom(format!(
-                        "more than {} rows; at most {} are taken at once",
-                        self.max_rows, self.max_rows
-                    )));
+    let mut reader = Reader::new(body);
+    let mut rows = Vec::new();
+    reader
+        .array(
+            "the stock webhook's JSON array of rows",
+            &mut |reader, index| {
+                if index == max_rows {
+                    return Err(format!(
+                        "more than {max_rows} rows; at most {max_rows} are taken at once"
+                    ));
                 }
-                return Ok(rows);
+                let row = StockWebhookRow::read(reader).map_err(|e| format!("row {index}: {e}"))?;
+                rows.push(row);
+                Ok(())
+            },
+        )
+        .and_then(|()| reader.end())
+        .map_err(bad)?;
+    Ok(rows)
+}
+
+impl StockWebhookRow {
+    /// Reads a row by the rules of its derived `Deserialize`.
+    fn read(reader: &mut Reader) -> Read<Self> {
+        const FIELDS: &[&str] = &["offer_id", "sku", "in_stock", "in_reserve"];
+        let (mut offer_id, mut sku, mut in_stock, mut in_reserve) = (None, None, None, None);
+        reader.object("a stock webhook's row", FIELDS, &mut |reader, field| {
+            match field {
+                0 => offer_id = Some(reader.whole()?),
+                1 => sku = reader.sku()?,
+                2 => in_stock = Some(reader.figure("in_stock")?),
+                _ => in_reserve = Some(reader.figure("in_reserve")?),
             }
-            self.row.set(Some(rows.len()));
-            let Some(row) = seq.next_element()? else {
-                self.row.set(None);
-                return Ok(rows);
-            };
-            rows.push(row);
-            self.row.set(None);
-        }
+            Ok(())
+        })?;
+        Ok(StockWebhookRow {
+            offer_id: offer_id.ok_or_else(|| reader.missing("offer_id"))?,
+            sku,
+            in_stock: in_stock.ok_or_else(|| reader.missing("in_stock"))?,
+            in_reserve: in_reserve.ok_or_else(|| reader.missing("in_reserve"))?,
+        })
     }
 }
 
@@ -139,18 +126,7 @@ const IGNORED_EVENTS: [&str; 1] = ["lead.change_lead_status"];
 /// # Errors
 /// [`ErrorCode::BadWebhook`] for a body of another shape or an unknown event.
 pub fn parse_trigger_webhook(body: &str) -> Result<TriggerEvent, SyncError> {
-    #[derive(Deserialize)]
-    struct Trigger {
-        event: String,
-        #[serde(default)]
-        context: Option<Context>,
-    }
-    #[derive(Deserialize)]
-    struct Context {
-        id: u64,
-    }
-    let trigger: Trigger =
-        serde_json::from_str(body).map_err(|e| bad(format!("not a trigger webhook: {e}")))?;
+    let trigger = Trigger::read(body).map_err(|e| bad(format!("not a trigger webhook: {e}")))?;
     if IGNORED_EVENTS.contains(&trigger.event.as_str()) {
         return Ok(TriggerEvent::Ignored {
             event: trigger.event,
@@ -169,12 +145,50 @@ pub fn parse_trigger_webhook(body: &str) -> Result<TriggerEvent, SyncError> {
         )));
     }
     let context = trigger
-        .context
+        .context_id
         .ok_or_else(|| bad(format!("{} without a context.id", trigger.event)))?;
     Ok(TriggerEvent::Order {
         event: trigger.event,
-        order_id: context.id,
+        order_id: context,
     })
+}
+
+/// A trigger webhook's body, as much of it as is used.
+struct Trigger {
+    event: String,
+    /// The `id` of its `context`, if it has one.
+    context_id: Option<u64>,
+}
+
+impl Trigger {
+    /// Reads `{"event": "...", "context": {"id": 123, ...}}`, other fields
+    /// ignored; `context` may be null or absent.
+    fn read(body: &str) -> Read<Self> {
+        let mut reader = Reader::new(body);
+        let (mut event, mut context_id) = (None, None);
+        reader.object(
+            "a trigger webhook",
+            &["event", "context"],
+            &mut |reader, field| {
+                if field == 0 {
+                    event = Some(reader.string()?);
+                    return Ok(());
+                }
+                context_id = reader.nullable(|reader| {
+                    let mut id = None;
+                    reader.object("a trigger's context", &["id"], &mut |reader, _| {
+                        id = Some(reader.whole()?);
+                        Ok(())
+                    })?;
+                    id.ok_or_else(|| reader.missing("id"))
+                })?;
+                Ok(())
+            },
+        )?;
+        let event = event.ok_or_else(|| reader.missing("event"))?;
+        reader.end()?;
+        Ok(Trigger { event, context_id })
+    }
 }
 
 /// The offers an order's lines refer to, from `GET /order/{id}?include=products.offer`.
@@ -188,7 +202,9 @@ pub fn parse_trigger_webhook(body: &str) -> Result<TriggerEvent, SyncError> {
 /// [`ErrorCode::BadPage`] when the body is not an order, or its lines came without
 /// their offers (the message names the order).
 pub fn order_offer_ids(body: &str) -> Result<Vec<u64>, SyncError> {
-    let order: OrderLines = serde_json::from_str(body)
+    let mut reader = Reader::new(body);
+    let order = OrderLines::read(&mut reader)
+        .and_then(|order| reader.end().map(|()| order))
         .map_err(|e| SyncError::new(ErrorCode::BadPage, format!("order is not valid: {e}")))?;
     let mut ids = Vec::new();
     order.add_offer_ids(&mut ids)?;
@@ -197,31 +213,39 @@ pub fn order_offer_ids(body: &str) -> Result<Vec<u64>, SyncError> {
 
 /// An order's lines as `include=products.offer` sends them, in a lookup or a list
 /// of orders.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct OrderLines {
-    #[serde(default)]
     id: Option<u64>,
-    #[serde(default)]
-    products: Option<Vec<OrderLine>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct OrderLine {
-    /// `None` when the field is missing, `Some(None)` when it is null.
-    #[serde(default, deserialize_with = "present_offer")]
-    offer: Option<Option<LineOffer>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct LineOffer {
-    id: u64,
-}
-
-fn present_offer<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<LineOffer>>, D::Error> {
-    Option::<LineOffer>::deserialize(d).map(Some)
+    /// Each line's offer id: `None` when the line has no `offer` field,
+    /// `Some(None)` when it is null.
+    products: Option<Vec<Option<Option<u64>>>>,
 }
 
 impl OrderLines {
+    /// Reads an order: its `id` and its lines' offers, other fields ignored.
+    ///
+    /// # Errors
+    /// What is wrong with the text, and where.
+    pub fn read(reader: &mut Reader) -> Read<Self> {
+        let (mut id, mut products) = (None, None);
+        reader.object("an order", &["id", "products"], &mut |reader, field| {
+            if field == 0 {
+                id = reader.nullable(Reader::whole)?;
+                return Ok(());
+            }
+            products = reader.nullable(|reader| {
+                let mut lines = Vec::new();
+                reader.array("an order's lines", &mut |reader, _| {
+                    lines.push(line_offer(reader)?);
+                    Ok(())
+                })?;
+                Ok(lines)
+            })?;
+            Ok(())
+        })?;
+        Ok(OrderLines { id, products })
+    }
+
     /// Adds the offer ids of the lines to `ids`, each once.
     ///
     /// # Errors
@@ -238,8 +262,8 @@ impl OrderLines {
                 format!("{order} came without its lines (`products`): include=products.offer was not honoured"),
             ));
         };
-        for (index, line) in lines.iter().enumerate() {
-            match &line.offer {
+        for (index, offer) in lines.iter().enumerate() {
+            match offer {
                 None => {
                     return Err(SyncError::new(
                         ErrorCode::BadPage,
@@ -248,14 +272,32 @@ impl OrderLines {
                 }
                 Some(None) => {}
                 Some(Some(offer)) => {
-                    if !ids.contains(&offer.id) {
-                        ids.push(offer.id);
+                    if !ids.contains(offer) {
+                        ids.push(*offer);
                     }
                 }
             }
         }
         Ok(())
     }
+}
+
+/// An order line's offer id: `None` when the line has no `offer` field,
+/// `Some(None)` when it is null.
+fn line_offer(reader: &mut Reader) -> Read<Option<Option<u64>>> {
+    let mut offer = None;
+    reader.object("an order's line", &["offer"], &mut |reader, _| {
+        offer = Some(reader.nullable(|reader| {
+            let mut id = None;
+            reader.object("a line's offer", &["id"], &mut |reader, _| {
+                id = Some(reader.whole()?);
+                Ok(())
+            })?;
+            id.ok_or_else(|| reader.missing("id"))
+        })?);
+        Ok(())
+    })?;
+    Ok(offer)
 }
 
 /// Whether a webhook's token equals the configured one, in time that does not

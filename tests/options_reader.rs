@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::json_gen::{key, number, object, string, value};
 use common::{damaged, proptest_config};
 use keycrm_stock_sync::options::OPTION_NAMES as OPTIONS;
 use keycrm_stock_sync::pagination::{CENSUS_FIELDS as CENSUS, CURSOR_FIELDS as CURSOR};
@@ -30,109 +31,6 @@ fn agrees(text: &str) -> Result<(), TestCaseError> {
         (ours, serde) => prop_assert!(false, "{}\nreader: {:?}\nserde:  {:?}", text, ours, serde),
     }
     Ok(())
-}
-
-/// A key as JSON text: one of `known` (sometimes with a letter escaped), or not.
-fn key(known: &'static [&'static str]) -> impl Strategy<Value = String> {
-    prop_oneof![
-        6 => prop::sample::select(known).prop_map(|k| format!("\"{k}\"")),
-        1 => (prop::sample::select(known), any::<prop::sample::Index>()).prop_map(|(k, i)| {
-            let at = i.index(k.len());
-            format!("\"{}\\u{:04x}{}\"", &k[..at], k.as_bytes()[at], &k[at + 1..])
-        }),
-        1 => "[a-zA-Z_]{0,12}".prop_map(|k| format!("\"{k}\"")),
-    ]
-}
-
-/// A JSON number in any of the forms JSON has, around the edges of the types.
-fn number() -> impl Strategy<Value = String> {
-    prop_oneof![
-        (0u64..1_000).prop_map(|n| n.to_string()),
-        (1u64..70_000).prop_map(|n| n.to_string()),
-        any::<u64>().prop_map(|n| n.to_string()),
-        any::<i64>().prop_map(|n| n.to_string()),
-        prop::sample::select(vec![
-            "0",
-            "-0",
-            "1",
-            "-1",
-            "3",
-            "100",
-            "500",
-            "01",
-            "00",
-            "-01",
-            "4294967295",
-            "4294967296",
-            "18446744073709551615",
-            "18446744073709551616",
-            "99999999999999999999999",
-            "0.0",
-            "-0.0",
-            "1.0",
-            "1.5",
-            "1e3",
-            "1E+2",
-            "2e-1",
-            "60e0",
-        ])
-        .prop_map(str::to_string),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(|f| format!("{f:?}")),
-    ]
-}
-
-/// A JSON string: plain or escaped text, a URL, a cursor's SKU hashes, or
-/// escapes JSON refuses (lone surrogates).
-fn string() -> impl Strategy<Value = String> {
-    prop_oneof![
-        "\\PC{0,10}".prop_map(|s| serde_json::to_string(&s).unwrap()),
-        prop::sample::select(vec![
-            r#""https://example.test/v1""#,
-            r#""http://127.0.0.1:9/v1/""#,
-            r#""https://user:pw@example.test""#,
-            r#""ftp://x""#,
-            r#"" київ ""#,
-            r#""\u041a\u0438\u0457\u0432""#,
-            r#""a,b""#,
-            r#""""#,
-            r#"" ""#,
-            r#""\ud83d\ude00""#,
-            r#""\ud800""#,
-            r#""\udc00x""#,
-            r#""\ud800\u0041""#,
-            r#""\/\b\f\n\r\t\"\\""#,
-            r#""\x""#,
-            r#""AAAAAAAAAAA""#,
-            r#""not base64!""#,
-        ])
-        .prop_map(str::to_string),
-    ]
-}
-
-/// Any JSON value, as text.
-fn value() -> impl Strategy<Value = String> {
-    let leaf = prop_oneof![
-        Just("null".to_string()),
-        Just("true".to_string()),
-        Just("false".to_string()),
-        number(),
-        string(),
-    ];
-    leaf.prop_recursive(2, 8, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4)
-                .prop_map(|items| format!("[{}]", items.join(","))),
-            prop::collection::vec(("\"[a-zA-Z]{1,8}\"", inner), 0..3)
-                .prop_map(|fields| object(&fields)),
-        ]
-    })
-}
-
-fn object(fields: &[(String, String)]) -> String {
-    let fields: Vec<String> = fields.iter().map(|(k, v)| format!("{k}:{v}")).collect();
-    format!("{{{}}}", fields.join(","))
 }
 
 /// A census, mostly of its own fields; or its fields in order, in an array

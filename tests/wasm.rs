@@ -54,8 +54,8 @@ fn wrong_types_and_ranges_are_refused() {
 #[wasm_bindgen_test]
 fn pages_parse_from_bytes() {
     let body = "\u{feff}{\"data\":[{\"id\":1,\"sku\":\"a\",\"quantity\":2,\"reserve\":1}],\"next_page_url\":null}";
-    for serde_only in [false, true] {
-        assert_eq!(parse_page(body.as_bytes(), serde_only).unwrap(), 1);
+    for complete_only in [false, true] {
+        assert_eq!(parse_page(body.as_bytes(), complete_only).unwrap(), 1);
     }
     assert_coded_error(&parse_page(b"{", false).unwrap_err(), "BAD_PAGE");
     assert_coded_error(

@@ -6,6 +6,7 @@ use crate::catchup::{OrderListing, CHECK_OVERLAP_MS};
 use crate::check::CheckCollector;
 use crate::engine::Action;
 use crate::error::{ErrorCode, SyncError};
+use crate::json_read::Reader;
 use crate::options::SyncOptions;
 use crate::page::{OfferStock, StockPage};
 use crate::pagination::{PagePlan, PageStep};
@@ -706,13 +707,15 @@ impl SyncEngine {
 
 /// `": <message>"` from a Laravel error body, shortened; empty if there is none.
 fn message_of(body: &str) -> String {
-    #[derive(serde::Deserialize)]
-    struct LaravelError {
-        message: String,
-    }
-    match serde_json::from_str::<LaravelError>(body) {
-        Ok(e) if !e.message.is_empty() => {
-            let short: String = e.message.chars().take(200).collect();
+    let mut reader = Reader::new(body);
+    let mut message = None;
+    let read = reader.object("an error", &["message"], &mut |reader, _| {
+        message = Some(reader.string()?);
+        Ok(())
+    });
+    match (read.and_then(|()| reader.end()), message) {
+        (Ok(()), Some(message)) if !message.is_empty() => {
+            let short: String = message.chars().take(200).collect();
             format!(": {short}")
         }
         _ => String::new(),

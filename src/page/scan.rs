@@ -4,7 +4,8 @@
 //! It reads pages as KeyCRM sends them and steps aside for anything else: it
 //! gives a page only where serde_json would give the same page, and `None` (not
 //! an error) wherever it is not sure, so that [`StockPage::from_json`] then reads
-//! the text with serde_json, whose verdict and messages stand. So it never refuses
+//! the text with the complete reader ([`super::read_page`]), whose verdict and
+//! messages stand. So it never refuses
 //! anything, and it need not know every rule of the page: a row it cannot take as
 //! it is (a figure with an exponent or of more than 15 digits, a key with an
 //! escape, a duplicate key, a missing field, a lone surrogate) makes it step
@@ -30,7 +31,7 @@ use std::sync::Arc;
 use super::{OfferStock, StockPage, WarehouseStock};
 use crate::request::PAGE_LIMIT;
 
-/// Reads `text` as a stock page, or `None` to leave it to serde_json.
+/// Reads `text` as a stock page, or `None` to leave it to the complete reader.
 pub fn scan_page(text: &str) -> Option<StockPage> {
     let mut scan = Scan::new(text);
     let page = scan.page()?;
@@ -50,8 +51,8 @@ pub(crate) fn string_at(text: &str, at: &mut usize) -> Option<String> {
     Some(decoded)
 }
 
-/// Deepest nesting of a skipped value taken; deeper is left to serde_json, which
-/// has a limit of its own.
+/// Deepest nesting of a skipped value taken; deeper is left to the complete
+/// reader, which has a limit of its own.
 const MAX_DEPTH: u32 = 32;
 
 /// The most digits of a figure taken: every integer of up to 15 digits is exact
@@ -111,7 +112,7 @@ struct Scan<'a> {
 const NAMES_KEPT: usize = 16;
 
 /// A field of an object, read at most once: a key that comes again makes the
-/// reader step aside (serde_json refuses it).
+/// reader step aside (the page is refused).
 struct Once<T>(Option<T>);
 
 impl<T> Once<T> {
@@ -604,7 +605,7 @@ impl<'a> Scan<'a> {
     }
 
     /// Skips a string after its opening quote; a `\u` escape of a surrogate is
-    /// left to serde_json.
+    /// left to the complete reader.
     fn skip_string(&mut self) -> Option<()> {
         loop {
             self.at = self.string_end()?;

@@ -16,7 +16,7 @@ use crate::engine::SyncEngine;
 use crate::error::SyncError;
 use crate::options::SyncOptions;
 use crate::pacing::SharedPacing;
-use crate::page::StockPage;
+use crate::page::{read_page, StockPage};
 use interop::{decode_utf8, error_to_js, json_text, to_js};
 
 /// A sync run, for `js/drive.js` to drive (see [`Run`]).
@@ -146,14 +146,15 @@ pub fn validate_options(options: JsValue) -> Result<(), JsValue> {
 }
 
 /// Parses a stock page from its body bytes as a sync does (decoded as
-/// `Response.text()` decodes, read by the fast reader, or by serde_json where it
-/// steps aside), or by serde_json alone (`serdeOnly`); returns its row count.
+/// `Response.text()` decodes, read by the fast reader, or by the complete one
+/// where it steps aside), or by the complete reader alone (`completeOnly`);
+/// returns its row count.
 /// Exposed for the parsing benchmark.
 #[wasm_bindgen(js_name = parsePage)]
-pub fn parse_page(bytes: &[u8], serde_only: bool) -> Result<u32, JsValue> {
+pub fn parse_page(bytes: &[u8], complete_only: bool) -> Result<u32, JsValue> {
     let text = decode_utf8(bytes.to_vec());
-    let page = if serde_only {
-        serde_json::from_str::<StockPage>(&text).map_err(|e| JsValue::from_str(&e.to_string()))
+    let page = if complete_only {
+        read_page(&text).map_err(|e| JsValue::from_str(&e))
     } else {
         StockPage::from_json(&text).map_err(|e| error_to_js(&e))
     };

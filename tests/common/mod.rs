@@ -9,6 +9,8 @@ use keycrm_stock_sync::{
 };
 use serde_json::{json, Value};
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod json_gen;
 mod json_text;
 pub use json_text::json_text_agrees;
 
