@@ -11,8 +11,9 @@
 //! only, as serde_json skips them); an array standing for an object's fields in
 //! order; whole numbers as JSON writes them within `u64`; strings with JSON's
 //! escapes, a lone surrogate refused where the text is read. One difference: a
-//! number with a fraction or exponent is read correctly rounded, where
-//! serde_json's default reader may be one unit in the last place off.
+//! number with a fraction or exponent is read correctly rounded (by
+//! [`crate::decimal`]), where serde_json's default reader may be one unit in
+//! the last place off.
 //!
 //! In the wasm core it replaces serde_json's reader and what serde generated
 //! for these types, which took a fifth of the module.
@@ -20,6 +21,7 @@
 use std::borrow::Cow;
 use std::fmt::Display;
 
+use crate::decimal::parse_f64;
 use crate::page::{string_at, MAX_FIGURE};
 
 /// Why a text was refused, for people: what, and where (line and column).
@@ -332,13 +334,13 @@ impl<'a> Reader<'a> {
         let value = match self.peek() {
             Some(b'"') => {
                 let text = self.string()?;
-                text.trim().parse().map_err(|_| {
+                parse_f64(text.trim()).ok_or_else(|| {
                     self.at = start;
                     self.error(format_args!("`{field}` {text:?} is not a number"))
                 })?
             }
             Some(b'-' | b'0'..=b'9') => {
-                let value: f64 = self.number()?.0.parse().unwrap_or(f64::NAN);
+                let value = parse_f64(self.number()?.0).unwrap_or(f64::NAN);
                 if value.is_infinite() {
                     self.at = start;
                     return Err(self.error("number out of range"));

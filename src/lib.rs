@@ -44,6 +44,7 @@
 pub mod availability;
 pub mod catchup;
 pub mod check;
+pub mod decimal;
 pub mod diff;
 pub mod engine;
 pub mod error;

@@ -1,5 +1,7 @@
 //! The `Retry-After` header: delay-seconds or an HTTP date.
 
+use crate::decimal::parse_f64;
+
 /// How long a `Retry-After` value asks to wait, in ms, from `now_ms` (Unix ms).
 ///
 /// Accepts delay-seconds (`"30"`, also `"1.5"`) and the IMF-fixdate form of an HTTP
@@ -7,7 +9,7 @@
 /// Returns `None` for anything else, so the caller falls back to its own backoff.
 pub fn retry_after_ms(value: &str, now_ms: u64) -> Option<u64> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<f64>() {
+    if let Some(seconds) = parse_f64(value) {
         return (seconds.is_finite() && seconds >= 0.0).then(|| (seconds * 1000.0).ceil() as u64);
     }
     let at_ms = http_date_ms(value)?;
