@@ -18,6 +18,10 @@
 /// not. 768 are enough to decide the rounding of any decimal to `f64`.
 const KEPT_DIGITS: usize = 800;
 
+/// The most digits [`short_decimal`] takes: every whole number of up to 15
+/// digits is exact in `f64` (and within [`MAX_FIGURE`](crate::page::MAX_FIGURE)).
+const SHORT_DIGITS: usize = 15;
+
 /// 10⁰ to 10²², each exact in `f64`.
 const EXACT_POWERS: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -27,6 +31,11 @@ const EXACT_POWERS: [f64; 23] = [
 /// Parses `text` as `str::parse::<f64>` does: `None` where it gives an error.
 pub fn parse_f64(text: &str) -> Option<f64> {
     let bytes = text.as_bytes();
+    if let Some((value, end)) = short_decimal(bytes, 0) {
+        if end == bytes.len() {
+            return Some(value);
+        }
+    }
     let (negative, rest) = match bytes.first() {
         Some(b'-') => (true, &bytes[1..]),
         Some(b'+') => (false, &bytes[1..]),
@@ -34,6 +43,49 @@ pub fn parse_f64(text: &str) -> Option<f64> {
     };
     let magnitude = special(rest).or_else(|| Decimal::read(rest).map(|d| d.value()))?;
     Some(if negative { -magnitude } else { magnitude })
+}
+
+/// A number in JSON's form without exponent at `at`, of up to
+/// [`SHORT_DIGITS`] digits in all: its value and where it ends.
+///
+/// The value is the digits as a whole number divided by the power of ten its
+/// fraction stands for. Both are exact in `f64`, so the quotient is the
+/// correctly rounded value of the text: what serde_json computes for such a
+/// number, and what `str::parse` gives for it as text. The page reader takes
+/// figures by it, and [`parse_f64`] takes such text by it first.
+pub(crate) fn short_decimal(bytes: &[u8], at: usize) -> Option<(f64, usize)> {
+    let negative = bytes.get(at) == Some(&b'-');
+    let start = at + usize::from(negative);
+    let mut at = start;
+    let mut digits: u64 = 0;
+    let mut fraction = 0;
+    while let Some(digit) = bytes.get(at).filter(|b| b.is_ascii_digit()) {
+        if at - start == SHORT_DIGITS {
+            return None;
+        }
+        digits = digits * 10 + u64::from(digit - b'0');
+        at += 1;
+    }
+    let whole = at - start;
+    if whole == 0 || (whole > 1 && bytes[start] == b'0') {
+        return None;
+    }
+    if bytes.get(at) == Some(&b'.') {
+        at += 1;
+        while let Some(digit) = bytes.get(at).filter(|b| b.is_ascii_digit()) {
+            if whole + fraction == SHORT_DIGITS {
+                return None;
+            }
+            digits = digits * 10 + u64::from(digit - b'0');
+            at += 1;
+            fraction += 1;
+        }
+        if fraction == 0 {
+            return None;
+        }
+    }
+    let value = digits as f64 / EXACT_POWERS[fraction];
+    Some((if negative { -value } else { value }, at))
 }
 
 /// `inf`, `infinity` or `nan`, in any case.

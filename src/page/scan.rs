@@ -29,6 +29,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::{OfferStock, StockPage, WarehouseStock};
+use crate::decimal::short_decimal;
 use crate::request::PAGE_LIMIT;
 
 /// Reads `text` as a stock page, or `None` to leave it to the complete reader.
@@ -54,15 +55,6 @@ pub(crate) fn string_at(text: &str, at: &mut usize) -> Option<String> {
 /// Deepest nesting of a skipped value taken; deeper is left to the complete
 /// reader, which has a limit of its own.
 const MAX_DEPTH: u32 = 32;
-
-/// The most digits of a figure taken: every integer of up to 15 digits is exact
-/// in `f64` and within [`MAX_FIGURE`](super::MAX_FIGURE).
-const FIGURE_DIGITS: usize = 15;
-
-/// 10⁰ to 10¹⁵, each exact in `f64`.
-const POWERS_OF_TEN: [f64; FIGURE_DIGITS + 1] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-];
 
 /// Every whole number of up to 19 digits fits `u64`.
 const U64_DIGITS: usize = 19;
@@ -411,19 +403,20 @@ impl<'a> Scan<'a> {
     }
 
     /// A figure: a JSON number, or a string holding just such a number (some
-    /// Laravel setups send decimals as text), taken as [`decimal`] says.
+    /// Laravel setups send decimals as text), taken as [`short_decimal`] says (of up
+    /// to 15 digits, so exact, and within the ceiling).
     fn figure(&mut self) -> Option<f64> {
         self.skip_space();
         let bytes = self.bytes();
         if bytes.get(self.at) == Some(&b'"') {
-            let (value, end) = decimal(bytes, self.at + 1)?;
+            let (value, end) = short_decimal(bytes, self.at + 1)?;
             if bytes.get(end) != Some(&b'"') {
                 return None;
             }
             self.at = end + 1;
             return Some(value);
         }
-        let (value, end) = decimal(bytes, self.at)?;
+        let (value, end) = short_decimal(bytes, self.at)?;
         if let Some(b'e' | b'E') = bytes.get(end) {
             return None;
         }
@@ -699,48 +692,6 @@ fn decode(written: &str) -> Option<String> {
     }
     decoded.push_str(written.get(scan.at..)?);
     Some(decoded)
-}
-
-/// A number in JSON's form without exponent at `at`, of up to
-/// [`FIGURE_DIGITS`] digits in all: its value and where it ends.
-///
-/// The value is the digits as a whole number divided by the power of ten its
-/// fraction stands for. Both are exact in `f64`, so the quotient is the
-/// correctly rounded value of the text: what serde_json computes for such a
-/// number, and what `str::parse` gives for it as text.
-fn decimal(bytes: &[u8], at: usize) -> Option<(f64, usize)> {
-    let negative = bytes.get(at) == Some(&b'-');
-    let start = at + usize::from(negative);
-    let mut at = start;
-    let mut digits: u64 = 0;
-    let mut fraction = 0;
-    while let Some(digit) = bytes.get(at).filter(|b| b.is_ascii_digit()) {
-        if at - start == FIGURE_DIGITS {
-            return None;
-        }
-        digits = digits * 10 + u64::from(digit - b'0');
-        at += 1;
-    }
-    let whole = at - start;
-    if whole == 0 || (whole > 1 && bytes[start] == b'0') {
-        return None;
-    }
-    if bytes.get(at) == Some(&b'.') {
-        at += 1;
-        while let Some(digit) = bytes.get(at).filter(|b| b.is_ascii_digit()) {
-            if whole + fraction == FIGURE_DIGITS {
-                return None;
-            }
-            digits = digits * 10 + u64::from(digit - b'0');
-            at += 1;
-            fraction += 1;
-        }
-        if fraction == 0 {
-            return None;
-        }
-    }
-    let value = digits as f64 / POWERS_OF_TEN[fraction];
-    Some((if negative { -value } else { value }, at))
 }
 
 /// Whether any of the eight bytes in `word` is a quote, a backslash or a control
