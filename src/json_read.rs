@@ -27,6 +27,9 @@ use crate::page::{string_at, MAX_FIGURE};
 /// Why a text was refused, for people: what, and where (line and column).
 pub type Read<T> = Result<T, String>;
 
+/// An object's key, decoded: borrowed from the text when it holds no escape.
+type Key<'a> = Cow<'a, str>;
+
 /// Deepest nesting of arrays and objects taken, as in serde_json.
 const MAX_DEPTH: u32 = 128;
 
@@ -64,19 +67,25 @@ impl<'a> Reader<'a> {
     }
 
     /// Takes `byte` if it comes next (after whitespace).
-    fn eat(&mut self, byte: u8) -> bool {
+    pub fn eat(&mut self, byte: u8) -> bool {
         let next = self.peek() == Some(byte);
         self.at += usize::from(next);
         next
     }
 
-    /// Takes `null` if it comes next.
-    pub fn null(&mut self) -> bool {
-        let next = self.peek() == Some(b'n') && self.bytes()[self.at..].starts_with(b"null");
+    /// Takes the literal `word` (`null`, `true`, `false`) if it comes next.
+    pub fn literal(&mut self, word: &str) -> bool {
+        self.space();
+        let next = self.bytes()[self.at..].starts_with(word.as_bytes());
         if next {
-            self.at += 4;
+            self.at += word.len();
         }
         next
+    }
+
+    /// Takes `null` if it comes next.
+    pub fn null(&mut self) -> bool {
+        self.literal("null")
     }
 
     /// Checks that nothing but whitespace follows.
@@ -162,30 +171,49 @@ impl<'a> Reader<'a> {
         field: &mut dyn FnMut(&mut Self, usize) -> Read<()>,
     ) -> Read<()> {
         match self.peek() {
-            Some(b'{') => self.nest()?,
+            Some(b'{') => {}
             Some(b'[') => return self.fields_in_order(what, fields, field),
             _ => return Err(self.invalid_type(what)),
         }
         let mut seen = 0u64;
+        self.members(true, &mut |reader, key| {
+            let key = key.unwrap_or_default();
+            let Some(index) = fields.iter().position(|known| *known == key) else {
+                return reader.skip();
+            };
+            if seen & 1 << index != 0 {
+                return Err(reader.error(format_args!("duplicate field `{key}`")));
+            }
+            seen |= 1 << index;
+            field(reader, index)
+        })
+    }
+
+    /// An object's members, at its opening brace: `member(self, key)` reads
+    /// the value of each, given the key decoded when `decode`, else `None`
+    /// (the key then only checked for grammar, as serde_json checks a key it
+    /// skips).
+    fn members(
+        &mut self,
+        decode: bool,
+        member: &mut dyn FnMut(&mut Self, Option<Key<'a>>) -> Read<()>,
+    ) -> Read<()> {
+        self.nest()?;
         if !self.eat(b'}') {
             loop {
                 if self.peek() != Some(b'"') {
                     return Err(self.not_json("key must be a string"));
                 }
-                let key = self.key()?;
+                let key = if decode {
+                    Some(self.key()?)
+                } else {
+                    self.skip_string()?;
+                    None
+                };
                 if !self.eat(b':') {
                     return Err(self.not_json("expected `:`"));
                 }
-                match fields.iter().position(|known| *known == key) {
-                    Some(index) => {
-                        if seen & 1 << index != 0 {
-                            return Err(self.error(format_args!("duplicate field `{key}`")));
-                        }
-                        seen |= 1 << index;
-                        field(self, index)?;
-                    }
-                    None => self.skip()?,
-                }
+                member(self, key)?;
                 if self.eat(b'}') {
                     break;
                 }
@@ -205,32 +233,19 @@ impl<'a> Reader<'a> {
         fields: &[&'static str],
         field: &mut dyn FnMut(&mut Self, usize) -> Read<()>,
     ) -> Read<()> {
-        self.nest()?;
-        if !self.eat(b']') {
-            let mut index = 0;
-            loop {
-                if index == fields.len() {
-                    return Err(self.error(format_args!(
-                        "invalid length: more than {index} fields for {what}"
-                    )));
-                }
-                field(self, index)?;
-                index += 1;
-                if self.eat(b']') {
-                    break;
-                }
-                if !self.eat(b',') {
-                    return Err(self.not_json("expected `,` or `]`"));
-                }
+        self.elements(&mut |reader, index| {
+            if index == fields.len() {
+                return Err(reader.error(format_args!(
+                    "invalid length: more than {index} fields for {what}"
+                )));
             }
-        }
-        self.depth -= 1;
-        Ok(())
+            field(reader, index)
+        })
     }
 
     /// An object's key at its opening quote: borrowed from the text when it
     /// holds no escape (KeyCRM's never do), decoded otherwise.
-    fn key(&mut self) -> Read<Cow<'a, str>> {
+    fn key(&mut self) -> Read<Key<'a>> {
         let rest = &self.bytes()[self.at + 1..];
         if let Some(end) = rest
             .iter()
@@ -266,6 +281,11 @@ impl<'a> Reader<'a> {
         if self.peek() != Some(b'[') {
             return Err(self.invalid_type(what));
         }
+        self.elements(element)
+    }
+
+    /// An array's elements, at its opening bracket.
+    fn elements(&mut self, element: &mut dyn FnMut(&mut Self, usize) -> Read<()>) -> Read<()> {
         self.nest()?;
         if !self.eat(b']') {
             let mut index = 0;
@@ -433,29 +453,7 @@ impl<'a> Reader<'a> {
     pub fn skip(&mut self) -> Read<()> {
         match self.peek() {
             Some(b'"') => self.skip_string(),
-            Some(b'{') => {
-                self.nest()?;
-                if !self.eat(b'}') {
-                    loop {
-                        if self.peek() != Some(b'"') {
-                            return Err(self.not_json("key must be a string"));
-                        }
-                        self.skip_string()?;
-                        if !self.eat(b':') {
-                            return Err(self.not_json("expected `:`"));
-                        }
-                        self.skip()?;
-                        if self.eat(b'}') {
-                            break;
-                        }
-                        if !self.eat(b',') {
-                            return Err(self.not_json("expected `,` or `}`"));
-                        }
-                    }
-                }
-                self.depth -= 1;
-                Ok(())
-            }
+            Some(b'{') => self.members(false, &mut |reader, _| reader.skip()),
             Some(b'[') => self.array("", &mut |reader, _| reader.skip()),
             Some(b'n') => self.word("null"),
             Some(b't') => self.word("true"),

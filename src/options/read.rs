@@ -17,7 +17,9 @@
 
 use super::{suggest, SyncOptions, WarehouseRef, OPTION_NAMES as OPTIONS};
 use crate::ledger::SkuHashes;
-use crate::page::string_at;
+use std::ops::{Deref, DerefMut};
+
+use crate::json_read;
 use crate::pagination::{Census, ScanCursor, CENSUS_FIELDS as CENSUS, CURSOR_FIELDS as CURSOR};
 
 /// Why the text was refused, for people.
@@ -28,7 +30,7 @@ type Read<T> = Result<T, String>;
 /// # Errors
 /// What is wrong with the text, as the message of an `INVALID_CONFIG` error.
 pub(super) fn read_options(text: &str) -> Read<SyncOptions> {
-    let mut reader = Reader { text, at: 0 };
+    let mut reader = Reader(json_read::Reader::new(text));
     let mut options = SyncOptions::default();
     reader.object(OPTIONS, &mut |reader, field| {
         let o = &mut options;
@@ -65,8 +67,7 @@ pub(super) fn read_options(text: &str) -> Read<SyncOptions> {
         }
         Ok(())
     })?;
-    reader.space();
-    if reader.at < text.len() {
+    if reader.peek().is_some() {
         return Err(not_json());
     }
     Ok(options)
@@ -90,44 +91,25 @@ fn expected(field: &str, what: &str) -> String {
     format!("invalid options: `{field}` must be {what}")
 }
 
-struct Reader<'a> {
-    text: &'a str,
-    at: usize,
+/// The shared JSON reader, with the options' own rules and messages on top:
+/// no position in a message (the caller never wrote the text), unknown fields
+/// refused.
+struct Reader<'a>(json_read::Reader<'a>);
+
+impl<'a> Deref for Reader<'a> {
+    type Target = json_read::Reader<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Reader<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Reader<'_> {
-    fn bytes(&self) -> &[u8] {
-        self.text.as_bytes()
-    }
-
-    fn space(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes().get(self.at) {
-            self.at += 1;
-        }
-    }
-
-    /// The next byte after whitespace, not taken.
-    fn peek(&mut self) -> Option<u8> {
-        self.space();
-        self.bytes().get(self.at).copied()
-    }
-
-    /// Takes `byte` if it comes next (after whitespace).
-    fn eat(&mut self, byte: u8) -> bool {
-        let next = self.peek() == Some(byte);
-        self.at += usize::from(next);
-        next
-    }
-
-    /// Takes `null` if it comes next.
-    fn null(&mut self) -> bool {
-        let next = self.peek() == Some(b'n') && self.bytes()[self.at..].starts_with(b"null");
-        if next {
-            self.at += 4;
-        }
-        next
-    }
-
     /// An object's fields: `field(self, name)` takes the value of each, `name`
     /// being one of `known`. A field not known, or given twice, is refused.
     /// (Not generic: one copy serves the three kinds of object.)
@@ -139,7 +121,7 @@ impl Reader<'_> {
         known: &[&'static str],
         field: &mut dyn FnMut(&mut Self, &'static str) -> Read<()>,
     ) -> Read<()> {
-        if self.peek() == Some(b'[') {
+        if self.eat(b'[') {
             return self.fields_in_order(known, field);
         }
         if !self.eat(b'{') {
@@ -179,7 +161,6 @@ impl Reader<'_> {
         known: &[&'static str],
         field: &mut dyn FnMut(&mut Self, &'static str) -> Read<()>,
     ) -> Read<()> {
-        self.at += 1;
         if self.eat(b']') {
             return Ok(());
         }
@@ -212,10 +193,9 @@ impl Reader<'_> {
 
     /// An array, each element taken by `read`.
     fn list<T>(&mut self, field: &str, read: impl Fn(&mut Self, &str) -> Read<T>) -> Read<Vec<T>> {
-        if self.peek() != Some(b'[') {
+        if !self.eat(b'[') {
             return Err(expected(field, "an array"));
         }
-        self.at += 1;
         let mut items = Vec::new();
         if self.eat(b']') {
             return Ok(items);
@@ -232,10 +212,8 @@ impl Reader<'_> {
     }
 
     fn flag(&mut self, field: &str) -> Read<bool> {
-        self.space();
-        for (word, value) in [(&b"true"[..], true), (b"false", false)] {
-            if self.bytes()[self.at..].starts_with(word) {
-                self.at += word.len();
+        for (word, value) in [("true", true), ("false", false)] {
+            if self.literal(word) {
                 return Ok(value);
             }
         }
@@ -251,21 +229,9 @@ impl Reader<'_> {
 
     /// A whole number ≥ 0 as JSON writes one, within `u64`.
     fn whole(&mut self, field: &str) -> Read<u64> {
-        self.space();
-        let digits = self.bytes()[self.at..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        let text = &self.text[self.at..self.at + digits];
-        let leading_zero = digits > 1 && text.starts_with('0');
-        let fraction = matches!(self.bytes().get(self.at + digits), Some(b'.' | b'e' | b'E'));
-        match text.parse::<u64>() {
-            Ok(value) if !leading_zero && !fraction => {
-                self.at += digits;
-                Ok(value)
-            }
-            _ => Err(expected(field, "a whole number ≥ 0")),
-        }
+        self.0
+            .whole()
+            .map_err(|_| expected(field, "a whole number ≥ 0"))
     }
 
     fn whole_u32(&mut self, field: &str) -> Read<u32> {
@@ -357,6 +323,6 @@ impl Reader<'_> {
     /// A string at the cursor (its opening quote next), escapes decoded; `None`
     /// when it is not well-formed JSON text or holds a lone surrogate.
     fn text_value(&mut self) -> Option<String> {
-        string_at(self.text, &mut self.at)
+        self.0.string().ok()
     }
 }
