@@ -144,12 +144,12 @@ pub fn parse_trigger_webhook(body: &str) -> Result<TriggerEvent, SyncError> {
                 .join(", ")
         )));
     }
-    let context = trigger
+    let order_id = trigger
         .context_id
         .ok_or_else(|| bad(format!("{} without a context.id", trigger.event)))?;
     Ok(TriggerEvent::Order {
         event: trigger.event,
-        order_id: context,
+        order_id,
     })
 }
 

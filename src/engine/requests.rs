@@ -721,3 +721,40 @@ fn message_of(body: &str) -> String {
         _ => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::message_of;
+
+    #[test]
+    fn the_message_of_an_error_body() {
+        for (body, said) in [
+            (
+                r#"{"message":"Not found","exception":{"x":[1]}}"#,
+                ": Not found",
+            ),
+            (
+                r#"  {"message" : "\u0421\u0435\u0440\u0432\u0435\u0440"}  "#,
+                ": Сервер",
+            ),
+            (
+                r#"["As serde takes an object's fields in order"]"#,
+                ": As serde takes an object's fields in order",
+            ),
+            (r#"{"message":""}"#, ""),
+            (r#"{"message":"a","message":"b"}"#, ""),
+            (r#"{"message":5}"#, ""),
+            (r#"{"errors":{}}"#, ""),
+            (r#"{"message":"a"} trailing"#, ""),
+            ("<html>502</html>", ""),
+        ] {
+            assert_eq!(message_of(body), said, "{body}");
+        }
+        let long = format!(r#"{{"message":"{}"}}"#, "я".repeat(300));
+        assert_eq!(
+            message_of(&long).chars().count(),
+            202,
+            "two for \": \", 200 of the message"
+        );
+    }
+}
