@@ -66,7 +66,7 @@
 mod sku_hashes;
 mod sku_map;
 
-use crate::availability::{differs, DesiredStock, StockKey};
+use crate::availability::{differs, DesiredStock};
 use crate::diff::StockChange;
 use crate::id_set::IdSet;
 use crate::pagination::ScanCursor;
@@ -307,10 +307,11 @@ impl SkuLedger {
         });
     }
 
-    /// The smallest figure read for this key so far in the run, if any.
-    pub fn smallest(&self, key: &StockKey) -> Option<f64> {
-        let state = self.skus.get(&key.sku)?;
-        let (low, _) = state.key(&self.more_keys, key.warehouse_id)?.lowest?;
+    /// The smallest figure read for this key (a SKU, and a warehouse for a
+    /// per-warehouse row) so far in the run, if any.
+    pub fn smallest(&self, sku: &str, warehouse_id: Option<u64>) -> Option<f64> {
+        let state = self.skus.get(sku)?;
+        let (low, _) = state.key(&self.more_keys, warehouse_id)?.lowest?;
         Some(low)
     }
 
@@ -447,10 +448,10 @@ mod tests {
             sku: sku.into(),
             warehouse_id: Some(warehouse_id),
         };
-        assert_eq!(ledger.smallest(&key("a", 3)), Some(1.0));
-        assert_eq!(ledger.smallest(&key("b", 3)), Some(7.0));
-        assert_eq!(ledger.smallest(&key("a", 2)), Some(6.0));
-        assert_eq!(ledger.smallest(&key("a", 4)), None);
+        assert_eq!(ledger.smallest("a", Some(3)), Some(1.0));
+        assert_eq!(ledger.smallest("b", Some(3)), Some(7.0));
+        assert_eq!(ledger.smallest("a", Some(2)), Some(6.0));
+        assert_eq!(ledger.smallest("a", Some(4)), None);
         let change = |sku, warehouse_id| StockChange::new(&key(sku, warehouse_id), 1.0);
         let first = [
             change("a", 3),

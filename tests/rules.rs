@@ -851,6 +851,29 @@ fn a_shared_sku_pages_apart_never_shows_the_larger_figure_and_a_second_run_write
     }
 }
 
+/// Held raises are written in the order their rows were read, across pages and
+/// batches, each once.
+#[test]
+fn held_raises_are_written_in_the_order_read() {
+    let catalogue = Catalogue::numbered(180);
+    let out = drive(
+        options(r#"{"batchSize": 40}"#),
+        &catalogue.empty_site(),
+        0,
+        |url, _| catalogue.answer(url),
+    );
+    assert!(out.report.complete, "{:?}", out.report.error);
+    let written: Vec<&str> = out
+        .writes
+        .iter()
+        .flatten()
+        .map(|c| c.sku.as_str())
+        .collect();
+    let read: Vec<String> = (1..=180).map(|id| format!("s{id:04}")).collect();
+    assert_eq!(written, read);
+    assert!(out.writes.iter().all(|w| w.len() <= 40));
+}
+
 /// Held raises are written however the run ends, except when the site itself
 /// failed: by the deadline, by the request budget, and within a subrequest budget
 /// that keeps room for them. Every row of the pages applied then holds KeyCRM's

@@ -37,11 +37,11 @@ use crate::page::OfferStock;
 /// Raises held until the run ends (see the [module docs](self)).
 #[derive(Debug, Default)]
 pub(super) struct HeldRaises {
-    /// At most one per key, with its place in the order read: a later raise of the
-    /// same key replaces it.
-    held: HashMap<StockKey, (u64, StockChange)>,
-    /// Raises held so far, for their order.
-    count: u64,
+    /// In the order read; `None` where a later raise of the same key took the
+    /// earlier one's place (at the end, in the order read).
+    held: Vec<Option<StockChange>>,
+    /// Where each key's raise is in `held`: at most one per key.
+    places: HashMap<StockKey, usize>,
     /// Decided again at the end of the run, waiting to be written, in the order
     /// they were read.
     released: Vec<StockChange>,
@@ -50,7 +50,22 @@ pub(super) struct HeldRaises {
 impl HeldRaises {
     /// Whether no raise waits to be written.
     pub(super) fn is_empty(&self) -> bool {
-        self.held.is_empty() && self.released.is_empty()
+        self.places.is_empty() && self.released.is_empty()
+    }
+
+    /// Holds `change`, instead of a raise of its key held before.
+    fn hold(&mut self, change: StockChange) {
+        let place = self.held.len();
+        if let Some(earlier) = self.places.insert(key_of(&change), place) {
+            self.held[earlier] = None;
+        }
+        self.held.push(Some(change));
+    }
+
+    /// The raises held, in the order read; none are held after.
+    fn take(&mut self) -> impl Iterator<Item = StockChange> {
+        self.places.clear();
+        std::mem::take(&mut self.held).into_iter().flatten()
     }
 }
 
@@ -124,9 +139,7 @@ impl SyncEngine {
     fn hold_raise(&mut self, change: StockChange, site: SiteFigures) -> Option<StockChange> {
         match (site.last_figure, change.stock) {
             (Some(have), Some(want)) if want > have => {
-                self.raises.count += 1;
-                let place = self.raises.count;
-                self.raises.held.insert(key_of(&change), (place, change));
+                self.raises.hold(change);
                 None
             }
             _ => Some(change),
@@ -136,7 +149,7 @@ impl SyncEngine {
     /// Sink calls the raises may still need: one write per batch of those held and
     /// of `rows` more rows, which comparing may hold too.
     pub(super) fn raise_calls(&self, rows: u64) -> u64 {
-        let raises = (self.raises.held.len() + self.raises.released.len()) as u64;
+        let raises = (self.raises.places.len() + self.raises.released.len()) as u64;
         (raises + rows).div_ceil(self.options.batch_size as u64)
     }
 
@@ -152,11 +165,9 @@ impl SyncEngine {
     /// Once no more rows can come: decides the held raises again and starts
     /// writing those still due (see the [module docs](self)); `None` when none is.
     pub(super) fn release_raises(&mut self) -> Option<Action> {
-        let mut held: Vec<(StockKey, (u64, StockChange))> =
-            std::mem::take(&mut self.raises.held).into_iter().collect();
-        held.sort_unstable_by_key(|(_, (place, _))| *place);
-        for (key, (_, change)) in held {
-            let still_smallest = match (self.ledger.smallest(&key), change.stock) {
+        for change in self.raises.take() {
+            let smallest = self.ledger.smallest(&change.sku, change.warehouse_id);
+            let still_smallest = match (smallest, change.stock) {
                 (Some(low), Some(want)) => !differs(low, want),
                 _ => false,
             };
@@ -225,7 +236,7 @@ impl SyncEngine {
         let outcome = diff(batch, &rows);
         // Once no more rows can come, raises are written with their batch, unless
         // earlier ones wait: they then join them, to be written in the order read.
-        let hold = !self.reading_done() || !self.raises.held.is_empty();
+        let hold = !self.reading_done() || !self.raises.places.is_empty();
         let mut changes = Vec::with_capacity(outcome.changes.len());
         for (change, site) in outcome.changes {
             if !self.may_write(&change, site) {
