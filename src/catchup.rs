@@ -19,7 +19,7 @@
 //! missed.
 
 use crate::error::{ErrorCode, SyncError};
-use crate::json_read::{Read, Reader};
+use crate::json_read::{read_text, Read, Reader};
 use crate::request::{encode, PAGE_LIMIT};
 use crate::webhook::OrderLines;
 
@@ -145,30 +145,22 @@ struct OrderPage {
 
 impl OrderPage {
     fn read(text: &str) -> Read<Self> {
-        let mut reader = Reader::new(text);
-        let (mut last_page, mut has_next_page_url, mut data) = (None, false, None);
-        let fields = &["last_page", "next_page_url", "data"];
-        reader.object("a page of orders", fields, &mut |reader, field| {
-            match field {
-                0 => last_page = reader.nullable(Reader::whole)?,
-                1 => has_next_page_url = reader.nullable(Reader::skip)?.is_some(),
-                _ => {
-                    let mut orders = Vec::new();
-                    reader.array("the orders of a page", &mut |reader, _| {
-                        orders.push(OrderLines::read(reader)?);
-                        Ok(())
-                    })?;
-                    data = Some(orders);
+        read_text(text, |reader| {
+            let (mut last_page, mut has_next_page_url, mut data) = (None, false, None);
+            let fields = &["last_page", "next_page_url", "data"];
+            reader.object("a page of orders", fields, &mut |reader, field| {
+                match field {
+                    0 => last_page = reader.nullable(Reader::whole)?,
+                    1 => has_next_page_url = reader.nullable(Reader::skip)?.is_some(),
+                    _ => data = Some(reader.list("the orders of a page", OrderLines::read)?),
                 }
-            }
-            Ok(())
-        })?;
-        let data = data.ok_or_else(|| reader.missing("data"))?;
-        reader.end()?;
-        Ok(OrderPage {
-            last_page,
-            has_next_page_url,
-            data,
+                Ok(())
+            })?;
+            Ok(OrderPage {
+                last_page,
+                has_next_page_url,
+                data: data.ok_or_else(|| reader.missing("data"))?,
+            })
         })
     }
 }

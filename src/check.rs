@@ -41,7 +41,7 @@ use crate::availability::{Availability, DesiredStock, StockKey};
 use crate::diff::{diff, SiteStock};
 use crate::engine::SyncEngine;
 use crate::error::{ErrorCode, SyncError};
-use crate::json_read::{Read, Reader};
+use crate::json_read::{read_text, Read, Reader};
 use crate::ledger::{is_storable, Admission};
 use crate::options::SyncOptions;
 use crate::page::OfferStock;
@@ -445,41 +445,41 @@ pub struct NameLookup {
 }
 
 /// A page of `GET /offers?include=product`, as much as names need: each
-/// offer's id and its product's name (`None` when the product or its name is
-/// null or absent).
+/// offer's id and its product's name.
 fn offer_names(text: &str) -> Read<Vec<(u64, Option<String>)>> {
-    let mut reader = Reader::new(text);
-    let mut offers = None;
-    reader.object("a page of offers", &["data"], &mut |reader, _| {
-        let mut all = Vec::new();
-        reader.array("the offers of a page", &mut |reader, _| {
-            let (mut id, mut name) = (None, None);
-            reader.object("an offer", &["id", "product"], &mut |reader, field| {
-                if field == 0 {
-                    id = Some(reader.whole()?);
-                    return Ok(());
-                }
-                name = reader
-                    .nullable(|reader| {
-                        let mut name = None;
-                        reader.object("an offer's product", &["name"], &mut |reader, _| {
-                            name = reader.nullable(Reader::string)?;
-                            Ok(())
-                        })?;
-                        Ok(name)
-                    })?
-                    .flatten();
-                Ok(())
-            })?;
-            all.push((id.ok_or_else(|| reader.missing("id"))?, name));
+    read_text(text, |reader| {
+        let mut offers = None;
+        reader.object("a page of offers", &["data"], &mut |reader, _| {
+            offers = Some(reader.list("the offers of a page", offer_name)?);
             Ok(())
         })?;
-        offers = Some(all);
+        offers.ok_or_else(|| reader.missing("data"))
+    })
+}
+
+/// An offer's id and its product's name: `None` when the product or its name
+/// is null or absent.
+fn offer_name(reader: &mut Reader) -> Read<(u64, Option<String>)> {
+    let (mut id, mut name) = (None, None);
+    reader.object("an offer", &["id", "product"], &mut |reader, field| {
+        if field == 0 {
+            id = Some(reader.whole()?);
+        } else {
+            name = reader.nullable(product_name)?.flatten();
+        }
         Ok(())
     })?;
-    let offers = offers.ok_or_else(|| reader.missing("data"))?;
-    reader.end()?;
-    Ok(offers)
+    Ok((id.ok_or_else(|| reader.missing("id"))?, name))
+}
+
+/// A product's name, `None` when it is null or absent.
+fn product_name(reader: &mut Reader) -> Read<Option<String>> {
+    let mut name = None;
+    reader.object("an offer's product", &["name"], &mut |reader, _| {
+        name = reader.nullable(Reader::string)?;
+        Ok(())
+    })?;
+    Ok(name)
 }
 
 impl NameLookup {

@@ -33,6 +33,18 @@ type Key<'a> = Cow<'a, str>;
 /// Deepest nesting of arrays and objects taken, as in serde_json.
 const MAX_DEPTH: u32 = 128;
 
+/// Reads `text` whole: `read` takes its one value, and nothing but whitespace
+/// may follow it.
+///
+/// # Errors
+/// What `read` returns, or trailing characters.
+pub fn read_text<T>(text: &str, read: impl FnOnce(&mut Reader) -> Read<T>) -> Read<T> {
+    let mut reader = Reader::new(text);
+    let value = read(&mut reader)?;
+    reader.end()?;
+    Ok(value)
+}
+
 /// A cursor over JSON text.
 pub struct Reader<'a> {
     text: &'a str,
@@ -302,6 +314,23 @@ impl<'a> Reader<'a> {
         }
         self.depth -= 1;
         Ok(())
+    }
+
+    /// An array's elements, each read by `item`.
+    ///
+    /// # Errors
+    /// As [`array`](Self::array).
+    pub fn list<T>(
+        &mut self,
+        what: &str,
+        mut item: impl FnMut(&mut Self) -> Read<T>,
+    ) -> Read<Vec<T>> {
+        let mut items = Vec::new();
+        self.array(what, &mut |reader, _| {
+            items.push(item(reader)?);
+            Ok(())
+        })?;
+        Ok(items)
     }
 
     /// `null`, or what `read` takes.

@@ -8,7 +8,7 @@ use serde::de::Deserializer;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, SyncError};
-use crate::json_read::{Read, Reader};
+use crate::json_read::{read_text, Read, Reader};
 use crate::page::figure;
 
 /// One row of the stock webhook: an offer's balance after a change, summed over the
@@ -52,10 +52,9 @@ fn in_reserve<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 /// figure is null, not a number, not finite or beyond ±[`MAX_FIGURE`](crate::page::MAX_FIGURE), a key is
 /// repeated, or there are more than `max_rows` rows.
 pub fn parse_stock_webhook(body: &str, max_rows: usize) -> Result<Vec<StockWebhookRow>, SyncError> {
-    let mut reader = Reader::new(body);
-    let mut rows = Vec::new();
-    reader
-        .array(
+    read_text(body, |reader| {
+        let mut rows = Vec::new();
+        reader.array(
             "the stock webhook's JSON array of rows",
             &mut |reader, index| {
                 if index == max_rows {
@@ -67,10 +66,10 @@ pub fn parse_stock_webhook(body: &str, max_rows: usize) -> Result<Vec<StockWebho
                 rows.push(row);
                 Ok(())
             },
-        )
-        .and_then(|()| reader.end())
-        .map_err(bad)?;
-    Ok(rows)
+        )?;
+        Ok(rows)
+    })
+    .map_err(bad)
 }
 
 impl StockWebhookRow {
@@ -164,30 +163,20 @@ impl Trigger {
     /// Reads `{"event": "...", "context": {"id": 123, ...}}`, other fields
     /// ignored; `context` may be null or absent.
     fn read(body: &str) -> Read<Self> {
-        let mut reader = Reader::new(body);
-        let (mut event, mut context_id) = (None, None);
-        reader.object(
-            "a trigger webhook",
-            &["event", "context"],
-            &mut |reader, field| {
+        read_text(body, |reader| {
+            let (mut event, mut context_id) = (None, None);
+            let fields = &["event", "context"];
+            reader.object("a trigger webhook", fields, &mut |reader, field| {
                 if field == 0 {
                     event = Some(reader.string()?);
-                    return Ok(());
+                } else {
+                    context_id = reader.nullable(|reader| id_of(reader, "a trigger's context"))?;
                 }
-                context_id = reader.nullable(|reader| {
-                    let mut id = None;
-                    reader.object("a trigger's context", &["id"], &mut |reader, _| {
-                        id = Some(reader.whole()?);
-                        Ok(())
-                    })?;
-                    id.ok_or_else(|| reader.missing("id"))
-                })?;
                 Ok(())
-            },
-        )?;
-        let event = event.ok_or_else(|| reader.missing("event"))?;
-        reader.end()?;
-        Ok(Trigger { event, context_id })
+            })?;
+            let event = event.ok_or_else(|| reader.missing("event"))?;
+            Ok(Trigger { event, context_id })
+        })
     }
 }
 
@@ -202,9 +191,7 @@ impl Trigger {
 /// [`ErrorCode::BadPage`] when the body is not an order, or its lines came without
 /// their offers (the message names the order).
 pub fn order_offer_ids(body: &str) -> Result<Vec<u64>, SyncError> {
-    let mut reader = Reader::new(body);
-    let order = OrderLines::read(&mut reader)
-        .and_then(|order| reader.end().map(|()| order))
+    let order = read_text(body, OrderLines::read)
         .map_err(|e| SyncError::new(ErrorCode::BadPage, format!("order is not valid: {e}")))?;
     let mut ids = Vec::new();
     order.add_offer_ids(&mut ids)?;
@@ -233,14 +220,7 @@ impl OrderLines {
                 id = reader.nullable(Reader::whole)?;
                 return Ok(());
             }
-            products = reader.nullable(|reader| {
-                let mut lines = Vec::new();
-                reader.array("an order's lines", &mut |reader, _| {
-                    lines.push(line_offer(reader)?);
-                    Ok(())
-                })?;
-                Ok(lines)
-            })?;
+            products = reader.nullable(|reader| reader.list("an order's lines", line_offer))?;
             Ok(())
         })?;
         Ok(OrderLines { id, products })
@@ -287,17 +267,20 @@ impl OrderLines {
 fn line_offer(reader: &mut Reader) -> Read<Option<Option<u64>>> {
     let mut offer = None;
     reader.object("an order's line", &["offer"], &mut |reader, _| {
-        offer = Some(reader.nullable(|reader| {
-            let mut id = None;
-            reader.object("a line's offer", &["id"], &mut |reader, _| {
-                id = Some(reader.whole()?);
-                Ok(())
-            })?;
-            id.ok_or_else(|| reader.missing("id"))
-        })?);
+        offer = Some(reader.nullable(|reader| id_of(reader, "a line's offer"))?);
         Ok(())
     })?;
     Ok(offer)
+}
+
+/// The `id` of an object of which nothing else is read (`what` names it).
+fn id_of(reader: &mut Reader, what: &str) -> Read<u64> {
+    let mut id = None;
+    reader.object(what, &["id"], &mut |reader, _| {
+        id = Some(reader.whole()?);
+        Ok(())
+    })?;
+    id.ok_or_else(|| reader.missing("id"))
 }
 
 /// Whether a webhook's token equals the configured one, in time that does not

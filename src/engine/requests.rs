@@ -6,7 +6,7 @@ use crate::catchup::{OrderListing, CHECK_OVERLAP_MS};
 use crate::check::CheckCollector;
 use crate::engine::Action;
 use crate::error::{ErrorCode, SyncError};
-use crate::json_read::Reader;
+use crate::json_read::read_text;
 use crate::options::SyncOptions;
 use crate::page::{OfferStock, StockPage};
 use crate::pagination::{PagePlan, PageStep};
@@ -707,14 +707,16 @@ impl SyncEngine {
 
 /// `": <message>"` from a Laravel error body, shortened; empty if there is none.
 fn message_of(body: &str) -> String {
-    let mut reader = Reader::new(body);
-    let mut message = None;
-    let read = reader.object("an error", &["message"], &mut |reader, _| {
-        message = Some(reader.string()?);
-        Ok(())
+    let message = read_text(body, |reader| {
+        let mut message = None;
+        reader.object("an error", &["message"], &mut |reader, _| {
+            message = Some(reader.string()?);
+            Ok(())
+        })?;
+        Ok(message)
     });
-    match (read.and_then(|()| reader.end()), message) {
-        (Ok(()), Some(message)) if !message.is_empty() => {
+    match message {
+        Ok(Some(message)) if !message.is_empty() => {
             let short: String = message.chars().take(200).collect();
             format!(": {short}")
         }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::{OfferStock, StockPage, WarehouseStock};
-use crate::json_read::{Read, Reader};
+use crate::json_read::{read_text, Read, Reader};
 
 /// Reads `text` as a stock page.
 ///
@@ -21,39 +21,29 @@ pub fn read_page(text: &str) -> Read<StockPage> {
         "next_page_url",
         "data",
     ];
-    let mut reader = Reader::new(text);
-    let (mut total, mut current_page, mut last_page, mut per_page) = (None, None, None, None);
-    let (mut next_page_url, mut data) = (None, None);
-    reader.object("a stock page", FIELDS, &mut |reader, field| {
-        match field {
-            0 => total = reader.nullable(Reader::whole)?,
-            1 => current_page = reader.nullable(Reader::whole)?,
-            2 => last_page = reader.nullable(Reader::whole)?,
-            3 => per_page = reader.nullable(Reader::whole)?,
-            4 => next_page_url = Some(reader.nullable(Reader::string)?),
-            _ => data = Some(rows(reader)?),
-        }
-        Ok(())
-    })?;
-    let data = data.ok_or_else(|| reader.missing("data"))?;
-    reader.end()?;
-    Ok(StockPage {
-        total,
-        current_page,
-        last_page,
-        per_page,
-        next_page_url,
-        data,
+    read_text(text, |reader| {
+        let (mut total, mut current_page, mut last_page, mut per_page) = (None, None, None, None);
+        let (mut next_page_url, mut data) = (None, None);
+        reader.object("a stock page", FIELDS, &mut |reader, field| {
+            match field {
+                0 => total = reader.nullable(Reader::whole)?,
+                1 => current_page = reader.nullable(Reader::whole)?,
+                2 => last_page = reader.nullable(Reader::whole)?,
+                3 => per_page = reader.nullable(Reader::whole)?,
+                4 => next_page_url = Some(reader.nullable(Reader::string)?),
+                _ => data = Some(reader.list("the rows of a stock page", row)?),
+            }
+            Ok(())
+        })?;
+        Ok(StockPage {
+            total,
+            current_page,
+            last_page,
+            per_page,
+            next_page_url,
+            data: data.ok_or_else(|| reader.missing("data"))?,
+        })
     })
-}
-
-fn rows(reader: &mut Reader) -> Read<Vec<OfferStock>> {
-    let mut rows = Vec::new();
-    reader.array("the rows of a stock page", &mut |reader, _| {
-        rows.push(row(reader)?);
-        Ok(())
-    })?;
-    Ok(rows)
 }
 
 fn row(reader: &mut Reader) -> Read<OfferStock> {
@@ -66,7 +56,10 @@ fn row(reader: &mut Reader) -> Read<OfferStock> {
             1 => sku = reader.sku()?,
             2 => quantity = Some(reader.figure("quantity")?),
             3 => reserve = Some(reader.figure("reserve")?),
-            _ => warehouse = reader.nullable(warehouses)?,
+            _ => {
+                warehouse = reader
+                    .nullable(|reader| reader.list("an offer's warehouses", warehouse_stock))?;
+            }
         }
         Ok(())
     })?;
@@ -79,16 +72,7 @@ fn row(reader: &mut Reader) -> Read<OfferStock> {
     })
 }
 
-fn warehouses(reader: &mut Reader) -> Read<Vec<WarehouseStock>> {
-    let mut all = Vec::new();
-    reader.array("an offer's warehouses", &mut |reader, _| {
-        all.push(warehouse(reader)?);
-        Ok(())
-    })?;
-    Ok(all)
-}
-
-fn warehouse(reader: &mut Reader) -> Read<WarehouseStock> {
+fn warehouse_stock(reader: &mut Reader) -> Read<WarehouseStock> {
     const FIELDS: &[&str] = &["id", "name", "quantity", "reserve"];
     let (mut id, mut name, mut quantity, mut reserve) = (None, None, None, None);
     reader.object("a warehouse's stock", FIELDS, &mut |reader, field| {
