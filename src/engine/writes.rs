@@ -54,6 +54,11 @@ impl HeldRaises {
     }
 
     /// Holds `change`, instead of a raise of its key held before.
+    ///
+    /// Not inlined: the comparing loop that calls it is among the first functions
+    /// V8 optimises, at a cost growing with their size, and most runs hold few
+    /// raises.
+    #[inline(never)]
     fn hold(&mut self, change: StockChange) {
         let place = self.held.len();
         if let Some(earlier) = self.places.insert(key_of(&change), place) {
