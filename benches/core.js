@@ -12,10 +12,14 @@
 // threads included): medians over rounds, per 1 000 offers, and the ratio of
 // the medians (package / reference; below 1: the package is cheaper).
 //
-// Cold: a fresh process per sample: import, compile and instantiate, and the
-// first 12 pages of a first sync (totals), for each side.
+// Each side gets its pages as it takes them, made before the clock starts: the
+// package the bytes (as the network gives them), the reference the text.
 //
-// Run: npm run bench:core  (about two minutes). BENCH_ROUNDS, BENCH_WARMUP,
+// Cold: a fresh process per sample, once the harness has made its pages and
+// site: import, compile and instantiate, and the first 12 pages of a first sync
+// (totals), for each side.
+//
+// Run: npm run bench:core  (about 10 s on a quiet machine). BENCH_ROUNDS, BENCH_WARMUP,
 // BENCH_COLD set the counts (BENCH_COLD=0: no cold samples); BENCH_CASES picks cases by name
 // (comma-separated: totals, names, per-warehouse); BENCH_PER_PAGE sets the rows a
 // page (50); BENCH_COLD_FLAGS passes flags to the cold processes' node (such as
