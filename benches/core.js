@@ -13,7 +13,9 @@
 // the medians (package / reference; below 1: the package is cheaper).
 //
 // Each side gets its pages as it takes them, made before the clock starts: the
-// package the bytes (as the network gives them), the reference the text.
+// package the bytes (as the network gives them), the reference the text
+// (BENCH_REFERENCE_BYTES=1: the bytes too, which it decodes as response.json()
+// would).
 //
 // Cold: a fresh process per sample, once the harness has made its pages and
 // site: import, compile and instantiate, and the first 12 pages of a first sync
@@ -93,6 +95,7 @@ async function runReference(pages, options, table) {
   return { ms, offers: out.offers, updated: out.updated };
 }
 
+const encoder = new TextEncoder();
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const offers = generateCatalogue({ offers: OFFERS });
@@ -104,6 +107,11 @@ for (const { name, options } of CASES) {
   // Made once, outside the measured runs: it encodes every page to the bytes
   // the network would give.
   const fetch = memoryFetch(pages, { bytes: !process.env.BENCH_TEXT });
+  // With BENCH_REFERENCE_BYTES=1 the reference is given the bytes too, and
+  // decodes them as response.json() would.
+  const referencePages = process.env.BENCH_REFERENCE_BYTES
+    ? new Map([...pages].map(([n, text]) => [n, encoder.encode(text)]))
+    : pages;
   // The site as a complete sync leaves it, for the steady state.
   const synced = siteOf(offers, perWarehouse, 9_999);
   await runReference(pages, options, synced);
@@ -120,7 +128,7 @@ for (const { name, options } of CASES) {
         const result =
           side === "package"
             ? await runPackage(fetch, options, start())
-            : await runReference(pages, options, start());
+            : await runReference(referencePages, options, start());
         if (round >= 0) samples[side].push(result.ms);
         seen ??= result;
       }

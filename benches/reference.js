@@ -17,7 +17,8 @@
  * Syncs the pages in order into `sink`.
  *
  * @param {object} options
- * @param {Map<number, string>} options.pages page bodies by page number (from 1)
+ * @param {Map<number, string | Uint8Array>} options.pages page bodies by page
+ *   number (from 1): their text, or their UTF-8 bytes
  * @param {{ read(keys: object[]): Promise<object[]>, write(changes: object[]): Promise<unknown> }} options.sink
  * @param {(number|string)[]} [options.warehouses] chosen warehouses; default: all
  * @param {boolean} [options.perWarehouse] one row per (SKU, warehouse)
@@ -110,7 +111,9 @@ export async function referenceSync(options) {
   };
 
   for (let number = 1; number <= pages.size && number <= maxPages; number += 1) {
-    const page = JSON.parse(pages.get(number));
+    const body = pages.get(number);
+    // Text, or the bytes as an answer's body holds them (what response.json() decodes).
+    const page = JSON.parse(typeof body === "string" ? body : decoder.decode(body));
     report.pages += 1;
     for (const row of page.data) {
       if (offersSeen.has(row.id)) continue;
@@ -160,6 +163,8 @@ export async function referenceSync(options) {
   }
   return report;
 }
+
+const decoder = new TextDecoder();
 
 function skuOf(raw) {
   if (typeof raw === "number") return String(raw);
