@@ -140,8 +140,8 @@ impl<'a> Reader<'a> {
             },
             Some(b'{') => "map".to_string(),
             Some(b'[') => "sequence".to_string(),
-            Some(b't') if self.word("true").is_ok() => "boolean `true`".to_string(),
-            Some(b'f') if self.word("false").is_ok() => "boolean `false`".to_string(),
+            Some(b't') if self.literal("true") => "boolean `true`".to_string(),
+            Some(b'f') if self.literal("false") => "boolean `false`".to_string(),
             Some(b'n') if self.null() => "null".to_string(),
             Some(b'-' | b'0'..=b'9') => match self.number() {
                 Ok((written, true)) => format!("integer `{written}`"),
@@ -492,11 +492,11 @@ impl<'a> Reader<'a> {
     }
 
     fn word(&mut self, word: &str) -> Read<()> {
-        if !self.bytes()[self.at..].starts_with(word.as_bytes()) {
-            return Err(self.not_json("expected value"));
+        if self.literal(word) {
+            Ok(())
+        } else {
+            Err(self.not_json("expected value"))
         }
-        self.at += word.len();
-        Ok(())
     }
 
     /// Skips a string at its opening quote.

@@ -15,11 +15,11 @@
 //! whitespace. No message gives a position in the text, which the caller never
 //! wrote.
 
-use super::{suggest, SyncOptions, WarehouseRef, OPTION_NAMES as OPTIONS};
-use crate::ledger::SkuHashes;
 use std::ops::{Deref, DerefMut};
 
+use super::{suggest, SyncOptions, WarehouseRef, OPTION_NAMES as OPTIONS};
 use crate::json_read;
+use crate::ledger::SkuHashes;
 use crate::pagination::{Census, ScanCursor, CENSUS_FIELDS as CENSUS, CURSOR_FIELDS as CURSOR};
 
 /// Why the text was refused, for people.
