@@ -143,3 +143,58 @@ test("rows of the wrong shape fail the run as SINK_FAILED, naming the fault", as
     assert.deepEqual(sink.calls.write, [], "nothing is written");
   }
 });
+
+test("changes carry the core's SKUs, whatever the sink did to the keys it read", async () => {
+  const sink = recordingSink((keys) => {
+    const rows = keys.map((key) => ({ sku: key.sku, stock: 1000 }));
+    // The keys are the sink's to keep or change; the core's SKUs are its own.
+    for (const key of keys) key.sku = "changed by the sink";
+    return rows;
+  });
+  const report = await run(sink);
+  assert.equal(report.complete, true, JSON.stringify(report.error));
+  assert.deepEqual(
+    sink.calls.write.flat().map(({ sku, stock }) => ({ sku, stock })),
+    SKUS.map((sku, i) => ({ sku, stock: 9 + i })),
+  );
+});
+
+test("a write of rows read in earlier batches carries each row's own SKU", async () => {
+  // Two pages of three offers, compared in batches of three: the rows that
+  // rise are held until the last page is read, then written after the rest.
+  const pages = [offers.slice(0, 3), offers.slice(3)].map((data, i) =>
+    JSON.stringify({
+      total: offers.length,
+      current_page: i + 1,
+      per_page: 3,
+      last_page: 2,
+      next_page_url: i === 0 ? "http://keycrm.invalid/v1/offers/stocks?page=2" : null,
+      data,
+    }),
+  );
+  const fetch = async (url) => {
+    const page = Number(new URL(url).searchParams.get("page") ?? 1);
+    return {
+      status: 200,
+      headers: { get: () => null },
+      arrayBuffer: async () => new TextEncoder().encode(pages[page - 1]).buffer,
+    };
+  };
+  const rises = (sku) => sku.includes("😀");
+  const sink = recordingSink((keys) =>
+    keys.map((key) => ({ sku: key.sku, stock: rises(key.sku) ? 0 : 1000 })),
+  );
+  const report = await run(sink, { fetch, batchSize: 3 });
+  assert.equal(report.complete, true, JSON.stringify(report.error));
+  assert.deepEqual(sink.calls.read.map((keys) => keys.length), [3, 3]);
+  assert.deepEqual(
+    sink.calls.write.map((changes) => changes.map(({ sku }) => sku)),
+    [
+      SKUS.slice(0, 3).filter((sku) => !rises(sku)),
+      SKUS.slice(3).filter((sku) => !rises(sku)),
+      SKUS.filter(rises),
+    ],
+  );
+  const figure = new Map(SKUS.map((sku, i) => [sku, 9 + i]));
+  for (const change of sink.calls.write.flat()) assert.equal(change.stock, figure.get(change.sku));
+});
