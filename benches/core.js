@@ -1,16 +1,18 @@
 // What a page costs in CPU in the package (the wasm core and its JS shim)
 // against a plain-JS implementation of the same rules (benches/reference.js),
-// side by side in one process.
+// side by side in one run.
 //
-// Warm: rounds interleaved (package, reference; then the other way round),
-// each a full scan of OFFERS offers served from memory into a Map sink, waits
-// made free (timers fire on the next turn and move Date.now() on). Cases:
+// Warm: each side in a process of its own (benches/side.js), the two taking
+// turns at full scans of OFFERS offers served from memory into a Map sink,
+// waits made free (timers fire on the next turn and move Date.now() on). Cases:
 // totals, two warehouses summed by name, per-warehouse rows; each as a first
 // sync (every row changed) and the steady state (nothing changed). Both sides
 // compare full batches of 500 (the package with a subrequest budget), so they
-// do the same sink calls. CPU is process.cpuUsage (the whole process, helper
-// threads included): medians over rounds, per 1 000 offers, and the ratio of
-// the medians (package / reference; below 1: the package is cheaper).
+// do the same sink calls. CPU is process.cpuUsage (the side's whole process,
+// helper threads included), each scan ending with a turn of the event loop so
+// that the garbage collection it set off is counted in it: medians over rounds,
+// per 1 000 offers, and the ratio of the medians (package / reference; below
+// 1: the package is cheaper).
 //
 // Each side gets its pages as it takes them, made before the clock starts: the
 // package the bytes (as the network gives them), the reference the text
@@ -21,7 +23,7 @@
 // site: import, compile and instantiate, and the first 12 pages of a first sync
 // (totals), for each side.
 //
-// Run: npm run bench:core  (about 10 s on a quiet machine). BENCH_ROUNDS, BENCH_WARMUP,
+// Run: npm run bench:core  (about 30 s on a quiet machine). BENCH_ROUNDS, BENCH_WARMUP,
 // BENCH_COLD set the counts (BENCH_COLD=0: no cold samples); BENCH_CASES picks cases by name
 // (comma-separated: totals, names, per-warehouse); BENCH_PER_PAGE sets the rows a
 // page (50); BENCH_COLD_FLAGS passes flags to the cold processes' node (such as
@@ -34,18 +36,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { syncStocks } from "keycrm-stock-sync";
 import { generateCatalogue } from "keycrm-stock-sync/testing";
-import { referenceSync } from "./reference.js";
-import { withFreeWaits } from "./free-waits.js";
-import { mapSink, memoryFetch, siteOf, stockPages } from "./pages.js";
+import { chosenCases, median, sideBySide, startSide } from "./sides.js";
+import { siteOf, stockPages } from "./pages.js";
 
 const OFFERS = Number(process.env.BENCH_OFFERS ?? 5_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
-// Rounds before each case's counted ones. The first case measured is the
-// process's first use of either side: with two rounds, the package's first
-// sync of totals still carried V8 optimising its code, and measured 1.2–3.1×
-// from one run to the next; with twelve, 1.44–1.65× in four runs.
+// Rounds before each case's counted ones, in its sides' fresh processes, whose
+// first scans carry V8 optimising their code: with two such rounds, the
+// package's first sync of totals measured 1.2–3.1× from one run to the next.
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 12);
 const COLD = Number(process.env.BENCH_COLD ?? 5);
 const COLD_PAGES = 12;
@@ -54,95 +53,34 @@ const BUDGET = 100_000;
 const PER_PAGE = Number(process.env.BENCH_PER_PAGE ?? 50);
 const COLD_FLAGS = (process.env.BENCH_COLD_FLAGS ?? "").split(" ").filter(Boolean);
 
-const ALL_CASES = [
-  { key: "totals", name: "totals", options: {} },
-  { key: "names", name: "2 warehouses by name", options: { warehouses: ["Київ", "Основний"] } },
-  { key: "per-warehouse", name: "per warehouse", options: { perWarehouse: true } },
-];
-const chosen = process.env.BENCH_CASES?.split(",");
-const CASES = ALL_CASES.filter((c) => chosen === undefined || chosen.includes(c.key));
-
-
-function cpuMs(body) {
-  return withFreeWaits(async () => {
-    const before = process.cpuUsage();
-    const out = await body();
-    const used = process.cpuUsage(before);
-    return { ms: (used.user + used.system) / 1000, out };
-  });
-}
-
-async function runPackage(fetch, options, table) {
-  const sink = mapSink(table);
-  const { ms, out } = await cpuMs(() =>
-    syncStocks({
-      apiKey: "bench-key",
-      apiUrl: "http://keycrm.invalid/v1",
-      fetch,
-      sink,
-      rateLimitPerMinute: 60_000,
-      maxSubrequests: BUDGET,
-      ...options,
-    }),
-  );
-  if (!out.complete) throw new Error(`${out.error.code}: ${out.error.message}`);
-  return { ms, offers: out.offers, updated: out.updated };
-}
-
-async function runReference(pages, options, table) {
-  const sink = mapSink(table);
-  const { ms, out } = await cpuMs(() => referenceSync({ pages, sink, ...options }));
-  return { ms, offers: out.offers, updated: out.updated };
-}
-
-const encoder = new TextEncoder();
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const CASES = chosenCases();
 
 const offers = generateCatalogue({ offers: OFFERS });
 const rows = [];
 for (const { name, options } of CASES) {
-  const perWarehouse = options.perWarehouse === true;
-  const details = perWarehouse || options.warehouses !== undefined;
-  const pages = stockPages(offers, { details, perPage: PER_PAGE });
-  // Made once, outside the measured runs: it encodes every page to the bytes
-  // the network would give.
-  const fetch = memoryFetch(pages, { bytes: !process.env.BENCH_TEXT });
-  // With BENCH_REFERENCE_BYTES=1 the reference is given the bytes too, and
-  // decodes them as response.json() would.
-  const referencePages = process.env.BENCH_REFERENCE_BYTES
-    ? new Map([...pages].map(([n, text]) => [n, encoder.encode(text)]))
-    : pages;
-  // The site as a complete sync leaves it, for the steady state.
-  const synced = siteOf(offers, perWarehouse, 9_999);
-  await runReference(pages, options, synced);
-  for (const [state, start] of [
-    ["first sync", () => siteOf(offers, perWarehouse, 9_999)],
-    ["steady state", () => new Map(synced)],
-  ]) {
-    const samples = { package: [], reference: [] };
-    let seen = null;
-    // Rounds to warm up, not counted.
-    for (let round = -WARMUP; round < ROUNDS; round += 1) {
-      const order = round % 2 === 0 ? ["package", "reference"] : ["reference", "package"];
-      for (const side of order) {
-        const result =
-          side === "package"
-            ? await runPackage(fetch, options, start())
-            : await runReference(referencePages, options, start());
-        if (round >= 0) samples[side].push(result.ms);
-        seen ??= result;
-      }
+  const spec = { offers: OFFERS, perPage: PER_PAGE, options };
+  const sides = {
+    package: await startSide({ ...spec, side: "package", text: Boolean(process.env.BENCH_TEXT) }),
+    reference: await startSide({
+      ...spec,
+      side: "reference",
+      bytes: Boolean(process.env.BENCH_REFERENCE_BYTES),
+    }),
+  };
+  try {
+    for (const state of ["first sync", "steady state"]) {
+      const { medians, seen } = await sideBySide(sides, state, { warmup: WARMUP, rounds: ROUNDS });
+      const per = (ms) => ((ms * 1000) / seen.offers).toFixed(2);
+      rows.push({
+        case: name,
+        state,
+        "package ms / 1 000 offers": per(medians.package),
+        "reference ms / 1 000 offers": per(medians.reference),
+        "package / reference": (medians.package / medians.reference).toFixed(2),
+      });
     }
-    const pkg = median(samples.package);
-    const ref = median(samples.reference);
-    const per = (ms) => ((ms * 1000) / seen.offers).toFixed(2);
-    rows.push({
-      case: name,
-      state,
-      "package ms / 1 000 offers": per(pkg),
-      "reference ms / 1 000 offers": per(ref),
-      "package / reference": (pkg / ref).toFixed(2),
-    });
+  } finally {
+    for (const side of Object.values(sides)) side.close();
   }
 }
 
@@ -216,7 +154,7 @@ if (COLD > 0) {
 
 console.log(
   `Node ${process.version}, V8 ${process.versions.v8}; ${OFFERS} offers in pages of ${PER_PAGE}; ` +
-    `${ROUNDS} interleaved rounds (medians) after ${WARMUP}, ${COLD} cold processes each; process CPU`,
+    `${ROUNDS} rounds in turn (medians) after ${WARMUP}, ${COLD} cold processes each; process CPU`,
 );
 console.table(rows);
 if (process.env.BENCH_JSON) console.log(JSON.stringify(rows));
