@@ -23,7 +23,7 @@
 // site: import, compile and instantiate, and the first 12 pages of a first sync
 // (totals), for each side.
 //
-// Run: npm run bench:core  (about 30 s on a quiet machine). BENCH_ROUNDS, BENCH_WARMUP,
+// Run: npm run bench:core  (about 10 s on a quiet machine). BENCH_ROUNDS, BENCH_WARMUP,
 // BENCH_COLD set the counts (BENCH_COLD=0: no cold samples); BENCH_CASES picks cases by name
 // (comma-separated: totals, names, per-warehouse); BENCH_PER_PAGE sets the rows a
 // page (50); BENCH_COLD_FLAGS passes flags to the cold processes' node (such as
