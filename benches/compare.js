@@ -7,7 +7,7 @@
 // Run: npm run bench:compare -- BEFORE AFTER
 //   BEFORE, AFTER: package folders, each with a built js/ (for example a
 //   worktree of an earlier commit after `npm run build`).
-// BENCH_ROUNDS sets the rounds (default 20), BENCH_WARMUP the rounds before
+// BENCH_ROUNDS sets the rounds (default 60), BENCH_WARMUP the rounds before
 // them (default 12), BENCH_CASES the cases (as for bench:core). Prints, per
 // case, the median ms of each build and AFTER / BEFORE.
 
@@ -18,7 +18,7 @@ if (!before || !after) {
   console.error("usage: node benches/compare.js BEFORE AFTER (package folders with a built js/)");
   process.exit(2);
 }
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 60);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 12);
 const OFFERS = 5_000;
 

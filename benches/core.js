@@ -41,7 +41,7 @@ import { chosenCases, median, sideBySide, startSide } from "./sides.js";
 import { siteOf, stockPages } from "./pages.js";
 
 const OFFERS = Number(process.env.BENCH_OFFERS ?? 5_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 // Rounds before each case's counted ones, in its sides' fresh processes, whose
 // first scans carry V8 optimising their code: with two such rounds, the
 // package's first sync of totals measured 1.2–3.1× from one run to the next.
