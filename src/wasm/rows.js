@@ -4,9 +4,15 @@
 // V8 makes objects cheaply, costs a fraction of serialising them as JSON text
 // and parsing it again.
 //
+// A read's SKUs are also kept, out of the sink's reach: a change for one of the
+// keys read last names its SKU by the key's index instead of carrying it. The
+// string then crosses once, and a sink that looks it up again in a write finds
+// its hash already computed (a first sync writes every row it reads).
+//
 // Numbers per row, as the core writes them:
 //   key:    the SKU's length in UTF-16 code units, the warehouse id (-1: none)
-//   change: the same two, the figure, when it was observed (-1: not given)
+//   change: the SKU's length, or -1 - i for the SKU of the last read's key i;
+//           the warehouse id, the figure, when it was observed (-1: not given)
 // and as this module gives them back for a site row:
 //   the SKU's length, the warehouse id (-1: none), the figure (NaN: none),
 //   when it was observed (-1: none).
@@ -15,33 +21,42 @@
 // the shapes equal what the sink interface documents (absent fields absent).
 
 /**
- * The keys of a read: `{ sku }` or `{ sku, warehouseId }`.
+ * The keys of a read, `{ sku }` or `{ sku, warehouseId }`, and their SKUs.
  * @param {string} skus @param {Float64Array} numbers
+ * @returns {[object[], string[]]}
  */
 export function keysOf(skus, numbers) {
   const keys = [];
+  const read = [];
   let at = 0;
   for (let i = 0; i < numbers.length; i += 2) {
     const end = at + numbers[i];
     const sku = skus.slice(at, end);
     at = end;
     const warehouseId = numbers[i + 1];
+    read.push(sku);
     keys.push(warehouseId < 0 ? { sku } : { sku, warehouseId });
   }
-  return keys;
+  return [keys, read];
 }
 
 /**
  * The changes of a write: `{ sku, warehouseId?, stock, observedAt? }`.
  * @param {string} skus @param {Float64Array} numbers
+ * @param {string[] | undefined} read the SKUs of the last read (keysOf's)
  */
-export function changesOf(skus, numbers) {
+export function changesOf(skus, numbers, read) {
   const changes = [];
   let at = 0;
   for (let i = 0; i < numbers.length; i += 4) {
-    const end = at + numbers[i];
-    const sku = skus.slice(at, end);
-    at = end;
+    let sku;
+    if (numbers[i] < 0) {
+      sku = read[-1 - numbers[i]];
+    } else {
+      const end = at + numbers[i];
+      sku = skus.slice(at, end);
+      at = end;
+    }
     const warehouseId = numbers[i + 1];
     const stock = numbers[i + 2];
     const observedAt = numbers[i + 3];

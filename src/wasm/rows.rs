@@ -3,6 +3,9 @@
 //! and a few numbers per row. The objects the sink sees are built and taken apart
 //! in JS (`rows.js`), where V8 makes them cheaply; JSON text both ways cost
 //! several times more (`npm run bench:core`).
+//!
+//! JS keeps the SKUs of the last read (a [`LastRead`]): a change for one of its
+//! keys names the key instead of carrying its SKU across again.
 
 use js_sys::{Array, Float64Array, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -13,10 +16,10 @@ use crate::diff::{SiteStock, StockChange};
 #[wasm_bindgen(module = "/src/wasm/rows.js")]
 extern "C" {
     #[wasm_bindgen(js_name = keysOf)]
-    fn keys_of(skus: &str, numbers: &[f64]) -> JsValue;
+    fn keys_of(skus: &str, numbers: &[f64]) -> Array;
 
     #[wasm_bindgen(js_name = changesOf)]
-    fn changes_of(skus: &str, numbers: &[f64]) -> JsValue;
+    fn changes_of(skus: &str, numbers: &[f64], read: &JsValue) -> JsValue;
 
     #[wasm_bindgen(js_name = packRows, catch)]
     fn pack_rows(rows: &JsValue) -> Result<Array, JsValue>;
@@ -25,32 +28,63 @@ extern "C" {
 /// "None" for a warehouse id or an observation time.
 const NONE: f64 = -1.0;
 
-/// The keys of a read, as the sink's objects.
-pub fn keys_to_js(keys: &[StockKey]) -> JsValue {
+/// The keys of a read, and their SKUs as JS holds them.
+#[derive(Debug)]
+pub struct LastRead {
+    pub keys: Vec<StockKey>,
+    /// `keysOf`'s array of the keys' SKUs.
+    pub skus: JsValue,
+}
+
+/// The keys of a read, as the sink's objects, and an array of their SKUs (for
+/// [`LastRead`]).
+pub fn keys_to_js(keys: &[StockKey]) -> (JsValue, JsValue) {
     let mut skus = String::with_capacity(keys.iter().map(|k| k.sku.len()).sum());
     let mut numbers = Vec::with_capacity(keys.len() * 2);
     for key in keys {
         skus.push_str(&key.sku);
         numbers.extend([utf16_len(&key.sku), id_or_none(key.warehouse_id)]);
     }
-    keys_of(&skus, &numbers)
+    let both = keys_of(&skus, &numbers);
+    (both.get(0), both.get(1))
 }
 
-/// The changes of a write, as the sink's objects.
-pub fn changes_to_js(changes: &[StockChange]) -> JsValue {
-    let mut skus = String::with_capacity(changes.iter().map(|c| c.sku.len()).sum());
+/// The changes of a write, as the sink's objects. A change for a key of `read`
+/// names the key: a write's changes mostly are some of the last read's keys, in
+/// their order, so each is looked for after the one found before, until one is
+/// not found (the rest then carry their SKUs).
+pub fn changes_to_js(changes: &[StockChange], read: Option<&LastRead>) -> JsValue {
+    let keys = read.map_or(&[][..], |read| &read.keys[..]);
+    let mut skus = String::new();
     let mut numbers = Vec::with_capacity(changes.len() * 4);
+    let mut next = Some(0);
     for change in changes {
-        skus.push_str(&change.sku);
+        let found = next.and_then(|from| {
+            keys[from..]
+                .iter()
+                .position(|key| key.warehouse_id == change.warehouse_id && key.sku == change.sku)
+                .map(|at| from + at)
+        });
+        next = found.map(|at| at + 1);
+        let sku = match found {
+            Some(at) => -1.0 - at as f64,
+            None => {
+                skus.push_str(&change.sku);
+                utf16_len(&change.sku)
+            }
+        };
         numbers.extend([
-            utf16_len(&change.sku),
+            sku,
             id_or_none(change.warehouse_id),
             // Always a figure (see `StockChange::stock`).
             change.stock.unwrap_or(f64::NAN),
             id_or_none(change.observed_at),
         ]);
     }
-    changes_of(&skus, &numbers)
+    match read {
+        Some(read) => changes_of(&skus, &numbers, &read.skus),
+        None => changes_of(&skus, &numbers, &JsValue::UNDEFINED),
+    }
 }
 
 /// The rows a sink's `read()` or `readAll()` resolved with.

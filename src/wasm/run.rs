@@ -10,7 +10,7 @@
 use wasm_bindgen::prelude::*;
 
 use super::interop::{decode_utf8, error_to_js, to_js};
-use super::rows::{changes_to_js, keys_to_js, site_rows_from_js};
+use super::rows::{changes_to_js, keys_to_js, site_rows_from_js, LastRead};
 use crate::engine::{Action, SyncEngine};
 use crate::pacing::SharedPacing;
 use crate::request::{HttpRequest, HttpResponse, TransportFailure};
@@ -44,6 +44,12 @@ pub struct Run {
     action: Action,
     /// A stock webhook's offers, each once.
     offer_ids: Vec<u64>,
+    /// The SKUs of the read under way as JS holds them, once the driver took
+    /// its keys.
+    reading: Option<JsValue>,
+    /// The last read whose keys the driver took: the changes that follow name
+    /// its keys.
+    last_read: Option<LastRead>,
 }
 
 impl Run {
@@ -52,6 +58,8 @@ impl Run {
             engine,
             action: Action::AwaitResponse,
             offer_ids: Vec::new(),
+            reading: None,
+            last_read: None,
         }
     }
 
@@ -78,7 +86,10 @@ impl Run {
     /// The next action, at `now` (ms since the epoch). Its details stay readable
     /// until the next poll; the last action's go with it.
     pub fn poll(&mut self, now: f64) -> Step {
-        self.action = self.engine.poll(ms(now));
+        let last = std::mem::replace(&mut self.action, self.engine.poll(ms(now)));
+        if let (Action::ReadSite(keys), Some(skus)) = (last, self.reading.take()) {
+            self.last_read = Some(LastRead { keys, skus });
+        }
         match &self.action {
             Action::Fetch(_) => Step::Fetch,
             Action::Sleep(_) => Step::Sleep,
@@ -118,18 +129,20 @@ impl Run {
     }
 
     /// The keys to read, as the sink's objects.
-    pub fn keys(&self) -> JsValue {
-        match &self.action {
-            Action::ReadSite(keys) => keys_to_js(keys),
-            _ => keys_to_js(&[]),
-        }
+    pub fn keys(&mut self) -> JsValue {
+        let Action::ReadSite(keys) = &self.action else {
+            return keys_to_js(&[]).0;
+        };
+        let (objects, skus) = keys_to_js(keys);
+        self.reading = Some(skus);
+        objects
     }
 
     /// The changes to write, as the sink's objects.
     pub fn changes(&self) -> JsValue {
         match &self.action {
-            Action::WriteSite(changes) => changes_to_js(changes),
-            _ => changes_to_js(&[]),
+            Action::WriteSite(changes) => changes_to_js(changes, self.last_read.as_ref()),
+            _ => changes_to_js(&[], None),
         }
     }
 
