@@ -10,9 +10,10 @@
 // whole process, so a slight overestimate) running the same JS and wasm on V8,
 // the engine workerd embeds. Two cases: every row changed (a first sync) and
 // nothing changed (the steady state); and the scheduled sync's free-plan default
-// of 12 pages, without and with an observed column (as the example Worker has). Cold = the first invocation of a fresh isolate (instantiating the
-// precompiled .wasm, and unoptimised JS). Waits (the pacing) are made free, as
-// workerd does not bill them.
+// of 20 pages, without and with an observed column (as the example Worker has).
+// Cold = the first invocation of a fresh isolate (instantiating the precompiled
+// .wasm, and unoptimised JS), of 48 subrequests, of 20 pages and of 1 page. Waits
+// (the pacing) are made free, as workerd does not bill them.
 //
 // Size: the example Worker bundled by `wrangler deploy --dry-run` (offline), each
 // uploaded file gzipped.
@@ -274,6 +275,8 @@ const results = [
 
 const cold = await coldSamples(5);
 const coldFree = await coldSamples(5, FREE_PLAN_REQUESTS);
+// One page: what a fresh isolate costs before its pages do.
+const coldOne = await coldSamples(5, 1);
 
 const built = await buildExample();
 const size = bundleSize(built.outdir);
@@ -295,7 +298,11 @@ console.table(
     [`≤ ${CPU_TARGET_MS} ms`]: (r.mainMs ?? r.ms) <= CPU_TARGET_MS ? "yes" : "NO",
   })),
 );
-for (const [label, samples] of [["48 subrequests", cold], [`${FREE_PLAN_REQUESTS} pages`, coldFree]]) {
+for (const [label, samples] of [
+  ["48 subrequests", cold],
+  [`${FREE_PLAN_REQUESTS} pages`, coldFree],
+  ["1 page", coldOne],
+]) {
   const main = samples.every((c) => c.mainMs !== null)
     ? `, ${median(samples.map((c) => c.mainMs)).toFixed(1)} ms on the main thread`
     : "";
