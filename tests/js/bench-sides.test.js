@@ -26,7 +26,7 @@ for (const options of [{}, { perWarehouse: true }]) {
           { offers: scans.package.offers, updated: scans.package.updated },
         );
         assert.equal(scans.package.updated > 0, changed, `${state}: ${scans.package.updated} updated`);
-        for (const { ms } of Object.values(scans)) assert.ok(ms > 0 && Number.isFinite(ms));
+        for (const { ms } of Object.values(scans)) assert.ok(Number.isFinite(ms) && ms >= 0, `${ms} ms`);
       }
       const { medians } = await sideBySide(sides, "steady state", { warmup: 1, rounds: 2 });
       assert.deepEqual(Object.keys(medians), ["package", "reference"]);
