@@ -2,8 +2,8 @@
 // against a plain-JS implementation of the same rules (benches/reference.js),
 // side by side in one run.
 //
-// Warm: each side in a process of its own (benches/side.js), the two taking
-// turns at full scans of OFFERS offers served from memory into a Map sink,
+// Warm: each side in processes of its own (benches/side.js; several, as one
+// process keeps the speed it settles at), the two taking turns at full scans of OFFERS offers served from memory into a Map sink,
 // waits made free (timers fire on the next turn and move Date.now() on). Cases:
 // totals, two warehouses summed by name, per-warehouse rows; each as a first
 // sync (every row changed) and the steady state (nothing changed). Both sides
@@ -23,8 +23,9 @@
 // site: import, compile and instantiate, and the first 12 pages of a first sync
 // (totals), for each side.
 //
-// Run: npm run bench:core  (about 10 s on a quiet machine). BENCH_ROUNDS, BENCH_WARMUP,
-// BENCH_COLD set the counts (BENCH_COLD=0: no cold samples); BENCH_CASES picks cases by name
+// Run: npm run bench:core  (about 25 s on a quiet machine). BENCH_ROUNDS (shared
+// among a side's processes), BENCH_WARMUP (each process), BENCH_PROCESSES (a
+// side's) and BENCH_COLD set the counts (BENCH_COLD=0: no cold samples); BENCH_CASES picks cases by name
 // (comma-separated: totals, names, per-warehouse); BENCH_PER_PAGE sets the rows a
 // page (50); BENCH_COLD_FLAGS passes flags to the cold processes' node (such as
 // --liftoff-only); BENCH_TEXT=1 serves answers without arrayBuffer() (the body
@@ -41,11 +42,12 @@ import { chosenCases, median, sideBySide, startSide } from "./sides.js";
 import { siteOf, stockPages } from "./pages.js";
 
 const OFFERS = Number(process.env.BENCH_OFFERS ?? 5_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
-// Rounds before each case's counted ones, in its sides' fresh processes, whose
-// first scans carry V8 optimising their code: with two such rounds, the
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 48);
+// Rounds before each case's counted ones, in each of its sides' fresh processes,
+// whose first scans carry V8 optimising their code: with two such rounds, the
 // package's first sync of totals measured 1.2–3.1× from one run to the next.
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 12);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 8);
+const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 4);
 const COLD = Number(process.env.BENCH_COLD ?? 5);
 const COLD_PAGES = 12;
 const BUDGET = 100_000;
@@ -60,12 +62,14 @@ const rows = [];
 for (const { name, options } of CASES) {
   const spec = { offers: OFFERS, perPage: PER_PAGE, options };
   const sides = {
-    package: await startSide({ ...spec, side: "package", text: Boolean(process.env.BENCH_TEXT) }),
-    reference: await startSide({
-      ...spec,
-      side: "reference",
-      bytes: Boolean(process.env.BENCH_REFERENCE_BYTES),
-    }),
+    package: await startSide(
+      { ...spec, side: "package", text: Boolean(process.env.BENCH_TEXT) },
+      { processes: PROCESSES },
+    ),
+    reference: await startSide(
+      { ...spec, side: "reference", bytes: Boolean(process.env.BENCH_REFERENCE_BYTES) },
+      { processes: PROCESSES },
+    ),
   };
   try {
     for (const state of ["first sync", "steady state"]) {
@@ -154,7 +158,8 @@ if (COLD > 0) {
 
 console.log(
   `Node ${process.version}, V8 ${process.versions.v8}; ${OFFERS} offers in pages of ${PER_PAGE}; ` +
-    `${ROUNDS} rounds in turn (medians) after ${WARMUP}, ${COLD} cold processes each; process CPU`,
+    `${PROCESSES} processes a side, ${ROUNDS} rounds in turn (medians) after ${WARMUP} a process, ` +
+    `${COLD} cold processes each; process CPU`,
 );
 console.table(rows);
 if (process.env.BENCH_JSON) console.log(JSON.stringify(rows));

@@ -18,7 +18,7 @@
 //   options    syncStocks options of the case (warehouses, perWarehouse)
 //   bytes      give plain JS the bytes, decoded as response.json() would
 //   text       serve the package answers without arrayBuffer()
-// Messages in: "first sync" or "steady state"; out: { ms, offers, updated }.
+// Messages in: "first sync" or "steady state"; out: { ms, offers, updated, pid }.
 
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -79,6 +79,6 @@ process.on("message", async (state) => {
     const used = process.cpuUsage(before);
     return { ms: (used.user + used.system) / 1000, report };
   });
-  process.send({ ms, offers: report.offers, updated: report.updated });
+  process.send({ ms, offers: report.offers, updated: report.updated, pid: process.pid });
 });
 process.send("ready");

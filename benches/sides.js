@@ -18,37 +18,62 @@ const CASES = [
  */
 export function chosenCases() {
   const chosen = process.env.BENCH_CASES?.split(",");
+  const unknown = chosen?.filter((key) => !CASES.some((c) => c.key === key)) ?? [];
+  if (unknown.length > 0) {
+    const known = CASES.map((c) => c.key).join(", ");
+    throw new Error(`BENCH_CASES: no case ${unknown.join(", ")} (the cases: ${known})`);
+  }
   return CASES.filter((c) => chosen === undefined || chosen.includes(c.key));
 }
 
 /**
- * Starts a side (see benches/side.js for `spec`) and resolves once it has made
- * its pages and site.
- * @returns {Promise<{ scan(state: string): Promise<{ ms: number, offers: number, updated: number }>, close(): void }>}
+ * Starts a side (see benches/side.js for `spec`) in `processes` processes, and
+ * resolves once each has made its pages and site. Its scans go to them in turn.
+ *
+ * Why several: a process keeps the speed it settles at for its lifetime, and two
+ * processes of one build have differed by a sixth in the same minute; a build
+ * measured in one process is measured at one draw of that.
+ * @returns {Promise<{ processes: number, scan(state: string): Promise<{ ms: number, offers: number, updated: number, pid: number }>, close(): void }>}
  */
-export async function startSide(spec) {
-  const child = fork(SIDE, [JSON.stringify(spec)], { stdio: "inherit" });
-  await answer(child);
+export async function startSide(spec, { processes = 1 } = {}) {
+  const children = [];
+  try {
+    for (let i = 0; i < processes; i += 1) {
+      const child = fork(SIDE, [JSON.stringify(spec)], { stdio: "inherit" });
+      children.push(child);
+      await answer(child);
+    }
+  } catch (error) {
+    for (const child of children) child.kill();
+    throw error;
+  }
+  let next = 0;
   return {
+    processes,
     scan(state) {
+      const child = children[next];
+      next = (next + 1) % children.length;
       child.send(state);
       return answer(child);
     },
-    close: () => child.kill(),
+    close: () => children.forEach((child) => child.kill()),
   };
 }
 
 /**
- * CPU ms of each side's scans of `state`, the median of `rounds` after `warmup`
- * not counted; the sides take turns, and turns at going first.
- * @param {Record<string, { scan(state: string): Promise<{ ms: number }> }>} sides
+ * CPU ms of each side's scans of `state`: the median of `rounds` rounds, after
+ * `warmup` rounds not counted, for each of a side's processes. The sides take
+ * turns, and turns at going first.
+ * @param {Record<string, { processes?: number, scan(state: string): Promise<{ ms: number }> }>} sides
  * @returns {Promise<{ medians: Record<string, number>, seen: { offers: number, updated: number } }>}
  */
 export async function sideBySide(sides, state, { warmup, rounds }) {
   const names = Object.keys(sides);
+  const processes = Math.max(...names.map((name) => sides[name].processes ?? 1));
   const samples = Object.fromEntries(names.map((name) => [name, []]));
   let seen = null;
-  for (let round = -warmup; round < rounds; round += 1) {
+  const turns = Math.max(rounds, processes);
+  for (let round = -warmup * processes; round < turns; round += 1) {
     for (const name of round % 2 === 0 ? names : [...names].reverse()) {
       const result = await sides[name].scan(state);
       if (round >= 0) samples[name].push(result.ms);

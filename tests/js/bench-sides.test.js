@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { sideBySide, startSide } from "../../benches/sides.js";
+import { chosenCases, sideBySide, startSide } from "../../benches/sides.js";
 
 for (const options of [{}, { perWarehouse: true }]) {
   test(`the package and plain JS scan alike, each in its own process (${JSON.stringify(options)})`, async () => {
@@ -42,4 +42,46 @@ test("a side that fails says so instead of leaving its caller waiting", async ()
   );
   assert.ok(side instanceof Error);
   assert.match(side.message, /exited/);
+});
+
+test("a side in several processes scans in each of them in turn", async () => {
+  const side = await startSide({ side: "reference", offers: 60, perPage: 50 }, { processes: 2 });
+  try {
+    const pids = [];
+    for (let i = 0; i < 4; i += 1) {
+      const scan = await side.scan("first sync");
+      assert.equal(scan.offers, 60);
+      pids.push(scan.pid);
+    }
+    assert.notEqual(pids[0], pids[1]);
+    assert.deepEqual(pids.slice(2), pids.slice(0, 2));
+    // Each process warms up, then the rounds are shared among them.
+    const scanned = [];
+    const counting = {
+      processes: 2,
+      async scan(state) {
+        const scan = await side.scan(state);
+        scanned.push(scan.pid);
+        return scan;
+      },
+    };
+    await sideBySide({ counting }, "steady state", { warmup: 1, rounds: 2 });
+    assert.equal(scanned.length, 4);
+    assert.equal(new Set(scanned.slice(0, 2)).size, 2);
+  } finally {
+    side.close();
+  }
+});
+
+test("BENCH_CASES naming no case is refused, with the cases there are", () => {
+  const before = process.env.BENCH_CASES;
+  try {
+    process.env.BENCH_CASES = "totals,by-name";
+    assert.throws(chosenCases, /no case by-name \(the cases: totals, names, per-warehouse\)/);
+    process.env.BENCH_CASES = "per-warehouse";
+    assert.deepEqual(chosenCases().map((c) => c.key), ["per-warehouse"]);
+  } finally {
+    if (before === undefined) delete process.env.BENCH_CASES;
+    else process.env.BENCH_CASES = before;
+  }
 });
