@@ -3,7 +3,7 @@
 // two taking turns. This machine's noise moves whole runs by a fifth or more,
 // but moves both builds alike when they take turns, so a change is measured
 // here before it is judged against plain JS (bench:core). Each build runs in
-// several processes, as one process keeps the speed it settles at (see
+// several processes, as one process may settle at a speed of its own (see
 // benches/sides.js).
 //
 // Run: npm run bench:compare -- BEFORE AFTER

@@ -3,7 +3,8 @@
 // side by side in one run.
 //
 // Warm: each side in processes of its own (benches/side.js; several, as one
-// process keeps the speed it settles at), the two taking turns at full scans of OFFERS offers served from memory into a Map sink,
+// process may settle at a speed of its own; see benches/sides.js), the two
+// taking turns at full scans of OFFERS offers served from memory into a Map sink,
 // waits made free (timers fire on the next turn and move Date.now() on). Cases:
 // totals, two warehouses summed by name, per-warehouse rows; each as a first
 // sync (every row changed) and the steady state (nothing changed). Both sides

@@ -30,9 +30,9 @@ export function chosenCases() {
  * Starts a side (see benches/side.js for `spec`) in `processes` processes, and
  * resolves once each has made its pages and site. Its scans go to them in turn.
  *
- * Why several: a process keeps the speed it settles at for its lifetime, and
- * processes of one build started one after another have differed by more than a
- * third; a build measured in one process is measured at one draw of that. With
+ * Why several: two processes of one build, taking turns in the same minute, can
+ * settle at speeds far apart (a build against itself measured 0.70 once), so a
+ * build measured in one process is measured at one draw of that. With
  * an even number of processes a side, half of each side's go first in their
  * rounds and half second.
  * @returns {Promise<{ processes: number, scan(state: string): Promise<{ ms: number, offers: number, updated: number, pid: number }>, close(): void }>}
