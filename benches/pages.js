@@ -57,6 +57,12 @@ function escaped(text) {
   );
 }
 
+/** Each page's UTF-8 bytes, as the network hands them over, by page number. */
+export function pageBytes(pages) {
+  const encoder = new TextEncoder();
+  return new Map([...pages].map(([n, body]) => [n, encoder.encode(body)]));
+}
+
 /**
  * A fetch answering from `pages` by the `page` query parameter; with
  * `bytes: false` its answers have text() only.
@@ -64,7 +70,7 @@ function escaped(text) {
 export function memoryFetch(pages, { bytes: withBytes = true } = {}) {
   const headers = { get: () => null };
   // Bytes as they come off the network, encoded once here.
-  const bytes = new Map([...pages].map(([n, body]) => [n, new TextEncoder().encode(body)]));
+  const bytes = pageBytes(pages);
   // The page number by a pattern rather than a URL parser, whose cost would be
   // the harness's, not the package's.
   return async (url) => {

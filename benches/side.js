@@ -25,7 +25,7 @@ import { pathToFileURL } from "node:url";
 import { generateCatalogue } from "keycrm-stock-sync/testing";
 import { referenceSync } from "./reference.js";
 import { withFreeWaits } from "./free-waits.js";
-import { mapSink, memoryFetch, siteOf, stockPages } from "./pages.js";
+import { mapSink, memoryFetch, pageBytes, siteOf, stockPages } from "./pages.js";
 
 const spec = JSON.parse(process.argv[2]);
 const options = spec.options ?? {};
@@ -63,9 +63,7 @@ async function packageScan() {
 
 /** A full scan by plain JS: given the text, or with `bytes` the bytes. */
 function referenceScan() {
-  const given = spec.bytes
-    ? new Map([...pages].map(([n, text]) => [n, new TextEncoder().encode(text)]))
-    : pages;
+  const given = spec.bytes ? pageBytes(pages) : pages;
   return (sink) => referenceSync({ pages: given, sink, ...options });
 }
 

@@ -81,10 +81,11 @@ pub fn changes_to_js(changes: &[StockChange], read: Option<&LastRead>) -> JsValu
             id_or_none(change.observed_at),
         ]);
     }
-    match read {
-        Some(read) => changes_of(&skus, &numbers, &read.skus),
-        None => changes_of(&skus, &numbers, &JsValue::UNDEFINED),
-    }
+    changes_of(
+        &skus,
+        &numbers,
+        read.map_or(&JsValue::UNDEFINED, |read| &read.skus),
+    )
 }
 
 /// The rows a sink's `read()` or `readAll()` resolved with.
