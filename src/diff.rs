@@ -102,30 +102,26 @@ pub struct Diff {
 /// A site row's key, borrowed from the row: its SKU and warehouse.
 type SiteKey<'a> = (&'a str, Option<u64>);
 
+/// The site's row for a key (the last it returned for the key), and the last
+/// figure other than NULL among its rows for the key.
+type Found<'a> = Option<(&'a SiteStock, Option<f64>)>;
+
 /// Compares desired figures with the site's rows for the same keys.
 ///
 /// A NULL on the site always counts as a change. A site figure observed after the
 /// desired one (a webhook that came while the page was on its way) is newer and
 /// stays: the newest observation wins. A key the site returned twice is compared
 /// with the last of its rows.
+///
+/// `desired` names each key at most once (the engine queues one figure a key).
 pub fn diff(desired: Vec<DesiredStock>, site: &[SiteStock]) -> Diff {
-    // Keyed by borrowed SKUs: a batch's lookups copy no string.
-    let mut current: HashMap<SiteKey, (&SiteStock, Option<f64>)> =
-        HashMap::with_capacity_and_hasher(site.len(), Default::default());
-    for row in site {
-        current
-            .entry((row.sku.as_str(), row.warehouse_id))
-            .and_modify(|(last, last_figure)| {
-                *last = row;
-                *last_figure = row.stock.or(*last_figure);
-            })
-            .or_insert((row, row.stock));
-    }
+    debug_assert!(
+        keys_distinct(&desired),
+        "a batch compared names each key at most once"
+    );
+    let found = found_in_order(&desired, site).unwrap_or_else(|| found_by_key(&desired, site));
     let mut out = Diff::default();
-    for want in desired {
-        let found = current
-            .get(&(want.key.sku.as_str(), want.key.warehouse_id))
-            .copied();
+    for (want, found) in desired.into_iter().zip(found) {
         match found {
             None => out.not_on_site.push(want.key),
             Some((row, _)) if row.observed_at.is_some_and(|at| at > want.observed_at) => {
@@ -149,6 +145,56 @@ pub fn diff(desired: Vec<DesiredStock>, site: &[SiteStock]) -> Diff {
         }
     }
     out
+}
+
+/// The site's row for each desired key, when the site returned its rows in the
+/// order of the keys asked for (as sinks mostly do), each found after the one
+/// before; `None` when a row is not (the rows are then looked up by key).
+///
+/// Each key is compared with at most one row that is not its own, so this costs
+/// at most one comparison a key and one a row, however the rows are ordered.
+/// With each key named once, a row found for each key in turn is the only row
+/// of its key.
+fn found_in_order<'a>(desired: &[DesiredStock], site: &'a [SiteStock]) -> Option<Vec<Found<'a>>> {
+    let mut found = vec![None; desired.len()];
+    let mut next = 0;
+    for row in site {
+        let at = desired[next..].iter().position(|want| {
+            want.key.warehouse_id == row.warehouse_id && want.key.sku == row.sku
+        })?;
+        found[next + at] = Some((row, row.stock));
+        next += at + 1;
+    }
+    Some(found)
+}
+
+/// The site's row for each desired key, found by key.
+fn found_by_key<'a>(desired: &[DesiredStock], site: &'a [SiteStock]) -> Vec<Found<'a>> {
+    // Keyed by borrowed SKUs: a batch's lookups copy no string.
+    let mut current: HashMap<SiteKey, (&SiteStock, Option<f64>)> =
+        HashMap::with_capacity_and_hasher(site.len(), Default::default());
+    for row in site {
+        current
+            .entry((row.sku.as_str(), row.warehouse_id))
+            .and_modify(|(last, last_figure)| {
+                *last = row;
+                *last_figure = row.stock.or(*last_figure);
+            })
+            .or_insert((row, row.stock));
+    }
+    desired
+        .iter()
+        .map(|want| {
+            current
+                .get(&(want.key.sku.as_str(), want.key.warehouse_id))
+                .copied()
+        })
+        .collect()
+}
+
+fn keys_distinct(desired: &[DesiredStock]) -> bool {
+    let keys: foldhash::HashSet<&StockKey> = desired.iter().map(|want| &want.key).collect();
+    keys.len() == desired.len()
 }
 
 #[cfg(test)]
@@ -270,5 +316,90 @@ mod tests {
     fn change_serializes_for_sinks() {
         let json = serde_json::to_string(&StockChange::new(&want("a", 0.0).key, 3.0)).unwrap();
         assert_eq!(json, r#"{"sku":"a","stock":3.0}"#);
+    }
+
+    #[test]
+    fn rows_in_the_order_asked_are_found_in_turn_and_others_by_key() {
+        let desired = vec![want("a", 1.0), want("b", 1.0), want("c", 1.0)];
+        // In order, "b" missing: found in turn.
+        let in_turn = [site("a", Some(1.0)), site("c", Some(2.0))];
+        assert!(found_in_order(&desired, &in_turn).is_some());
+        // Out of order, or a key twice (the last row counts): by key.
+        let reversed = [site("c", Some(2.0)), site("a", Some(1.0))];
+        assert!(found_in_order(&desired, &reversed).is_none());
+        let twice = [site("a", Some(5.0)), site("a", Some(1.0)), site("b", None)];
+        assert!(found_in_order(&desired, &twice).is_none());
+        let d = diff(desired, &twice);
+        assert_eq!((d.unchanged, d.changes.len()), (1, 1));
+        assert_eq!(d.changes[0].1.stored, None);
+        assert_eq!(d.not_on_site, [want("c", 0.0).key]);
+    }
+
+    /// Which row is found for each key: its index in `site`, and the last figure.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn rows_found(found: &[Found], site: &[SiteStock]) -> Vec<Option<(usize, Option<f64>)>> {
+        found
+            .iter()
+            .map(|f| {
+                f.map(|(row, last)| {
+                    let at = site.iter().position(|r| std::ptr::eq(r, row)).unwrap();
+                    (at, last)
+                })
+            })
+            .collect()
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(512))]
+
+        /// Finding rows in turn, whenever it does, finds what looking them up by
+        /// key finds: the same row (the last of its key) and the same last figure.
+        #[test]
+        fn rows_found_in_turn_are_those_found_by_key(
+            keys in proptest::collection::btree_set((0u8..12, proptest::option::of(1u64..3)), 0..10),
+            picks in proptest::collection::vec((0usize..16, proptest::option::of(0u8..3)), 0..14),
+            shuffle in proptest::bool::ANY,
+        ) {
+            let key = |(sku, warehouse_id): (u8, Option<u64>)| StockKey {
+                sku: format!("s{sku}"),
+                warehouse_id,
+            };
+            let desired: Vec<DesiredStock> = keys
+                .iter()
+                .map(|&k| DesiredStock { key: key(k), stock: 1.0, observed_at: 100 })
+                .collect();
+            // Rows of desired keys (in their order unless shuffled), of others,
+            // and of some keys twice.
+            let mut picks = picks;
+            if !shuffle {
+                picks.sort_by_key(|&(at, _)| at);
+            }
+            let site: Vec<SiteStock> = picks
+                .iter()
+                .map(|&(at, stock)| {
+                    let k = desired.get(at).map_or_else(|| key((20 + at as u8, None)), |d| d.key.clone());
+                    SiteStock {
+                        sku: k.sku,
+                        warehouse_id: k.warehouse_id,
+                        stock: stock.map(f64::from),
+                        observed_at: None,
+                    }
+                })
+                .collect();
+            let by_key = found_by_key(&desired, &site);
+            match found_in_order(&desired, &site) {
+                Some(in_turn) => proptest::prop_assert_eq!(
+                    rows_found(&in_turn, &site),
+                    rows_found(&by_key, &site)
+                ),
+                // Rows of distinct desired keys, in their order, are found in turn.
+                None => proptest::prop_assert!(
+                    shuffle
+                        || picks.iter().any(|&(at, _)| at >= desired.len())
+                        || picks.windows(2).any(|w| w[0].0 == w[1].0)
+                ),
+            }
+        }
     }
 }

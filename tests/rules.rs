@@ -210,6 +210,47 @@ fn per_warehouse_rows_of_a_shared_sku_hold_the_smallest_per_warehouse() {
     assert_eq!(out.site[&wkey(2)], Some(1.0));
 }
 
+#[test]
+fn a_warehouse_listed_twice_in_a_row_is_written_once_at_its_smaller_figure() {
+    // Offer 1 lists warehouse 1 twice, the smaller figure second; offer 2, first.
+    let body = one_page(json!([
+        {"id": 1, "sku": "a", "quantity": 9, "reserve": 0, "warehouse": [
+            {"id": 1, "name": "A", "quantity": 5, "reserve": 0},
+            {"id": 2, "name": "B", "quantity": 2, "reserve": 0},
+            {"id": 1, "name": "A", "quantity": 3, "reserve": 0}]},
+        {"id": 2, "sku": "b", "quantity": 9, "reserve": 0, "warehouse": [
+            {"id": 1, "name": "A", "quantity": 3, "reserve": 0},
+            {"id": 1, "name": "A", "quantity": 5, "reserve": 0}]}
+    ]));
+    let wkey = |sku: &str, w| StockKey {
+        sku: sku.into(),
+        warehouse_id: Some(w),
+    };
+    let mut site = Site::default();
+    for (sku, w) in [("a", 1), ("a", 2), ("b", 1)] {
+        site.rows.insert(wkey(sku, w), Some(9.0));
+    }
+    let out = drive(options(r#"{"perWarehouse": true}"#), &site, 0, |_, _| {
+        Reply::Body(body.clone())
+    });
+    assert!(out.report.complete, "{:?}", out.report.error);
+    let written: Vec<_> = out
+        .writes
+        .concat()
+        .into_iter()
+        .map(|c| (c.sku, c.warehouse_id, c.stock))
+        .collect();
+    assert_eq!(
+        written,
+        [
+            ("a".to_string(), Some(2), Some(2.0)),
+            ("a".to_string(), Some(1), Some(3.0)),
+            ("b".to_string(), Some(1), Some(3.0)),
+        ]
+    );
+    assert_eq!((out.report.updated, out.report.unchanged), (3, 0));
+}
+
 /// Runs a stock-webhook engine against a fake site.
 fn apply_webhook(body: &str, site: &Site) -> (SyncReport, Site) {
     let rows = parse_stock_webhook(body, 1_000).unwrap();

@@ -27,7 +27,7 @@
 use foldhash::HashMap;
 
 use super::{SyncEngine, Waiting, Write, Zeroing};
-use crate::availability::{differs, StockKey};
+use crate::availability::{differs, DesiredStock, StockKey};
 use crate::diff::{diff, SiteFigures, SiteStock, StockChange};
 use crate::engine::Action;
 use crate::error::{ErrorCode, SyncError};
@@ -111,6 +111,7 @@ impl SyncEngine {
         self.availability
             .figures_into(row, sku, observed_at, &mut figures)?;
         self.ledger.lowest(&mut figures);
+        keep_last_of_each_key(&mut figures);
         for figure in figures.drain(..) {
             if shared {
                 self.pending.retain(|queued| queued.key != figure.key);
@@ -365,6 +366,26 @@ impl SyncEngine {
             }
         }
         self.fail(SyncError::new(ErrorCode::SinkFailed, message));
+    }
+}
+
+/// Keeps the last of a row's figures for each key: a row naming a warehouse
+/// twice gives it two figures, and the later is kept by
+/// [`SkuLedger::lowest`](crate::ledger::SkuLedger::lowest) only below the earlier.
+/// So a batch compared names each key once.
+fn keep_last_of_each_key(figures: &mut Vec<DesiredStock>) {
+    // The figures of a row share its SKU; a row lists few warehouses.
+    let mut i = 0;
+    while i + 1 < figures.len() {
+        let warehouse_id = figures[i].key.warehouse_id;
+        if figures[i + 1..]
+            .iter()
+            .any(|later| later.key.warehouse_id == warehouse_id)
+        {
+            figures.remove(i);
+        } else {
+            i += 1;
+        }
     }
 }
 
