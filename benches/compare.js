@@ -10,7 +10,7 @@
 //   BEFORE, AFTER: package folders, each with a built js/ (for example a
 //   worktree of an earlier commit after `npm run build`).
 // BENCH_ROUNDS sets the rounds (default 96, shared among a build's processes),
-// BENCH_WARMUP the rounds before them (default 8, each process),
+// BENCH_WARMUP the rounds before them (default 20, each process),
 // BENCH_PROCESSES the processes a build (default 8), BENCH_CASES the cases (as
 // for bench:core). Prints, per case, the median ms of each build and AFTER /
 // BEFORE.
@@ -23,7 +23,7 @@ if (!before || !after) {
   process.exit(2);
 }
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 96);
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 8);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 8);
 const OFFERS = 5_000;
 
@@ -37,14 +37,16 @@ for (const { name, options } of CASES) {
     after: await startSide({ ...spec, dir: after }, { processes: PROCESSES }),
   };
   try {
-    for (const state of ["first sync", "steady state"]) {
-      const { medians } = await sideBySide(builds, state, { warmup: WARMUP, rounds: ROUNDS });
+    const states = ["first sync", "steady state"];
+    const { medians } = await sideBySide(builds, states, { warmup: WARMUP, rounds: ROUNDS });
+    for (const state of states) {
+      const { before: was, after: is } = medians[state];
       rows.push({
         case: name,
         state,
-        "before ms": medians.before.toFixed(2),
-        "after ms": medians.after.toFixed(2),
-        "after / before": (medians.after / medians.before).toFixed(2),
+        "before ms": was.toFixed(2),
+        "after ms": is.toFixed(2),
+        "after / before": (is / was).toFixed(2),
       });
     }
   } finally {

@@ -47,7 +47,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 48);
 // Rounds before each case's counted ones, in each of its sides' fresh processes,
 // whose first scans carry V8 optimising their code: with two such rounds, the
 // package's first sync of totals measured 1.2–3.1× from one run to the next.
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 8);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 4);
 const COLD = Number(process.env.BENCH_COLD ?? 5);
 const COLD_PAGES = 12;
@@ -60,6 +60,34 @@ const CASES = chosenCases();
 
 const offers = generateCatalogue({ offers: OFFERS });
 const rows = [];
+// How the ratio moves as the processes warm up, by case and state.
+const warming = [];
+
+/**
+ * package / reference of a state's scans, by the age of the processes that made
+ * them (rounds scanned before): the warm-up's, in spans, and the counted ones.
+ */
+function warmingRatios(scans, state) {
+  const spans = [
+    [0, 1],
+    [1, 5],
+    [5, 10],
+    [10, 20],
+    [20, 40],
+  ].filter(([from]) => from < WARMUP);
+  const ratio = (pick) => {
+    const ms = (side) => median(scans.filter((s) => s.state === state && s.side === side && pick(s)).map((s) => s.ms));
+    return (ms("package") / ms("reference")).toFixed(2);
+  };
+  const out = {};
+  for (const [from, to] of spans) {
+    const end = Math.min(to, WARMUP);
+    const label = end - from === 1 ? `round ${from + 1}` : `rounds ${from + 1}–${end}`;
+    out[label] = ratio((s) => !s.counted && s.age >= from && s.age < end);
+  }
+  out.counted = ratio((s) => s.counted);
+  return out;
+}
 for (const { name, options } of CASES) {
   const spec = { offers: OFFERS, perPage: PER_PAGE, options };
   const sides = {
@@ -73,16 +101,22 @@ for (const { name, options } of CASES) {
     ),
   };
   try {
-    for (const state of ["first sync", "steady state"]) {
-      const { medians, seen } = await sideBySide(sides, state, { warmup: WARMUP, rounds: ROUNDS });
-      const per = (ms) => ((ms * 1000) / seen.offers).toFixed(2);
+    const states = ["first sync", "steady state"];
+    const { medians, seen, scans } = await sideBySide(sides, states, {
+      warmup: WARMUP,
+      rounds: ROUNDS,
+    });
+    for (const state of states) {
+      const { package: pkg, reference: ref } = medians[state];
+      const per = (ms) => ((ms * 1000) / seen[state].offers).toFixed(2);
       rows.push({
         case: name,
         state,
-        "package ms / 1 000 offers": per(medians.package),
-        "reference ms / 1 000 offers": per(medians.reference),
-        "package / reference": (medians.package / medians.reference).toFixed(2),
+        "package ms / 1 000 offers": per(pkg),
+        "reference ms / 1 000 offers": per(ref),
+        "package / reference": (pkg / ref).toFixed(2),
       });
+      warming.push({ case: name, state, ...warmingRatios(scans, state) });
     }
   } finally {
     for (const side of Object.values(sides)) side.close();
@@ -163,4 +197,6 @@ console.log(
     `${COLD} cold processes each; process CPU`,
 );
 console.table(rows);
-if (process.env.BENCH_JSON) console.log(JSON.stringify(rows));
+console.log("package / reference as the processes warm up (rounds of each process; a round scans both states):");
+console.table(warming);
+if (process.env.BENCH_JSON) console.log(JSON.stringify({ rows, warming }));

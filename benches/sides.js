@@ -49,12 +49,15 @@ export async function startSide(spec, { processes = 1 } = {}) {
     for (const child of children) child.kill();
     throw error;
   }
-  let next = 0;
+  // The process each state's next scan goes to: each state in turn through all
+  // of them, so that a round of several states is scanned in one process.
+  const next = new Map();
   return {
     processes,
     scan(state) {
-      const child = children[next];
-      next = (next + 1) % children.length;
+      const at = next.get(state) ?? 0;
+      next.set(state, (at + 1) % children.length);
+      const child = children[at];
       child.send(state);
       return answer(child);
     },
@@ -63,27 +66,54 @@ export async function startSide(spec, { processes = 1 } = {}) {
 }
 
 /**
- * CPU ms of each side's scans of `state`: the median of `rounds` rounds, after
- * `warmup` rounds not counted, for each of a side's processes. The sides take
- * turns, and turns at going first.
+ * CPU ms of each side's scans of each of `states`: the median of `rounds`
+ * rounds, after `warmup` rounds not counted in each of a side's processes. A
+ * round scans every state in turn in one process of each side, so that the
+ * states are measured at the same age of the processes (a process keeps getting
+ * faster for dozens of scans, the package's longer than plain JS's). The sides
+ * take turns, and turns at going first.
+ *
+ * `scans` holds every scan, warm-up ones included: its state, side, the
+ * process's age (the rounds it had scanned before), its ms, and whether it counts.
  * @param {Record<string, { processes?: number, scan(state: string): Promise<{ ms: number }> }>} sides
- * @returns {Promise<{ medians: Record<string, number>, seen: { offers: number, updated: number } }>}
+ * @param {string[]} states
+ * @returns {Promise<{
+ *   medians: Record<string, Record<string, number>>,
+ *   seen: Record<string, { offers: number, updated: number }>,
+ *   scans: { state: string, side: string, age: number, ms: number, counted: boolean }[],
+ * }>} medians and the first scan's result, by state, then by side
  */
-export async function sideBySide(sides, state, { warmup, rounds }) {
+export async function sideBySide(sides, states, { warmup, rounds }) {
   const names = Object.keys(sides);
   const processes = Math.max(...names.map((name) => sides[name].processes ?? 1));
-  const samples = Object.fromEntries(names.map((name) => [name, []]));
-  let seen = null;
+  const scans = [];
+  const seen = {};
   const turns = Math.max(rounds, processes);
+  // Scans so far, by state and side.
+  const done = new Map();
   for (let round = -warmup * processes; round < turns; round += 1) {
-    for (const name of round % 2 === 0 ? names : [...names].reverse()) {
-      const result = await sides[name].scan(state);
-      if (round >= 0) samples[name].push(result.ms);
-      seen ??= result;
+    for (const [i, state] of states.entries()) {
+      const first = Math.abs(round + i) % 2 === 0;
+      for (const side of first ? names : [...names].reverse()) {
+        const key = `${state}\u0000${side}`;
+        const before = done.get(key) ?? 0;
+        done.set(key, before + 1);
+        const age = Math.floor(before / (sides[side].processes ?? 1));
+        const result = await sides[side].scan(state);
+        scans.push({ state, side, age, ms: result.ms, counted: round >= 0 });
+        seen[state] ??= result;
+      }
     }
   }
-  const medians = Object.fromEntries(names.map((name) => [name, median(samples[name])]));
-  return { medians, seen };
+  const medians = {};
+  for (const state of states) {
+    medians[state] = {};
+    for (const side of names) {
+      const counted = scans.filter((s) => s.state === state && s.side === side && s.counted);
+      medians[state][side] = median(counted.map((s) => s.ms));
+    }
+  }
+  return { medians, seen, scans };
 }
 
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -28,8 +28,8 @@ for (const options of [{}, { perWarehouse: true }]) {
         assert.equal(scans.package.updated > 0, changed, `${state}: ${scans.package.updated} updated`);
         for (const { ms } of Object.values(scans)) assert.ok(Number.isFinite(ms) && ms >= 0, `${ms} ms`);
       }
-      const { medians } = await sideBySide(sides, "steady state", { warmup: 1, rounds: 2 });
-      assert.deepEqual(Object.keys(medians), ["package", "reference"]);
+      const { medians } = await sideBySide(sides, ["steady state"], { warmup: 1, rounds: 2 });
+      assert.deepEqual(Object.keys(medians["steady state"]), ["package", "reference"]);
     } finally {
       for (const side of Object.values(sides)) side.close();
     }
@@ -65,7 +65,7 @@ test("a side in several processes scans in each of them in turn", async () => {
         return scan;
       },
     };
-    await sideBySide({ counting }, "steady state", { warmup: 1, rounds: 2 });
+    await sideBySide({ counting }, ["steady state"], { warmup: 1, rounds: 2 });
     assert.equal(scanned.length, 4);
     assert.equal(new Set(scanned.slice(0, 2)).size, 2);
   } finally {
@@ -84,4 +84,45 @@ test("BENCH_CASES naming no case is refused, with the cases there are", () => {
     if (before === undefined) delete process.env.BENCH_CASES;
     else process.env.BENCH_CASES = before;
   }
+});
+
+test("a round scans every state in one process of each side, states measured alike", async () => {
+  // Two sides of two processes each, answering from a script: a scan's ms is
+  // its process's age, plus 100 for the first state.
+  const calls = [];
+  const fake = (side) => {
+    const next = new Map();
+    const scansOf = [0, 0];
+    return {
+      processes: 2,
+      async scan(state) {
+        const at = next.get(state) ?? 0;
+        next.set(state, (at + 1) % 2);
+        calls.push({ side, state, process: at });
+        const age = Math.floor(scansOf[at] / 2);
+        scansOf[at] += 1;
+        return { ms: age + (state === "first" ? 100 : 0), offers: 1, updated: 0, pid: at };
+      },
+    };
+  };
+  const { medians, scans } = await sideBySide({ a: fake("a"), b: fake("b") }, ["first", "then"], {
+    warmup: 2,
+    rounds: 4,
+  });
+  // Each round: both states, in the same process of a side.
+  for (let i = 0; i < calls.length; i += 4) {
+    const round = calls.slice(i, i + 4);
+    assert.deepEqual(round.map((c) => c.state), ["first", "first", "then", "then"]);
+    for (const side of ["a", "b"]) {
+      assert.equal(new Set(round.filter((c) => c.side === side).map((c) => c.process)).size, 1);
+    }
+  }
+  // Who goes first alternates by round and by state.
+  assert.deepEqual(calls.slice(0, 8).map((c) => c.side), ["a", "b", "b", "a", "b", "a", "a", "b"]);
+  // 2 warm-up rounds in each of 2 processes, then 4 counted: ages 0–3.
+  assert.deepEqual(
+    scans.filter((s) => s.side === "a" && s.state === "then").map((s) => [s.age, s.counted]),
+    [[0, false], [0, false], [1, false], [1, false], [2, true], [2, true], [3, true], [3, true]],
+  );
+  assert.deepEqual(medians, { first: { a: 103, b: 103 }, then: { a: 3, b: 3 } });
 });
