@@ -66,6 +66,8 @@
 mod sku_hashes;
 mod sku_map;
 
+use std::num::NonZeroU64;
+
 use crate::availability::{differs, DesiredStock};
 use crate::diff::StockChange;
 use crate::id_set::IdSet;
@@ -120,14 +122,18 @@ struct MoreKeys(Vec<(KeyState, Option<usize>)>);
 
 /// What the ledger knows of one key of a SKU: its row, or its row for one
 /// warehouse.
+///
+/// Kept small: the ledger's table holds one in each SKU's entry, and moves them
+/// all each time it grows.
 #[derive(Debug, Clone, Copy)]
 struct KeyState {
     warehouse_id: Option<u64>,
-    /// The smallest figure so far, and the newest observation among the figures
-    /// read for the key.
-    lowest: Option<(f64, u64)>,
+    /// The smallest figure so far; NaN until one is read (a figure is never NaN).
+    lowest: f64,
+    /// The newest observation among the figures read for the key.
+    newest: u64,
     /// The write (counted from 1) that first gave the key's row a figure.
-    written_by: Option<u64>,
+    written_by: Option<NonZeroU64>,
 }
 
 impl SkuState {
@@ -149,7 +155,8 @@ impl SkuState {
     ) -> &'a mut KeyState {
         let new = KeyState {
             warehouse_id,
-            lowest: None,
+            lowest: f64::NAN,
+            newest: 0,
             written_by: None,
         };
         let first = self.first.get_or_insert(new);
@@ -292,17 +299,19 @@ impl SkuLedger {
             return;
         };
         figures.retain_mut(|figure| {
+            debug_assert!(!figure.stock.is_nan(), "a figure is never NaN");
             let key = state.key_mut(&mut self.more_keys, figure.key.warehouse_id);
-            let Some((low, newest)) = &mut key.lowest else {
-                key.lowest = Some((figure.stock, figure.observed_at));
+            if key.lowest.is_nan() {
+                key.lowest = figure.stock;
+                key.newest = figure.observed_at;
                 return true;
-            };
-            *newest = (*newest).max(figure.observed_at);
-            if !differs(*low, figure.stock) || *low < figure.stock {
+            }
+            key.newest = key.newest.max(figure.observed_at);
+            if !differs(key.lowest, figure.stock) || key.lowest < figure.stock {
                 return false;
             }
-            *low = figure.stock;
-            figure.observed_at = *newest;
+            key.lowest = figure.stock;
+            figure.observed_at = key.newest;
             true
         });
     }
@@ -311,8 +320,8 @@ impl SkuLedger {
     /// per-warehouse row) so far in the run, if any.
     pub fn smallest(&self, sku: &str, warehouse_id: Option<u64>) -> Option<f64> {
         let state = self.skus.get(sku)?;
-        let (low, _) = state.key(&self.more_keys, warehouse_id)?.lowest?;
-        Some(low)
+        let low = state.key(&self.more_keys, warehouse_id)?.lowest;
+        (!low.is_nan()).then_some(low)
     }
 
     /// Notes that a write of the run gives the rows of `changes` figures, and
@@ -320,8 +329,8 @@ impl SkuLedger {
     /// counts a row once however often it was written (a shared SKU's row may be
     /// written again, lower).
     pub fn note_written(&mut self, changes: &[StockChange]) -> u64 {
+        let write = NonZeroU64::MIN.saturating_add(self.writes);
         self.writes += 1;
-        let write = self.writes;
         let mut first_time = 0;
         for change in changes {
             let Some(state) = self.skus.get_mut(&change.sku, None) else {
