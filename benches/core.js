@@ -7,7 +7,10 @@
 // taking turns at full scans of OFFERS offers served from memory into a Map sink,
 // waits made free (timers fire on the next turn and move Date.now() on). Cases:
 // totals, two warehouses summed by name, per-warehouse rows; each as a first
-// sync (every row changed) and the steady state (nothing changed). Both sides
+// sync (every row changed) and the steady state (nothing changed), a round
+// scanning both in one process of each side, so that they are measured in
+// processes of the same age (a table after the results shows how the ratio
+// moved while the processes warmed up). Both sides
 // compare full batches of 500 (the package with a subrequest budget), so they
 // do the same sink calls. CPU is process.cpuUsage (the side's whole process,
 // helper threads included), each scan ending with a turn of the event loop so
@@ -24,7 +27,7 @@
 // site: import, compile and instantiate, and the first 12 pages of a first sync
 // (totals), for each side.
 //
-// Run: npm run bench:core  (about 25 s on a quiet machine). BENCH_ROUNDS (shared
+// Run: npm run bench:core  (about 30 s on a quiet machine). BENCH_ROUNDS (shared
 // among a side's processes), BENCH_WARMUP (each process), BENCH_PROCESSES (a
 // side's) and BENCH_COLD set the counts (BENCH_COLD=0: no cold samples); BENCH_CASES picks cases by name
 // (comma-separated: totals, names, per-warehouse); BENCH_PER_PAGE sets the rows a
@@ -44,9 +47,10 @@ import { siteOf, stockPages } from "./pages.js";
 
 const OFFERS = Number(process.env.BENCH_OFFERS ?? 5_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 48);
-// Rounds before each case's counted ones, in each of its sides' fresh processes,
-// whose first scans carry V8 optimising their code: with two such rounds, the
-// package's first sync of totals measured 1.2–3.1× from one run to the next.
+// Rounds before each case's counted ones, in each of its sides' fresh processes:
+// the package keeps getting faster for twenty to thirty scans of a process,
+// plain JS for about ten. With two such rounds the package's first sync of totals measured 1.2–3.1×
+// from one run to the next; the warming table shows where 20 leave them.
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 4);
 const COLD = Number(process.env.BENCH_COLD ?? 5);
