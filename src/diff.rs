@@ -148,8 +148,9 @@ pub fn diff(desired: Vec<DesiredStock>, site: &[SiteStock]) -> Diff {
 }
 
 /// The site's row for each desired key, when the site returned its rows in the
-/// order of the keys asked for (as sinks mostly do), each found after the one
-/// before; `None` when a row is not (the rows are then looked up by key).
+/// order of the keys asked for (as a sink reading key by key gives them), each
+/// found after the one before; `None` when a row is not (the rows are then looked
+/// up by key).
 ///
 /// Each key is compared with at most one row that is not its own, so this costs
 /// at most one comparison a key and one a row, however the rows are ordered.
