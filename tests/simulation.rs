@@ -41,7 +41,7 @@ use keycrm_stock_sync::SyncOptions;
 use keycrm::Catalogue;
 use network::Net;
 use rng::Rng;
-use site::{close, Site};
+use site::{close, ReadOrder, Site};
 use world::{Chain, Interrupt, Stats, Violation, World};
 
 /// Fault families that exposed known defects, each behind its own switch.
@@ -189,6 +189,8 @@ pub fn simulate(seed: u64, faults: Faults, tracing: bool) -> (Stats, Result<(), 
     let cat = Catalogue::generate(&mut rng, &faults, START);
     let mut site = initial_site(&mut rng, &cat);
     site.tracks_observed &= !faults.duplicate_skus || faults.observed_with_duplicates;
+    // From the seed, not the generator, so that each seed's world stays as it was.
+    site.read_order = [ReadOrder::Keys, ReadOrder::Sku, ReadOrder::Reversed][(seed % 3) as usize];
     let before = site.clone();
     let net = Net::generate(&mut rng);
     let base = base_options(&mut rng);

@@ -11,11 +11,24 @@ pub struct Row {
     pub observed_at: Option<u64>,
 }
 
+/// The order `read` returns rows in: sinks differ.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum ReadOrder {
+    /// The order of the keys asked for, as a sink reading key by key gives them.
+    #[default]
+    Keys,
+    /// By SKU, as the SQL sinks give them.
+    Sku,
+    /// The keys' order reversed.
+    Reversed,
+}
+
 #[derive(Clone)]
 pub struct Site {
     pub rows: BTreeMap<String, Row>,
     /// Whether the table keeps when each figure was observed (`observedColumn`).
     pub tracks_observed: bool,
+    pub read_order: ReadOrder,
     /// Per SKU: (from when, value), oldest first.
     history: HashMap<String, Vec<(u64, Option<f64>)>>,
 }
@@ -38,6 +51,7 @@ impl Site {
                 })
                 .collect(),
             tracks_observed,
+            read_order: ReadOrder::default(),
             history,
         }
     }
@@ -51,11 +65,13 @@ impl Site {
             .collect();
         let mut copy = Site::new(rows, self.tracks_observed, now);
         copy.rows = self.rows.clone();
+        copy.read_order = self.read_order;
         copy
     }
 
     pub fn read(&self, keys: &[StockKey]) -> Vec<SiteStock> {
-        keys.iter()
+        let mut rows: Vec<SiteStock> = keys
+            .iter()
             .filter_map(|k| {
                 let row = self.rows.get(&k.sku).filter(|_| k.warehouse_id.is_none())?;
                 Some(SiteStock {
@@ -65,7 +81,13 @@ impl Site {
                     observed_at: row.observed_at,
                 })
             })
-            .collect()
+            .collect();
+        match self.read_order {
+            ReadOrder::Keys => {}
+            ReadOrder::Sku => rows.sort_by(|a, b| a.sku.cmp(&b.sku)),
+            ReadOrder::Reversed => rows.reverse(),
+        }
+        rows
     }
 
     pub fn read_all(&self) -> Vec<SiteStock> {
