@@ -49,8 +49,9 @@ const OFFERS = Number(process.env.BENCH_OFFERS ?? 5_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 48);
 // Rounds before each case's counted ones, in each of its sides' fresh processes:
 // the package keeps getting faster for twenty to thirty scans of a process,
-// plain JS for about ten. With two such rounds the package's first sync of totals measured 1.2–3.1×
-// from one run to the next; the warming table shows where 20 leave them.
+// plain JS for about ten. With two such rounds the package's first sync of
+// totals measured 1.2–3.1× from one run to the next; the warming table shows
+// where 20 leave them.
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 20);
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 4);
 const COLD = Number(process.env.BENCH_COLD ?? 5);
@@ -80,7 +81,8 @@ function warmingRatios(scans, state) {
     [20, 40],
   ].filter(([from]) => from < WARMUP);
   const ratio = (pick) => {
-    const ms = (side) => median(scans.filter((s) => s.state === state && s.side === side && pick(s)).map((s) => s.ms));
+    const ms = (side) =>
+      median(scans.filter((s) => s.state === state && s.side === side && pick(s)).map((s) => s.ms));
     return (ms("package") / ms("reference")).toFixed(2);
   };
   const out = {};
@@ -201,6 +203,8 @@ console.log(
     `${COLD} cold processes each; process CPU`,
 );
 console.table(rows);
-console.log("package / reference as the processes warm up (rounds of each process; a round scans both states):");
+console.log(
+  "package / reference as the processes warm up (rounds of each process; a round scans both states):",
+);
 console.table(warming);
 if (process.env.BENCH_JSON) console.log(JSON.stringify({ rows, warming }));
